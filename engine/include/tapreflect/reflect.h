@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reflect: pure functions that turn a frame around in place.
+ *
+ * A reflect mode takes a burst of frames just read from one queue, decides
+ * for each one whether it goes back (verdict TRF_DROP_NONE, possibly with a
+ * new length that is never larger than the old one) or why it is dropped,
+ * and rewrites the frames it keeps.  Modes know nothing of io_uring, threads
+ * or devices; the worker knows nothing of protocols.
+ */
+#ifndef TAPREFLECT_REFLECT_H
+#define TAPREFLECT_REFLECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Framing of the queue: TAP carries Ethernet frames, TUN bare IP packets. */
+enum trf_link {
+	TRF_LINK_TAP = 1u << 0,
+	TRF_LINK_TUN = 1u << 1,
+};
+
+/*
+ * Why a frame was not reflected.  One list, so that the enum, the counter
+ * names in every report and their explanations cannot drift apart.
+ */
+#define TRF_DROP_REASONS(X)                                                                        \
+	X(RUNT, "runt", "shorter than the link or network header it starts")                      \
+	X(TRUNCATED, "truncated", "IP length beyond the bytes read: larger than its buffer")        \
+	X(MALFORMED, "malformed", "bad IP version, header length, total length or L4 header")      \
+	X(UNSUPPORTED, "unsupported", "protocol not handled by this mode (IPv6, VLAN, ...)")        \
+	X(ARP_IGNORED, "arp_ignored", "ARP other than a request (replies, gratuitous, probes)")   \
+	X(ICMP_NOT_ECHO, "icmp_not_echo", "ICMP other than echo request: errors are never answered") \
+	X(SRC_NOT_UNICAST, "src_not_unicast", "source MAC or IP is multicast, broadcast or zero")    \
+	X(DST_NOT_UNICAST, "dst_not_unicast", "destination IP is multicast or broadcast")            \
+	X(WRITE_ERROR, "write_error", "the write back to the queue failed")
+
+enum trf_drop {
+	TRF_DROP_NONE = 0, /* reflected */
+#define TRF_DROP_ENUM_(id, name, help) TRF_DROP_##id,
+	TRF_DROP_REASONS(TRF_DROP_ENUM_)
+#undef TRF_DROP_ENUM_
+	TRF_DROP__COUNT
+};
+
+/* Counter name ("truncated") and one-line explanation of a drop reason. */
+const char *trf_drop_name(enum trf_drop reason);
+const char *trf_drop_help(enum trf_drop reason);
+
+/* What a mode needs to know about the far end it pretends to be. */
+struct trf_reflect_ctx {
+	enum trf_link link;
+	uint8_t mac[6]; /* the reflector's MAC: ARP replies, multicast-destined frames */
+};
+
+/*
+ * One frame of a burst.  data/len describe the bytes read; the mode updates
+ * len and sets drop.  cookie belongs to the caller (a buffer id) and is
+ * never touched by a mode.
+ */
+struct trf_frame {
+	uint8_t *data;
+	uint32_t len;
+	uint16_t drop; /* enum trf_drop */
+	uint16_t cookie;
+};
+
+typedef void (*trf_reflect_burst_fn)(const struct trf_reflect_ctx *ctx, struct trf_frame *frames,
+				     unsigned int count);
+
+/* A reflect mode, as listed by `tapreflect --reflect help`. */
+struct trf_reflect_mode {
+	const char *name;
+	const char *help;
+	unsigned int links; /* TRF_LINK_* bits the mode works on */
+	trf_reflect_burst_fn burst;
+};
+
+/* NULL-terminated table of every mode; the first one is the default. */
+extern const struct trf_reflect_mode *const trf_reflect_modes[];
+
+/* The mode called name, or NULL. */
+const struct trf_reflect_mode *trf_reflect_mode_find(const char *name);
+
+/*
+ * The `respond` mode on one frame: ARP requests answered, ICMP echo requests
+ * answered, UDP/TCP 5-tuples swapped, other IPv4 bounced with addresses
+ * swapped.  Returns TRF_DROP_NONE and sets *out_len when the frame is to be
+ * written back, else the drop reason (the frame may have been left as is or
+ * partly parsed, never written beyond len).
+ */
+enum trf_drop trf_respond_frame(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len,
+				uint32_t *out_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TAPREFLECT_REFLECT_H */

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-queue counters.
+ *
+ * Each worker owns one struct trf_queue_stats on its own cache line and is
+ * its only writer; it publishes with relaxed atomic stores (a plain mov on
+ * x86, no lock prefix).  Other threads read with relaxed atomic loads: each
+ * field is consistent on its own, and once the worker has been joined the
+ * whole struct is exact, which is what the exit accounting relies on.
+ */
+#ifndef TAPREFLECT_STATS_H
+#define TAPREFLECT_STATS_H
+
+#include <stdint.h>
+
+#include "tapreflect/reflect.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TRF_CACHELINE 64
+
+struct trf_queue_stats {
+	uint64_t frames_read;
+	uint64_t bytes_read;
+	uint64_t frames_written;
+	uint64_t bytes_written;
+	uint64_t drops[TRF_DROP__COUNT]; /* drops[TRF_DROP_NONE] stays 0 */
+	uint64_t read_rearms;            /* multishot reads re-armed (ran out of buffers) */
+	uint64_t waits;                  /* io_uring_enter/read calls that waited for work */
+} __attribute__((aligned(TRF_CACHELINE)));
+
+/* Owner-side increment: a relaxed store, readers never see a torn value. */
+#define TRF_STAT_ADD(stats, field, n)                                                              \
+	__atomic_store_n(&(stats)->field, (stats)->field + (n), __ATOMIC_RELAXED)
+
+/* Reader side: copy every field with relaxed loads. */
+void trf_stats_read(const struct trf_queue_stats *live, struct trf_queue_stats *out);
+
+/* acc += s, field by field. */
+void trf_stats_accumulate(struct trf_queue_stats *acc, const struct trf_queue_stats *s);
+
+/* Sum of all drop reasons. */
+uint64_t trf_stats_dropped(const struct trf_queue_stats *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TAPREFLECT_STATS_H */

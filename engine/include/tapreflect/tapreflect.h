@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tapreflect engine: a multi-queue TAP/TUN device, one pinned worker thread
+ * per queue, each with its own I/O engine, turning every frame around.
+ *
+ * Errors: functions return 0 (or a count) on success and -errno on failure;
+ * those that take a struct trf_err also leave one line there that says what
+ * failed, why, and what to do about it.
+ */
+#ifndef TAPREFLECT_TAPREFLECT_H
+#define TAPREFLECT_TAPREFLECT_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tapreflect/reflect.h"
+#include "tapreflect/stats.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TRF_MAX_QUEUES 256 /* the kernel's MAX_TAP_QUEUES */
+#define TRF_MAX_ADDRS 16
+#define TRF_MAX_FIXED_READS 16
+#define TRF_DEFAULT_DEV "trf0"
+#define TRF_DEFAULT_BUFFERS 256
+#define TRF_DEFAULT_FRAME_SIZE 16384 /* holds a 9216 B jumbo frame with room to spare */
+#define TRF_DEFAULT_FIXED_READS 2
+#define TRF_MAX_FRAME_SIZE 65536 /* a TUN/TAP MTU cannot exceed 65535 */
+#define TRF_DEFAULT_MAC { 0x02, 0x74, 0x72, 0x66, 0x00, 0x01 }
+
+struct trf_err {
+	char msg[512];
+};
+
+/* Fill err with a formatted message; returns ret so callers can `return trf_errf(...)`. */
+int trf_errf(struct trf_err *err, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+enum trf_io {
+	TRF_IO_URING, /* one io_uring per queue, fixed buffers */
+	TRF_IO_SYNC,  /* blocking read/write loop: the reference design */
+};
+
+enum trf_read {
+	TRF_READ_AUTO,      /* multishot where the kernel has it, else fixed */
+	TRF_READ_MULTISHOT, /* one IORING_OP_READ_MULTISHOT over a provided buffer ring */
+	TRF_READ_FIXED,     /* a few READ_FIXEDs in flight */
+};
+
+struct trf_addr {
+	int family; /* AF_INET or AF_INET6 */
+	unsigned int prefix;
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} u;
+};
+
+struct trf_config {
+	char dev[IFNAMSIZ];
+	enum trf_link link;
+	unsigned int queues;
+	int cpus[TRF_MAX_QUEUES]; /* queue i runs on cpus[i] */
+	enum trf_io io;
+	enum trf_read read;
+	unsigned int fixed_reads; /* READ_FIXEDs in flight per queue (fixed strategy) */
+	unsigned int buffers;     /* per queue, a power of two */
+	unsigned int frame_size;  /* bytes per buffer: the largest frame that fits */
+	const struct trf_reflect_mode *mode;
+	struct trf_reflect_ctx reflect;
+	struct trf_addr addrs[TRF_MAX_ADDRS];
+	unsigned int naddrs;
+	unsigned int mtu; /* 0: leave as is */
+};
+
+/* A config with every default filled in except queues/cpus (see trf_config_default_cpus). */
+void trf_config_init(struct trf_config *cfg);
+
+/* One queue per CPU this thread may run on. */
+int trf_config_default_cpus(struct trf_config *cfg, struct trf_err *err);
+
+/* Parsers for the command line; -EINVAL with a message on bad input. */
+int trf_parse_cpulist(const char *s, int *cpus, unsigned int max, struct trf_err *err);
+int trf_parse_addr(const char *s, struct trf_addr *addr, struct trf_err *err);
+int trf_parse_mac(const char *s, uint8_t mac[6], struct trf_err *err);
+int trf_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+
+/* Check a complete config; -EINVAL with a message. */
+int trf_config_validate(const struct trf_config *cfg, struct trf_err *err);
+
+/* ---- device ---- */
+
+/*
+ * Open (creating if needed) `queues` queues of a multi-queue TAP/TUN device
+ * with IFF_NO_PI.  name (IFNAMSIZ bytes) may hold a %d pattern and returns
+ * the name the kernel chose.  *persistent tells whether the device existed
+ * before (it is then left in place when the fds close).
+ */
+int trf_tap_open(char *name, enum trf_link link, unsigned int queues, int *fds,
+		 bool *persistent, struct trf_err *err);
+void trf_tap_close(int *fds, unsigned int queues);
+
+/* Set the MTU (if mtu != 0), bring the link up and add the addresses. */
+int trf_netcfg_apply(const char *dev, unsigned int mtu, const struct trf_addr *addrs,
+		     unsigned int naddrs, struct trf_err *err);
+
+/* The device's tx_dropped counter: frames the kernel dropped because a queue was full. */
+int trf_netcfg_tx_dropped(const char *dev, uint64_t *out);
+
+/* ---- engine ---- */
+
+struct trf_engine;
+
+int trf_engine_create(const struct trf_config *cfg, struct trf_engine **out, struct trf_err *err);
+
+/* Start one pinned worker per queue; returns once all are ready or one failed. */
+int trf_engine_start(struct trf_engine *eng, struct trf_err *err);
+
+/*
+ * An fd that becomes readable when a worker failed after start; then
+ * trf_engine_failure() says why.
+ */
+int trf_engine_failure_fd(const struct trf_engine *eng);
+bool trf_engine_failure(struct trf_engine *eng, struct trf_err *err);
+
+/* Ask every worker to finish what is in flight and stop; joins them. */
+void trf_engine_stop(struct trf_engine *eng);
+
+/* Accepts a half-built engine; stops it first if it runs. */
+void trf_engine_destroy(struct trf_engine *eng);
+
+/* Live counters of queue q (relaxed loads; exact once stopped). */
+void trf_engine_sample(const struct trf_engine *eng, unsigned int q, struct trf_queue_stats *out);
+
+const struct trf_config *trf_engine_config(const struct trf_engine *eng);
+
+/* The read strategy the workers use ("multishot", "fixed", or "blocking" for sync). */
+const char *trf_engine_read_name(const struct trf_engine *eng);
+
+/* Ring setup flags in effect, as text ("SINGLE_ISSUER|DEFER_TASKRUN"), or "" for sync. */
+const char *trf_engine_ring_flags(const struct trf_engine *eng);
+
+/* Name the device got (a name with %d is expanded by the kernel). */
+const char *trf_engine_dev(const struct trf_engine *eng);
+
+const char *trf_io_name(enum trf_io io);
+const char *trf_read_name(enum trf_read read);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TAPREFLECT_TAPREFLECT_H */

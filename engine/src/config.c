@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: MIT
+/* Configuration defaults, command-line value parsers and validation. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tapreflect/tapreflect.h"
+
+int trf_errf(struct trf_err *err, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+	}
+	return ret;
+}
+
+void trf_config_init(struct trf_config *cfg)
+{
+	static const uint8_t mac[6] = TRF_DEFAULT_MAC;
+
+	*cfg = (struct trf_config){ 0 };
+	snprintf(cfg->dev, sizeof(cfg->dev), "%s", TRF_DEFAULT_DEV);
+	cfg->link = TRF_LINK_TAP;
+	cfg->io = TRF_IO_URING;
+	cfg->read = TRF_READ_AUTO;
+	cfg->fixed_reads = TRF_DEFAULT_FIXED_READS;
+	cfg->buffers = TRF_DEFAULT_BUFFERS;
+	cfg->frame_size = TRF_DEFAULT_FRAME_SIZE;
+	cfg->mode = trf_reflect_modes[0];
+	cfg->reflect.link = TRF_LINK_TAP;
+	memcpy(cfg->reflect.mac, mac, sizeof(mac));
+}
+
+int trf_config_default_cpus(struct trf_config *cfg, struct trf_err *err)
+{
+	cpu_set_t set;
+	unsigned int n = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return trf_errf(err, -errno, "cannot read the CPU affinity: %s", strerror(errno));
+	for (int cpu = 0; cpu < CPU_SETSIZE && n < TRF_MAX_QUEUES; cpu++)
+		if (CPU_ISSET(cpu, &set))
+			cfg->cpus[n++] = cpu;
+	if (n == 0)
+		return trf_errf(err, -EINVAL, "no CPU is available to this process");
+	cfg->queues = n;
+	return 0;
+}
+
+int trf_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* "0-3,6,8-9" → 0 1 2 3 6 8 9, in the order given.  Returns the count. */
+int trf_parse_cpulist(const char *s, int *cpus, unsigned int max, struct trf_err *err)
+{
+	unsigned int n = 0;
+	const char *p = s;
+
+	if (!s || !*s)
+		return trf_errf(err, -EINVAL, "empty CPU list");
+	while (*p) {
+		char *end;
+		long lo, hi;
+
+		if (!isdigit((unsigned char)*p))
+			goto bad;
+		lo = strtol(p, &end, 10);
+		hi = lo;
+		p = end;
+		if (*p == '-') {
+			p++;
+			if (!isdigit((unsigned char)*p))
+				goto bad;
+			hi = strtol(p, &end, 10);
+			p = end;
+		}
+		if (lo > hi || hi >= CPU_SETSIZE)
+			goto bad;
+		for (long c = lo; c <= hi; c++) {
+			if (n == max)
+				return trf_errf(err, -EINVAL, "CPU list '%s' names more than %u CPUs",
+						s, max);
+			cpus[n++] = (int)c;
+		}
+		if (*p == ',')
+			p++;
+		else if (*p)
+			goto bad;
+	}
+	return (int)n;
+bad:
+	return trf_errf(err, -EINVAL,
+			"bad CPU list '%s': expected numbers and ranges such as 0-3,6", s);
+}
+
+int trf_parse_addr(const char *s, struct trf_addr *addr, struct trf_err *err)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	char *slash;
+	unsigned long prefix;
+
+	if (strlen(s) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = '\0';
+	*addr = (struct trf_addr){ 0 };
+	if (inet_pton(AF_INET, buf, &addr->u.v4) == 1) {
+		addr->family = AF_INET;
+		addr->prefix = 32;
+	} else if (inet_pton(AF_INET6, buf, &addr->u.v6) == 1) {
+		addr->family = AF_INET6;
+		addr->prefix = 128;
+	} else {
+		goto bad;
+	}
+	if (slash) {
+		if (trf_parse_uint(slash, 0, addr->prefix, &prefix) < 0)
+			goto bad;
+		addr->prefix = (unsigned int)prefix;
+	}
+	return 0;
+bad:
+	return trf_errf(err, -EINVAL,
+			"bad address '%s': expected ADDR/PREFIX, e.g. 198.18.0.1/24 or 2001:db8::1/64",
+			s);
+}
+
+int trf_parse_mac(const char *s, uint8_t mac[6], struct trf_err *err)
+{
+	unsigned int b[6];
+	char tail;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &tail) != 6 ||
+	    strlen(s) != 17)
+		return trf_errf(err, -EINVAL, "bad MAC '%s': expected six hex bytes, e.g. 02:00:00:00:00:01",
+				s);
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	if (mac[0] & 1)
+		return trf_errf(err, -EINVAL,
+				"MAC '%s' is a multicast address; a reflector needs a unicast one", s);
+	return 0;
+}
+
+int trf_config_validate(const struct trf_config *cfg, struct trf_err *err)
+{
+	cpu_set_t allowed;
+
+	if (cfg->queues < 1 || cfg->queues > TRF_MAX_QUEUES)
+		return trf_errf(err, -EINVAL, "--queues must be 1..%d", TRF_MAX_QUEUES);
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+		return trf_errf(err, -errno, "cannot read the CPU affinity: %s", strerror(errno));
+	for (unsigned int q = 0; q < cfg->queues; q++) {
+		int cpu = cfg->cpus[q];
+
+		if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &allowed))
+			return trf_errf(err, -EINVAL,
+					"CPU %d (for queue %u) is not one this process may run on; "
+					"see `taskset -p $$` or nproc",
+					cpu, q);
+	}
+	if (cfg->buffers < 2 || cfg->buffers > 32768 || (cfg->buffers & (cfg->buffers - 1)))
+		return trf_errf(err, -EINVAL, "--buffers must be a power of two in 2..32768");
+	if (cfg->frame_size < 128 || cfg->frame_size > TRF_MAX_FRAME_SIZE)
+		return trf_errf(err, -EINVAL, "--frame-size must be 128..%d bytes",
+				TRF_MAX_FRAME_SIZE);
+	if ((uint64_t)cfg->buffers * cfg->frame_size > (1ull << 30))
+		return trf_errf(err, -EINVAL,
+				"--buffers x --frame-size is over 1 GiB per queue, more than io_uring "
+				"can register");
+	if (cfg->fixed_reads < 1 || cfg->fixed_reads > TRF_MAX_FIXED_READS ||
+	    cfg->fixed_reads >= cfg->buffers)
+		return trf_errf(err, -EINVAL, "--fixed-reads must be 1..%d and below --buffers",
+				TRF_MAX_FIXED_READS);
+	if (!(cfg->mode->links & cfg->link))
+		return trf_errf(err, -EINVAL, "reflect mode '%s' does not work in %s mode",
+				cfg->mode->name, cfg->link == TRF_LINK_TAP ? "tap" : "tun");
+	if (cfg->mtu && (cfg->mtu < 68 || cfg->mtu > 65535))
+		return trf_errf(err, -EINVAL, "--mtu must be 68..65535");
+	return 0;
+}
+
+const char *trf_io_name(enum trf_io io)
+{
+	return io == TRF_IO_SYNC ? "sync" : "uring";
+}
+
+const char *trf_read_name(enum trf_read read)
+{
+	switch (read) {
+	case TRF_READ_MULTISHOT:
+		return "multishot";
+	case TRF_READ_FIXED:
+		return "fixed";
+	default:
+		return "auto";
+	}
+}

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Engine lifecycle: open the device, start one pinned worker per queue, stop
+ * them, and hand out their counters.
+ *
+ * Start-up is a two-phase handshake so that a setup failure on any queue
+ * (io_uring disabled, memlock too low) stops every queue before a single
+ * frame is reflected: each worker sets up, reports, and waits for `go`.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static int pin_to_cpu(int cpu, struct trf_err *err)
+{
+	cpu_set_t set;
+	int ret;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	ret = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (ret)
+		return trf_errf(err, -ret, "cannot pin a worker to CPU %d: %s", cpu, strerror(ret));
+	return 0;
+}
+
+static void record_failure(struct trf_engine *eng, const struct trf_err *err)
+{
+	pthread_mutex_lock(&eng->lock);
+	if (!eng->failed) {
+		eng->failed = true;
+		eng->failure = *err;
+	}
+	pthread_mutex_unlock(&eng->lock);
+	eventfd_write(eng->fail_efd, 1);
+}
+
+static void *worker_main(void *arg)
+{
+	struct trf_worker *w = arg;
+	struct trf_engine *eng = w->eng;
+	sigset_t usr1;
+	int ret, go;
+
+	/* SIGUSR1 is how the sync engine's blocking read is interrupted. */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
+
+	ret = pin_to_cpu(w->cpu, &w->err);
+	if (ret == 0) {
+		w->node = trf_mem_node_of_cpu(w->cpu);
+		ret = eng->io->setup(w, &w->err);
+	}
+
+	pthread_mutex_lock(&eng->lock);
+	w->status = ret;
+	eng->nsettled++;
+	pthread_cond_broadcast(&eng->cond);
+	while (eng->go == 0)
+		pthread_cond_wait(&eng->cond, &eng->lock);
+	go = eng->go;
+	pthread_mutex_unlock(&eng->lock);
+
+	if (ret == 0 && go > 0) {
+		ret = eng->io->run(w, &w->err);
+		if (ret < 0)
+			record_failure(eng, &w->err);
+	}
+	eng->io->teardown(w);
+	return NULL;
+}
+
+static void ignore_signal(int sig)
+{
+	(void)sig;
+}
+
+int trf_engine_create(const struct trf_config *cfg, struct trf_engine **out, struct trf_err *err)
+{
+	struct trf_engine *eng;
+	int ret;
+
+	ret = trf_config_validate(cfg, err);
+	if (ret < 0)
+		return ret;
+	eng = calloc(1, sizeof(*eng));
+	if (!eng)
+		return trf_errf(err, -ENOMEM, "out of memory");
+	eng->cfg = *cfg;
+	eng->cfg.reflect.link = cfg->link;
+	eng->io = cfg->io == TRF_IO_SYNC ? &trf_io_sync_ops : &trf_io_uring_ops;
+	eng->stop_efd = -1;
+	eng->fail_efd = -1;
+	for (unsigned int q = 0; q < TRF_MAX_QUEUES; q++)
+		eng->fds[q] = -1;
+	pthread_mutex_init(&eng->lock, NULL);
+	pthread_cond_init(&eng->cond, NULL);
+
+	eng->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	eng->fail_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (eng->stop_efd < 0 || eng->fail_efd < 0) {
+		ret = trf_errf(err, -errno, "cannot create an eventfd: %s", strerror(errno));
+		goto destroy;
+	}
+	ret = trf_tap_open(eng->cfg.dev, cfg->link, cfg->queues, eng->fds, &eng->persistent, err);
+	if (ret < 0)
+		goto destroy;
+	ret = trf_netcfg_apply(eng->cfg.dev, cfg->mtu, cfg->addrs, cfg->naddrs, err);
+	if (ret < 0)
+		goto destroy;
+	*out = eng;
+	return 0;
+
+destroy:
+	trf_engine_destroy(eng);
+	return ret;
+}
+
+static void join_workers(struct trf_engine *eng)
+{
+	for (unsigned int q = 0; q < eng->nworkers; q++) {
+		struct trf_worker *w = &eng->workers[q];
+
+		if (!w->thread_started)
+			continue;
+		if (eng->io->wake) {
+			/*
+			 * A signal can land just before the worker enters read();
+			 * keep nudging until it is gone.
+			 */
+			for (;;) {
+				struct timespec ts;
+
+				eng->io->wake(w);
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_nsec += 10 * 1000 * 1000;
+				if (ts.tv_nsec >= 1000000000L) {
+					ts.tv_sec++;
+					ts.tv_nsec -= 1000000000L;
+				}
+				if (pthread_timedjoin_np(w->thread, NULL, &ts) == 0)
+					break;
+			}
+		} else {
+			pthread_join(w->thread, NULL);
+		}
+		w->thread_started = false;
+	}
+}
+
+static void release_workers(struct trf_engine *eng, int go)
+{
+	pthread_mutex_lock(&eng->lock);
+	eng->go = go;
+	pthread_cond_broadcast(&eng->cond);
+	pthread_mutex_unlock(&eng->lock);
+}
+
+int trf_engine_start(struct trf_engine *eng, struct trf_err *err)
+{
+	const struct trf_config *cfg = &eng->cfg;
+	size_t size = sizeof(struct trf_worker) * cfg->queues;
+	int ret = 0;
+
+	if (eng->io->wake) {
+		struct sigaction sa = { .sa_handler = ignore_signal }; /* no SA_RESTART */
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGUSR1, &sa, NULL);
+	}
+	eng->workers = aligned_alloc(TRF_CACHELINE, size);
+	if (!eng->workers)
+		return trf_errf(err, -ENOMEM, "out of memory");
+	memset(eng->workers, 0, size);
+
+	for (unsigned int q = 0; q < cfg->queues; q++) {
+		struct trf_worker *w = &eng->workers[q];
+
+		w->eng = eng;
+		w->cfg = cfg;
+		w->queue = q;
+		w->cpu = cfg->cpus[q];
+		w->node = -1;
+		w->fd = eng->fds[q];
+		ret = pthread_create(&w->thread, NULL, worker_main, w);
+		if (ret) {
+			ret = trf_errf(err, -ret, "cannot start the worker of queue %u: %s", q,
+				       strerror(ret));
+			break;
+		}
+		w->thread_started = true;
+		eng->nworkers = q + 1;
+	}
+
+	pthread_mutex_lock(&eng->lock);
+	while (eng->nsettled < eng->nworkers)
+		pthread_cond_wait(&eng->cond, &eng->lock);
+	pthread_mutex_unlock(&eng->lock);
+
+	for (unsigned int q = 0; ret == 0 && q < eng->nworkers; q++) {
+		if (eng->workers[q].status < 0) {
+			ret = eng->workers[q].status;
+			snprintf(err->msg, sizeof(err->msg), "queue %u: %.480s", q,
+				 eng->workers[q].err.msg);
+		}
+	}
+	if (ret < 0) {
+		release_workers(eng, -1);
+		join_workers(eng);
+		return ret;
+	}
+	release_workers(eng, 1);
+	eng->running = true;
+	return 0;
+}
+
+int trf_engine_failure_fd(const struct trf_engine *eng)
+{
+	return eng->fail_efd;
+}
+
+bool trf_engine_failure(struct trf_engine *eng, struct trf_err *err)
+{
+	bool failed;
+
+	pthread_mutex_lock(&eng->lock);
+	failed = eng->failed;
+	if (failed && err)
+		*err = eng->failure;
+	pthread_mutex_unlock(&eng->lock);
+	return failed;
+}
+
+void trf_engine_stop(struct trf_engine *eng)
+{
+	if (!eng->running)
+		return;
+	__atomic_store_n(&eng->stop, 1, __ATOMIC_RELEASE);
+	eventfd_write(eng->stop_efd, 1);
+	join_workers(eng);
+	eng->running = false;
+}
+
+void trf_engine_destroy(struct trf_engine *eng)
+{
+	if (!eng)
+		return;
+	trf_engine_stop(eng);
+	free(eng->workers);
+	trf_tap_close(eng->fds, eng->cfg.queues);
+	if (eng->stop_efd >= 0)
+		close(eng->stop_efd);
+	if (eng->fail_efd >= 0)
+		close(eng->fail_efd);
+	pthread_cond_destroy(&eng->cond);
+	pthread_mutex_destroy(&eng->lock);
+	free(eng);
+}
+
+void trf_engine_sample(const struct trf_engine *eng, unsigned int q, struct trf_queue_stats *out)
+{
+	trf_stats_read(&eng->workers[q].stats, out);
+}
+
+const struct trf_config *trf_engine_config(const struct trf_engine *eng)
+{
+	return &eng->cfg;
+}
+
+const char *trf_engine_read_name(const struct trf_engine *eng)
+{
+	return eng->workers && eng->workers[0].read_name ? eng->workers[0].read_name : "?";
+}
+
+const char *trf_engine_ring_flags(const struct trf_engine *eng)
+{
+	return eng->workers && eng->workers[0].ring_flags ? eng->workers[0].ring_flags : "";
+}
+
+const char *trf_engine_dev(const struct trf_engine *eng)
+{
+	return eng->cfg.dev;
+}

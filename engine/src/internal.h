@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/* Engine internals shared by engine.c and the I/O engines. */
+#ifndef TRF_INTERNAL_H
+#define TRF_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tapreflect/tapreflect.h"
+
+#define TRF_LIKELY(x) __builtin_expect(!!(x), 1)
+#define TRF_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+struct trf_worker;
+
+/* An I/O engine: how one worker moves frames between its queue fd and the reflect mode. */
+struct trf_io_ops {
+	const char *name;
+	/* In the worker thread, after pinning: allocate, register, pick a read strategy. */
+	int (*setup)(struct trf_worker *w, struct trf_err *err);
+	/* Until the engine's stop flag or stop eventfd says stop; drains what is in flight. */
+	int (*run)(struct trf_worker *w, struct trf_err *err);
+	/* Accepts a half-set-up worker. */
+	void (*teardown)(struct trf_worker *w);
+	/* From the main thread: make a worker blocked in the kernel look at the stop flag. */
+	void (*wake)(struct trf_worker *w);
+};
+
+extern const struct trf_io_ops trf_io_uring_ops;
+extern const struct trf_io_ops trf_io_sync_ops;
+
+/*
+ * One queue's worker.  stats comes first and fills its own cache lines; the
+ * rest is written during setup and then only read.
+ */
+struct trf_worker {
+	struct trf_queue_stats stats;
+	struct trf_engine *eng;
+	const struct trf_config *cfg;
+	unsigned int queue;
+	int cpu;
+	int node; /* NUMA node of cpu, -1 without NUMA */
+	int fd;
+	pthread_t thread;
+	bool thread_started;
+	void *io; /* the I/O engine's per-queue state */
+	const char *read_name;
+	const char *ring_flags;
+	int status; /* setup result */
+	struct trf_err err;
+} __attribute__((aligned(TRF_CACHELINE)));
+
+struct trf_engine {
+	struct trf_config cfg;
+	const struct trf_io_ops *io;
+	bool persistent;
+	int fds[TRF_MAX_QUEUES];
+	struct trf_worker *workers;
+	unsigned int nworkers; /* threads created */
+	int stop;              /* set once; read with acquire */
+	int stop_efd;          /* readable once stop is asked: uring workers poll it */
+	int fail_efd;          /* written by a worker that fails while running */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned int nsettled; /* workers done with setup, ok or not */
+	int go;                /* 0 wait, 1 run, -1 abort */
+	bool running;
+	bool failed;
+	struct trf_err failure;
+};
+
+static inline bool trf_engine_stopping(const struct trf_engine *eng)
+{
+	return __atomic_load_n(&eng->stop, __ATOMIC_ACQUIRE);
+}
+
+/* NUMA-local memory (page aligned, zeroed); falls back to plain mmap without NUMA. */
+int trf_mem_node_of_cpu(int cpu);
+void *trf_mem_alloc(size_t size, int node);
+void trf_mem_free(void *p, size_t size, int node);
+
+#endif /* TRF_INTERNAL_H */

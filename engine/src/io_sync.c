@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The reference engine: the design of the original blocking loop, one read()
+ * and one write() per frame on a blocking queue fd, kept so that every
+ * benchmark can report io_uring as a ratio against it in the same run.  It
+ * shares the reflect code and the counters with the io_uring engine.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct sync_queue {
+	uint8_t *buf;
+	size_t size;
+};
+
+static int sync_setup(struct trf_worker *w, struct trf_err *err)
+{
+	struct sync_queue *sq = calloc(1, sizeof(*sq));
+
+	if (!sq)
+		return trf_errf(err, -ENOMEM, "out of memory");
+	w->io = sq;
+	sq->size = w->cfg->frame_size;
+	sq->buf = trf_mem_alloc(sq->size, w->node);
+	if (!sq->buf)
+		return trf_errf(err, -ENOMEM, "cannot allocate a %zu B frame buffer", sq->size);
+	w->read_name = "blocking";
+	w->ring_flags = "";
+	return 0;
+}
+
+static int sync_run(struct trf_worker *w, struct trf_err *err)
+{
+	const struct trf_reflect_mode *mode = w->cfg->mode;
+	const struct trf_reflect_ctx *ctx = &w->cfg->reflect;
+	struct trf_queue_stats *st = &w->stats;
+	struct sync_queue *sq = w->io;
+
+	while (!trf_engine_stopping(w->eng)) {
+		struct trf_frame f;
+		ssize_t n;
+
+		TRF_STAT_ADD(st, waits, 1);
+		n = read(w->fd, sq->buf, sq->size);
+		if (TRF_UNLIKELY(n <= 0)) {
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			return trf_errf(err, n < 0 ? -errno : -EIO, "reading queue %u failed: %s",
+					w->queue, n < 0 ? strerror(errno) : "end of file");
+		}
+		TRF_STAT_ADD(st, frames_read, 1);
+		TRF_STAT_ADD(st, bytes_read, (uint64_t)n);
+
+		f = (struct trf_frame){ .data = sq->buf, .len = (uint32_t)n };
+		mode->burst(ctx, &f, 1);
+		if (f.drop != TRF_DROP_NONE) {
+			TRF_STAT_ADD(st, drops[f.drop], 1);
+			continue;
+		}
+		do {
+			/* A frame already read is written even when a stop is pending. */
+			n = write(w->fd, f.data, f.len);
+		} while (n < 0 && errno == EINTR);
+		if (n == (ssize_t)f.len) {
+			TRF_STAT_ADD(st, frames_written, 1);
+			TRF_STAT_ADD(st, bytes_written, (uint64_t)n);
+		} else {
+			TRF_STAT_ADD(st, drops[TRF_DROP_WRITE_ERROR], 1);
+		}
+	}
+	return 0;
+}
+
+static void sync_teardown(struct trf_worker *w)
+{
+	struct sync_queue *sq = w->io;
+
+	if (!sq)
+		return;
+	trf_mem_free(sq->buf, sq->size, w->node);
+	free(sq);
+	w->io = NULL;
+}
+
+static void sync_wake(struct trf_worker *w)
+{
+	pthread_kill(w->thread, SIGUSR1);
+}
+
+const struct trf_io_ops trf_io_sync_ops = {
+	.name = "sync",
+	.setup = sync_setup,
+	.run = sync_run,
+	.teardown = sync_teardown,
+	.wake = sync_wake,
+};

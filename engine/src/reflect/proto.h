@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* Wire constants and bounds-safe field helpers shared by the reflect modes. */
+#ifndef TRF_REFLECT_PROTO_H
+#define TRF_REFLECT_PROTO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#define TRF_ETH_HLEN 14
+#define TRF_ETH_ALEN 6
+#define TRF_ETHERTYPE_IPV4 0x0800
+#define TRF_ETHERTYPE_ARP 0x0806
+#define TRF_ARP_LEN 28 /* Ethernet/IPv4 ARP payload */
+#define TRF_IPV4_MIN_HLEN 20
+#define TRF_IPPROTO_ICMP 1
+#define TRF_IPPROTO_TCP 6
+#define TRF_IPPROTO_UDP 17
+#define TRF_ICMP_ECHO_REPLY 0
+#define TRF_ICMP_ECHO_REQUEST 8
+#define TRF_ICMP_HLEN 8
+#define TRF_UDP_HLEN 8
+#define TRF_TCP_MIN_HLEN 20
+
+/* Callers check the length before every load or store. */
+static inline uint16_t trf_load_be16(const uint8_t *p)
+{
+	return (uint16_t)((unsigned int)p[0] << 8 | p[1]);
+}
+
+static inline void trf_store_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void trf_swap_bytes(uint8_t *a, uint8_t *b, size_t n)
+{
+	uint8_t tmp[16];
+
+	memcpy(tmp, a, n);
+	memcpy(a, b, n);
+	memcpy(b, tmp, n);
+}
+
+/* Group bit: multicast, and broadcast which is a multicast address too. */
+static inline bool trf_mac_is_group(const uint8_t *mac)
+{
+	return mac[0] & 1;
+}
+
+static inline bool trf_mac_is_zero(const uint8_t *mac)
+{
+	static const uint8_t zero[TRF_ETH_ALEN];
+
+	return memcmp(mac, zero, TRF_ETH_ALEN) == 0;
+}
+
+#endif /* TRF_REFLECT_PROTO_H */

@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tapgen: a UDP load generator for reflectors.  Sends sequence-numbered,
+ * timestamped datagrams over many flows (one destination port per flow) at a
+ * fixed rate or as fast as it can, receives the reflections on the same
+ * socket, and reports offered and reflected rate, loss, duplicates,
+ * reordering and round-trip times.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_BATCH 256
+#define MAX_PAYLOAD 65000
+#define MIN_PAYLOAD 16 /* sequence number and send timestamp */
+#define RTT_BUCKETS 200000 /* 1 us each: 0..200 ms, beyond goes to the last */
+
+struct gen_opts {
+	struct sockaddr_storage dst;
+	socklen_t dst_len;
+	unsigned int port;
+	unsigned int flows;
+	unsigned int payload;
+	double rate;
+	double duration;
+	double drain;
+	unsigned int batch;
+	int cpu;
+	const char *json_path;
+	bool progress;
+};
+
+struct gen_stats {
+	uint64_t sent, send_errors, received, unique, duplicates, reordered, foreign;
+	uint64_t max_seq_seen;
+	uint8_t *seen; /* bitmap by sequence number */
+	size_t seen_bytes;
+	uint32_t *rtt_hist;
+	uint64_t rtt_min_ns, rtt_max_ns;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static const char usage_text[] =
+	"Usage: tapgen --dst ADDR [OPTIONS]\n"
+	"\n"
+	"Send numbered UDP datagrams to a reflector and measure what comes back.\n"
+	"\n"
+	"  -d, --dst ADDR       IPv4 or IPv6 address behind the reflector (required)\n"
+	"  -p, --port PORT      first destination port (default 9000); flow i uses PORT+i\n"
+	"  -f, --flows N        flows, i.e. destination ports (default 16), so the kernel\n"
+	"                       spreads them over the device's queues\n"
+	"  -s, --size BYTES     UDP payload bytes, %d..%d (default 18: a 64 B Ethernet frame)\n"
+	"  -r, --rate PPS       offered datagrams per second (default 0 = as fast as possible)\n"
+	"  -t, --duration SECS  sending time (default 5)\n"
+	"      --drain SECS     time to wait for late replies after sending (default 0.5)\n"
+	"  -b, --batch N        datagrams per sendmmsg (default 32, max %d)\n"
+	"  -c, --cpu N          pin to this CPU\n"
+	"      --json FILE|-    write the result as one JSON object\n"
+	"  -h, --help           show this help\n"
+	"\n"
+	"Example: tapgen --dst 198.18.0.2 --flows 16 --rate 100000 --duration 10\n";
+
+static int parse_args(int argc, char **argv, struct gen_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "dst", required_argument, NULL, 'd' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "flows", required_argument, NULL, 'f' },
+		{ "size", required_argument, NULL, 's' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "duration", required_argument, NULL, 't' },
+		{ "drain", required_argument, NULL, 'D' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "cpu", required_argument, NULL, 'c' },
+		{ "json", required_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *dst = NULL;
+	int opt;
+
+	*o = (struct gen_opts){ .port = 9000, .flows = 16, .payload = 18, .duration = 5,
+				.drain = 0.5, .batch = 32, .cpu = -1 };
+	while ((opt = getopt_long(argc, argv, "d:p:f:s:r:t:b:c:h", longopts, NULL)) != -1) {
+		char *end = NULL;
+		double v = 0;
+
+		if (optarg) {
+			errno = 0;
+			v = strtod(optarg, &end);
+			if (opt != 'd' && opt != 'j' && (errno || end == optarg || *end || v < 0)) {
+				fprintf(stderr, "tapgen: bad value '%s' for -%c\n", optarg, opt);
+				return -1;
+			}
+		}
+		switch (opt) {
+		case 'd':
+			dst = optarg;
+			break;
+		case 'p':
+			o->port = (unsigned int)v;
+			break;
+		case 'f':
+			o->flows = (unsigned int)v;
+			break;
+		case 's':
+			o->payload = (unsigned int)v;
+			break;
+		case 'r':
+			o->rate = v;
+			break;
+		case 't':
+			o->duration = v;
+			break;
+		case 'D':
+			o->drain = v;
+			break;
+		case 'b':
+			o->batch = (unsigned int)v;
+			break;
+		case 'c':
+			o->cpu = (int)v;
+			break;
+		case 'j':
+			o->json_path = optarg;
+			break;
+		case 'h':
+			printf(usage_text, MIN_PAYLOAD, MAX_PAYLOAD, MAX_BATCH);
+			exit(0);
+		default:
+			fprintf(stderr, "Try 'tapgen --help'.\n");
+			return -1;
+		}
+	}
+	if (!dst) {
+		fprintf(stderr, "tapgen: --dst is required\nTry 'tapgen --help'.\n");
+		return -1;
+	}
+	if (o->flows < 1 || o->port < 1 || o->port + o->flows - 1 > 65535 ||
+	    o->payload < MIN_PAYLOAD || o->payload > MAX_PAYLOAD || o->batch < 1 ||
+	    o->batch > MAX_BATCH || o->duration <= 0) {
+		fprintf(stderr, "tapgen: a value is out of range (see --help)\n");
+		return -1;
+	}
+	memset(&o->dst, 0, sizeof(o->dst));
+	{
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&o->dst;
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&o->dst;
+
+		if (inet_pton(AF_INET, dst, &s4->sin_addr) == 1) {
+			s4->sin_family = AF_INET;
+			o->dst_len = sizeof(*s4);
+		} else if (inet_pton(AF_INET6, dst, &s6->sin6_addr) == 1) {
+			s6->sin6_family = AF_INET6;
+			o->dst_len = sizeof(*s6);
+		} else {
+			fprintf(stderr, "tapgen: bad --dst '%s': an IPv4 or IPv6 address\n", dst);
+			return -1;
+		}
+	}
+	o->progress = isatty(STDERR_FILENO);
+	return 0;
+}
+
+static void set_port(struct sockaddr_storage *ss, unsigned int port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+}
+
+static void mark_seen(struct gen_stats *s, uint64_t seq, uint64_t sent)
+{
+	size_t byte = seq / 8;
+
+	if (seq >= sent) {
+		s->foreign++; /* not a sequence number we sent */
+		return;
+	}
+	if (byte >= s->seen_bytes) {
+		size_t n = s->seen_bytes ? s->seen_bytes : 1 << 16;
+		uint8_t *p;
+
+		while (n <= byte)
+			n *= 2;
+		p = realloc(s->seen, n);
+		if (!p) {
+			s->foreign++;
+			return;
+		}
+		memset(p + s->seen_bytes, 0, n - s->seen_bytes);
+		s->seen = p;
+		s->seen_bytes = n;
+	}
+	if (s->seen[byte] & (1u << (seq % 8))) {
+		s->duplicates++;
+		return;
+	}
+	s->seen[byte] |= (uint8_t)(1u << (seq % 8));
+	s->unique++;
+	if (seq < s->max_seq_seen)
+		s->reordered++;
+	else
+		s->max_seq_seen = seq;
+}
+
+static void receive_some(int fd, struct gen_stats *s, unsigned int payload)
+{
+	static uint8_t bufs[MAX_BATCH][2048];
+	struct mmsghdr msgs[MAX_BATCH];
+	struct iovec iov[MAX_BATCH];
+	int n;
+
+	for (;;) {
+		for (int i = 0; i < MAX_BATCH; i++) {
+			iov[i] = (struct iovec){ bufs[i], sizeof(bufs[i]) };
+			msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+		}
+		n = recvmmsg(fd, msgs, MAX_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		uint64_t t = now_ns();
+		for (int i = 0; i < n; i++) {
+			uint64_t seq, ts, rtt;
+
+			s->received++;
+			if (msgs[i].msg_len < MIN_PAYLOAD ||
+			    (payload <= sizeof(bufs[i]) && msgs[i].msg_len != payload)) {
+				s->foreign++;
+				continue;
+			}
+			memcpy(&seq, bufs[i], 8);
+			memcpy(&ts, bufs[i] + 8, 8);
+			mark_seen(s, seq, s->sent);
+			rtt = t > ts ? t - ts : 0;
+			if (rtt < s->rtt_min_ns || s->rtt_min_ns == 0)
+				s->rtt_min_ns = rtt;
+			if (rtt > s->rtt_max_ns)
+				s->rtt_max_ns = rtt;
+			s->rtt_hist[rtt / 1000 < RTT_BUCKETS ? rtt / 1000 : RTT_BUCKETS - 1]++;
+		}
+	}
+}
+
+static double rtt_percentile_us(const struct gen_stats *s, double p)
+{
+	uint64_t total = 0, want, acc = 0;
+
+	for (int i = 0; i < RTT_BUCKETS; i++)
+		total += s->rtt_hist[i];
+	if (!total)
+		return 0;
+	want = (uint64_t)ceil(p / 100.0 * (double)total);
+	if (want == 0)
+		want = 1;
+	for (int i = 0; i < RTT_BUCKETS; i++) {
+		acc += s->rtt_hist[i];
+		if (acc >= want)
+			return i + 0.5;
+	}
+	return RTT_BUCKETS;
+}
+
+int main(int argc, char **argv)
+{
+	static uint8_t payloads[MAX_BATCH][MAX_PAYLOAD];
+	struct sockaddr_storage names[MAX_BATCH];
+	struct mmsghdr msgs[MAX_BATCH];
+	struct iovec iov[MAX_BATCH];
+	struct gen_stats s = { 0 };
+	struct gen_opts o;
+	uint64_t start, end, next, interval_ns = 0, last_progress, last_sent = 0, last_recv = 0;
+	unsigned int batch, flow = 0;
+	double elapsed;
+	int fd, rcvbuf = 8 << 20;
+	FILE *json = NULL;
+
+	if (parse_args(argc, argv, &o) < 0)
+		return 2;
+	if (o.cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(o.cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+			fprintf(stderr, "tapgen: cannot pin to CPU %d: %s\n", o.cpu, strerror(errno));
+			return 1;
+		}
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	s.rtt_hist = calloc(RTT_BUCKETS, sizeof(*s.rtt_hist));
+	fd = socket(o.dst.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || !s.rtt_hist) {
+		fprintf(stderr, "tapgen: cannot open a UDP socket: %s\n", strerror(errno));
+		return 1;
+	}
+	/* Replies arrive in bursts while we are busy sending: give them room. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+
+	batch = o.batch;
+	if (o.rate > 0) {
+		/* Keep bursts at most about 50 us apart at this rate. */
+		unsigned int max_batch = (unsigned int)(o.rate / 20000) + 1;
+
+		if (batch > max_batch)
+			batch = max_batch;
+		interval_ns = (uint64_t)(1e9 * batch / o.rate);
+	}
+	for (unsigned int i = 0; i < batch; i++) {
+		iov[i] = (struct iovec){ payloads[i], o.payload };
+		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &names[i],
+							 .msg_namelen = o.dst_len,
+							 .msg_iov = &iov[i],
+							 .msg_iovlen = 1 } };
+		names[i] = o.dst;
+		for (unsigned int b = 16; b < o.payload; b++)
+			payloads[i][b] = (uint8_t)(b * 7 + 1);
+	}
+
+	start = now_ns();
+	end = start + (uint64_t)(o.duration * 1e9);
+	next = start;
+	last_progress = start;
+	while (!interrupted) {
+		uint64_t t = now_ns();
+		int n;
+
+		if (t >= end)
+			break;
+		if (interval_ns && t < next) {
+			uint64_t wait_ns = next - t;
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+			if (wait_ns > 200000) {
+				/* Sleep through the gap, but wake for replies. */
+				poll(&pfd, 1, (int)(wait_ns / 1000000));
+			}
+			receive_some(fd, &s, o.payload);
+			continue;
+		}
+		for (unsigned int i = 0; i < batch; i++) {
+			uint64_t seq = s.sent + i;
+
+			memcpy(payloads[i], &seq, 8);
+			memcpy(payloads[i] + 8, &t, 8);
+			set_port(&names[i], o.port + flow);
+			flow = flow + 1 == o.flows ? 0 : flow + 1;
+		}
+		n = sendmmsg(fd, msgs, batch, 0);
+		if (n < 0) {
+			s.send_errors++;
+			n = 0;
+		}
+		s.sent += (unsigned int)n;
+		if (interval_ns)
+			next += interval_ns;
+		receive_some(fd, &s, o.payload);
+		if (o.progress && t - last_progress >= 1000000000ull) {
+			double dt = (double)(t - last_progress) / 1e9;
+
+			fprintf(stderr, "\r[%5.1fs] sent %9.0f pps  received %9.0f pps\033[K",
+				(double)(t - start) / 1e9, (double)(s.sent - last_sent) / dt,
+				(double)(s.received - last_recv) / dt);
+			last_progress = t;
+			last_sent = s.sent;
+			last_recv = s.received;
+		}
+	}
+	elapsed = (double)(now_ns() - start) / 1e9;
+	{
+		uint64_t drain_end = now_ns() + (uint64_t)(o.drain * 1e9);
+
+		while (now_ns() < drain_end && s.unique < s.sent) {
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+			poll(&pfd, 1, 10);
+			receive_some(fd, &s, o.payload);
+		}
+	}
+	if (o.progress)
+		fputs("\n", stderr);
+
+	{
+		uint64_t lost = s.sent - s.unique;
+		double loss = s.sent ? (double)lost / (double)s.sent : 0;
+
+		printf("tapgen: %u flow(s), %u B payload, %.2f s: sent %" PRIu64 " (%.0f pps), "
+		       "reflected %" PRIu64 " (%.0f pps), lost %" PRIu64 " (%.4f%%), duplicates %" PRIu64
+		       ", reordered %" PRIu64 "\n",
+		       o.flows, o.payload, elapsed, s.sent, (double)s.sent / elapsed, s.unique,
+		       (double)s.unique / elapsed, lost, loss * 100, s.duplicates, s.reordered);
+		printf("tapgen: rtt us: min %.1f p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
+		       (double)s.rtt_min_ns / 1e3, rtt_percentile_us(&s, 50), rtt_percentile_us(&s, 90),
+		       rtt_percentile_us(&s, 99), rtt_percentile_us(&s, 99.9),
+		       (double)s.rtt_max_ns / 1e3);
+		if (o.json_path) {
+			json = strcmp(o.json_path, "-") == 0 ? stdout : fopen(o.json_path, "w");
+			if (!json) {
+				fprintf(stderr, "tapgen: cannot write %s: %s\n", o.json_path,
+					strerror(errno));
+				return 1;
+			}
+			fprintf(json,
+				"{\"type\":\"tapgen\",\"flows\":%u,\"payload\":%u,\"rate_target\":%.0f,"
+				"\"duration_s\":%.3f,\"sent\":%" PRIu64 ",\"send_errors\":%" PRIu64
+				",\"received\":%" PRIu64 ",\"reflected\":%" PRIu64 ",\"lost\":%" PRIu64
+				",\"loss_ratio\":%.6f,\"duplicates\":%" PRIu64 ",\"reordered\":%" PRIu64
+				",\"foreign\":%" PRIu64 ",\"offered_pps\":%.0f,\"reflected_pps\":%.0f,"
+				"\"rtt_us\":{\"min\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,"
+				"\"p999\":%.1f,\"max\":%.1f}}\n",
+				o.flows, o.payload, o.rate, elapsed, s.sent, s.send_errors, s.received,
+				s.unique, lost, loss, s.duplicates, s.reordered, s.foreign,
+				(double)s.sent / elapsed, (double)s.unique / elapsed,
+				(double)s.rtt_min_ns / 1e3, rtt_percentile_us(&s, 50),
+				rtt_percentile_us(&s, 90), rtt_percentile_us(&s, 99),
+				rtt_percentile_us(&s, 99.9), (double)s.rtt_max_ns / 1e3);
+			if (json != stdout)
+				fclose(json);
+		}
+	}
+	close(fd);
+	free(s.seen);
+	free(s.rtt_hist);
+	return 0;
+}
