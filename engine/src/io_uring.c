@@ -124,6 +124,26 @@ static int io_uring_disabled_value(void)
 	return v;
 }
 
+static int explain_memlock(const struct trf_worker *w, int ret, struct trf_err *err)
+{
+	struct rlimit rl = { 0 };
+	/* Registered buffers, plus about 1 MiB for the rings themselves. */
+	double need_mib = (double)w->cfg->buffers * w->cfg->frame_size / (1 << 20) + 1;
+	char limit[32];
+
+	getrlimit(RLIMIT_MEMLOCK, &rl);
+	if (rl.rlim_cur == RLIM_INFINITY)
+		snprintf(limit, sizeof(limit), "unlimited");
+	else
+		snprintf(limit, sizeof(limit), "%llu KiB", (unsigned long long)rl.rlim_cur / 1024);
+	return trf_errf(err, ret,
+			"io_uring needs %.1f MiB of locked memory per queue: the limit is %s — "
+			"raise it to at least %.1f MiB for %u queue(s) (ulimit -l %llu, or "
+			"LimitMEMLOCK= for a service), or lower --buffers/--frame-size",
+			need_mib, limit, need_mib * w->cfg->queues, w->cfg->queues,
+			(unsigned long long)(need_mib * w->cfg->queues * 1024) + 1024);
+}
+
 static int ring_init(struct uring_queue *q, struct trf_worker *w, struct trf_err *err)
 {
 	static const struct {
@@ -166,31 +186,10 @@ static int ring_init(struct uring_queue *q, struct trf_worker *w, struct trf_err
 		return trf_errf(err, ret,
 				"this kernel has no io_uring (ENOSYS) — run with --io sync");
 	case -ENOMEM:
-		return trf_errf(err, ret,
-				"cannot create an io_uring: out of locked memory — raise the "
-				"locked-memory limit (ulimit -l) or run with --io sync");
+		return explain_memlock(w, ret, err);
 	default:
 		return trf_errf(err, ret, "cannot create an io_uring: %s", strerror(-ret));
 	}
-}
-
-static int explain_memlock(const struct trf_worker *w, int ret, struct trf_err *err)
-{
-	struct rlimit rl = { 0 };
-	double need_mib = (double)w->cfg->buffers * w->cfg->frame_size / (1 << 20);
-	char limit[32];
-
-	getrlimit(RLIMIT_MEMLOCK, &rl);
-	if (rl.rlim_cur == RLIM_INFINITY)
-		snprintf(limit, sizeof(limit), "unlimited");
-	else
-		snprintf(limit, sizeof(limit), "%llu KiB", (unsigned long long)rl.rlim_cur / 1024);
-	return trf_errf(err, ret,
-			"cannot register %.1f MiB of frame buffers: the locked-memory limit is %s — "
-			"raise it to at least %.1f MiB for %u queue(s) (ulimit -l %llu, or "
-			"LimitMEMLOCK= for a service), or lower --buffers/--frame-size",
-			need_mib, limit, need_mib * w->cfg->queues, w->cfg->queues,
-			(unsigned long long)(need_mib * w->cfg->queues * 1024) + 1024);
 }
 
 static bool kernel_has_read_multishot(struct io_uring *ring)

@@ -36,7 +36,9 @@ static int link_set(const char *dev, unsigned int mtu, struct trf_err *err)
 	}
 	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ||
 	    (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr) < 0))
-		ret = trf_errf(err, -errno, "cannot bring %s up: %s", dev, strerror(errno));
+		ret = trf_errf(err, -errno, "cannot bring %s up: %s%s", dev, strerror(errno),
+			       errno == EPERM ? " — --addr and --mtu need CAP_NET_ADMIN; configure "
+						"the device as root and start without them" : "");
 close_fd:
 	close(fd);
 	return ret;

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The errors a user meets: one clear line on stderr and the documented exit code
+# (2 bad usage, 1 runtime error).
+source "$(dirname "$0")/lib.sh"
+
+# expect CODE PATTERN CMD...: CMD exits with CODE and its stderr matches PATTERN.
+expect() {
+	local code=$1 pattern=$2 rc=0
+	shift 2
+	"$@" >"$TMP/stdout" 2>"$TMP/stderr" </dev/null || rc=$?
+	[[ $rc == "$code" ]] || fail "'$*' exited $rc, expected $code: $(cat "$TMP/stderr")"
+	grep -qE -- "$pattern" "$TMP/stderr" || fail "'$*' said: $(cat "$TMP/stderr"); expected /$pattern/"
+	echo "ok ($rc): $(head -1 "$TMP/stderr")"
+}
+
+T=$TAPREFLECT
+# Bad usage.
+expect 2 "bad CPU list 'x'" nsx $T --cpus x
+expect 2 "CPU 1000 \(for queue 0\) is not one this process may run on" nsx $T --cpus 1000
+expect 2 "bad --queues '0'" nsx $T --queues 0
+expect 2 "does not match the 2 CPU\(s\) in --cpus" nsx $T --queues 3 --cpus "$CPU_A,$CPU_B"
+expect 2 "bad --mode 'tup': expected tap or tun" nsx $T --mode tup
+expect 2 "bad address '198.18.0.1/40'" nsx $T --addr 198.18.0.1/40
+expect 2 "bad address '198.18.0/24'" nsx $T --addr 198.18.0/24
+expect 2 "is a multicast address; a reflector needs a unicast one" nsx $T --mac 01:00:5e:00:00:01
+expect 2 "--read applies to --io uring only" nsx $T --io sync --read fixed
+expect 2 "unknown option '--bogus'" nsx $T --bogus
+expect 2 "option '--dev' needs a value" nsx $T --dev
+expect 2 "unknown --reflect mode 'nope'" nsx $T --reflect nope
+nsx $T --help | grep -q -- "--read auto|multishot|fixed" || fail "--help lacks --read"
+nsx $T --version | grep -qE "^tapreflect [0-9]" || fail "--version"
+
+# A device of the same name with other flags, or not a TUN/TAP device at all.
+nsx ip tuntap add dev trf0 mode tun
+expect 1 "exists as a tun single-queue no_pi device but tapreflect needs tap multi_queue" \
+	nsx $T -m tap -c "$CPU_A"
+nsx ip link del trf0
+nsx ip link add trf0 type veth peer name trf0-peer
+expect 1 "it exists and is not a TUN/TAP device" nsx $T -c "$CPU_A"
+nsx ip link del trf0
+
+# A persistent multi-queue device of the right kind is attached to and kept.
+nsx ip tuntap add dev trf0 mode tun multi_queue
+nsx $T -m tun -c "$CPU_A" --duration 0.3 --stats 0 >/dev/null 2>&1 || fail "attach to persistent tun"
+nsx ip link show trf0 >/dev/null || fail "persistent device removed"
+nsx ip link del trf0
+
+# No /dev/net/tun, and no permission: a private mount namespace changes /dev/net only for us.
+expect 1 "cannot open /dev/net/tun: No such file or directory — load the tun module" \
+	nsx unshare -m sh -c "mount -t tmpfs none /dev/net && exec $T -c $CPU_A"
+expect 1 "cannot create trf0: Operation not permitted — run as root \(CAP_NET_ADMIN\), or create a persistent device you own" \
+	nsx unshare -m sh -c "mount -t tmpfs none /dev/net && mknod -m 666 /dev/net/tun c 10 200 &&
+		exec setpriv --reuid=65534 --regid=65534 --clear-groups --bounding-set=-all --inh-caps=-all $T -c $CPU_A"
+
+# Locked memory too low for the registered buffers (without CAP_IPC_LOCK it is enforced).
+expect 1 "io_uring needs 5.0 MiB of locked memory per queue: the limit is 1024 KiB" \
+	nsx setpriv --bounding-set=-ipc_lock --inh-caps=-ipc_lock prlimit --memlock=1048576:1048576 \
+	$T -c "$CPU_A" --duration 1
+# ... and the same limit is enough with fewer buffers.
+nsx setpriv --bounding-set=-ipc_lock --inh-caps=-ipc_lock prlimit --memlock=1048576:1048576 \
+	$T -c "$CPU_A" --buffers 8 --frame-size 2048 --duration 0.3 --stats 0 >/dev/null 2>&1 ||
+	fail "small buffer set under a 1 MiB memlock limit"
+echo "errors: all messages as documented"

@@ -1,0 +1,116 @@
+# shellcheck shell=bash
+# Shared set-up for the network tests: a private network namespace holding the
+# device, the reflector started inside it, and cleanup on every exit path.
+#
+# Environment: TRF_BUILD_DIR (set by CTest).  Under CI=true a machine that
+# cannot run these tests is a failure, not a skip.
+set -euo pipefail
+
+BUILD=${TRF_BUILD_DIR:?TRF_BUILD_DIR must point at the build directory}
+TAPREFLECT=$BUILD/tools/tapreflect
+TAPGEN=$BUILD/tools/tapgen
+UDP_ECHO=$BUILD/tests/net/udp_echo
+HOST_IP=198.18.0.1
+PEER_IP=198.18.0.2
+NS=""
+RPID=""
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/trf-net.XXXXXX")
+
+skip_or_fail() {
+	if [[ ${CI:-} == true ]]; then
+		echo "FAIL: $1 (CI=true: network tests must run)" >&2
+		exit 1
+	fi
+	echo "SKIP: $1" >&2
+	exit 77
+}
+
+fail() {
+	echo "FAIL: $*" >&2
+	for f in "$TMP"/reflector.err "$TMP"/reflector.out; do
+		[[ -s $f ]] && { echo "--- $(basename "$f")"; tail -20 "$f"; } >&2
+	done
+	exit 1
+}
+
+cleanup() {
+	local rc=$?
+	if [[ -n $RPID ]] && kill -0 "$RPID" 2>/dev/null; then
+		kill -TERM "$RPID" 2>/dev/null || true
+		wait "$RPID" 2>/dev/null || true
+	fi
+	[[ -n $NS ]] && ip netns del "$NS" 2>/dev/null
+	rm -rf "$TMP"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+[[ $(id -u) == 0 ]] || skip_or_fail "needs root (CAP_NET_ADMIN) for namespaces and TUN/TAP"
+[[ -c /dev/net/tun ]] || skip_or_fail "no /dev/net/tun"
+NS="trf-test-$$-$RANDOM"
+ip netns add "$NS" || { NS=""; skip_or_fail "cannot create a network namespace"; }
+ip netns exec "$NS" ip link set lo up
+
+nsx() { ip netns exec "$NS" "$@"; }
+
+# The CPUs the tests may use: the first two this process may run on.
+read -r -a CPUS <<<"$(taskset -pc $$ | sed 's/.*: //' | tr ',' ' ' |
+	awk '{for(i=1;i<=NF;i++){n=split($i,r,"-"); if(n==2){for(c=r[1];c<=r[2];c++) printf "%d ",c} else printf "%d ",$i}}')"
+CPU_A=${CPUS[0]}
+CPU_B=${CPUS[1]:-${CPUS[0]}}
+
+# start_reflector ARGS...: run tapreflect in the namespace and wait until it is ready.
+start_reflector() {
+	# Not through nsx: $! must be tapreflect itself (ip netns exec execs it).
+	ip netns exec "$NS" "$TAPREFLECT" --addr "$HOST_IP/24" --stats 0 --json "$TMP/reflector.json" "$@" \
+		>"$TMP/reflector.out" 2>"$TMP/reflector.err" &
+	RPID=$!
+	for _ in $(seq 100); do
+		grep -q "reflecting on" "$TMP/reflector.err" && return 0
+		kill -0 "$RPID" 2>/dev/null || fail "tapreflect $* exited during start-up"
+		sleep 0.1
+	done
+	fail "tapreflect $* not ready after 10 s"
+}
+
+# stop_reflector: SIGTERM, expect exit 0 and an exact accounting in the summary.
+stop_reflector() {
+	local rc=0
+	kill -TERM "$RPID"
+	wait "$RPID" || rc=$?
+	RPID=""
+	[[ $rc == 0 ]] || fail "tapreflect exited with $rc"
+	summary >/dev/null || fail "no JSON summary"
+	check_accounting
+}
+
+# summary [JQ_FILTER]: query the final JSON record.
+# Fails when there is no summary or the filter yields false/null (jq 1.6's -e
+# does not fail on empty input).
+summary() {
+	local out
+	out=$(jq -c "select(.type == \"summary\") | ${1:-.}" "$TMP/reflector.json" 2>/dev/null) || return 1
+	[[ -n $out && $out != false && $out != null ]] || return 1
+	echo "$out"
+}
+
+check_accounting() {
+	summary '.accounting_exact == true
+		and .frames_read == .frames_written + .frames_dropped
+		and .frames_dropped == ([.drops[]] | add)
+		and all(.per_queue[]; .frames_read == .frames_written + .frames_dropped
+			and .frames_dropped == ([.drops[]] | add))' >/dev/null ||
+		fail "accounting does not hold: $(summary)"
+	echo "accounting: $(summary '"read \(.frames_read) = written \(.frames_written) + dropped \(.frames_dropped)"')"
+}
+
+# engine_args NAME: the tapreflect options for one engine of the test matrix.
+engine_args() {
+	case $1 in
+	multishot) echo "--io uring --read multishot" ;;
+	fixed) echo "--io uring --read fixed" ;;
+	sync) echo "--io sync" ;;
+	*) fail "unknown engine $1" ;;
+	esac
+}
