@@ -56,10 +56,8 @@ static void *worker_main(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
 
 	ret = pin_to_cpu(w->cpu, &w->err);
-	if (ret == 0) {
-		w->node = trf_mem_node_of_cpu(w->cpu);
+	if (ret == 0)
 		ret = eng->io->setup(w, &w->err);
-	}
 
 	pthread_mutex_lock(&eng->lock);
 	w->status = ret;
@@ -189,7 +187,11 @@ int trf_engine_start(struct trf_engine *eng, struct trf_err *err)
 		w->cfg = cfg;
 		w->queue = q;
 		w->cpu = cfg->cpus[q];
-		w->node = -1;
+		/*
+		 * Resolved here, not in the worker: libnuma fills its CPU-to-node
+		 * cache lazily and not thread-safely.
+		 */
+		w->node = trf_mem_node_of_cpu(w->cpu);
 		w->fd = eng->fds[q];
 		ret = pthread_create(&w->thread, NULL, worker_main, w);
 		if (ret) {

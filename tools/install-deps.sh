@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Install everything tapreflect needs to build, test and benchmark, from
+# Debian 12 packages only.  Run as root.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+	build-essential cmake ninja-build pkg-config \
+	liburing-dev libnuma-dev libcmocka-dev \
+	iproute2 iputils-ping arping util-linux jq
