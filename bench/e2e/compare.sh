@@ -15,7 +15,8 @@ Usage: bench/e2e/compare.sh [OPTIONS]
   --build DIR        build directory with tools/tapreflect and tools/tapgen (default: build)
   --mode tap|tun     device mode (default tap)
   --engines LIST     engines to compare, space separated (default "sync multishot fixed");
-                     sync = --io sync, multishot/fixed = --io uring --read ...
+                     sync = --io sync, multishot/fixed = --io uring --read ...,
+                     fixed:N = --read fixed --fixed-reads N
   --loads LIST       offered loads (default "max"): max = as fast as tapgen can send,
                      N% = N percent of the sync engine's reflected rate at max (needs
                      max first and sync among the engines), or a rate in pps
@@ -74,13 +75,16 @@ engine_args() {
 	sync) echo "--io sync" ;;
 	multishot) echo "--io uring --read multishot" ;;
 	fixed) echo "--io uring --read fixed" ;;
+	fixed:[0-9]*) echo "--io uring --read fixed --fixed-reads ${1#fixed:}" ;;
 	*) echo "compare.sh: unknown engine $1" >&2; exit 2 ;;
 	esac
 }
 
-# trial ENGINE RATE → one JSON line on stdout
+# trial ENGINE RATE → one JSON line in $TMP/trial.json.  Not run in a
+# subshell, so that cleanup always knows the reflector's PID.
 trial() {
 	local engine=$1 rate=$2 rjson=$TMP/r.json gjson=$TMP/g.json
+	rm -f "$TMP"/r.* "$gjson" # a stale ready line would race the new reflector
 	# shellcheck disable=SC2046
 	ip netns exec "$NS" "$TAPREFLECT" -m "$MODE" -c "$CPU_R" $(engine_args "$engine") \
 		--addr 198.18.0.1/24 --stats 0 --json "$rjson" >"$TMP/r.out" 2>"$TMP/r.err" &
@@ -97,7 +101,7 @@ trial() {
 		'select(.type == "summary") | {engine: $engine, mode: $mode, rate_target: $rate,
 		 offered_pps: $g[0].offered_pps, reflected_pps: $g[0].reflected_pps,
 		 loss_ratio: $g[0].loss_ratio, rtt_p50_us: $g[0].rtt_us.p50, rtt_p99_us: $g[0].rtt_us.p99,
-		 frames_read, cpu_ns_per_frame, accounting_exact, read, ring_flags}' "$rjson"
+		 frames_read, cpu_ns_per_frame, accounting_exact, read, ring_flags}' "$rjson" >"$TMP/trial.json"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -118,7 +122,8 @@ for load in $LOADS; do
 	esac
 	for ((rep = 1; rep <= REPS; rep++)); do
 		for engine in $ENGINES; do
-			trial "$engine" "$rate" | jq -c --arg load "$load" --argjson rep "$rep" '. + {load: $load, rep: $rep}' >>"$ALL"
+			trial "$engine" "$rate"
+			jq -c --arg load "$load" --argjson rep "$rep" '. + {load: $load, rep: $rep}' "$TMP/trial.json" >>"$ALL"
 		done
 	done
 	if [[ $load == max ]] && grep -q '"engine":"sync"' "$ALL"; then

@@ -512,7 +512,14 @@ static int uring_run(struct trf_worker *w, struct trf_err *err)
 						DRAIN_TRIES * DRAIN_WAIT_MS);
 			ret = io_uring_submit_and_wait_timeout(&q->ring, &cqe, 1, &ts, NULL);
 		} else {
-			ret = io_uring_submit_and_wait(&q->ring, 1);
+			/*
+			 * tun writes complete inline, during the submit.  Waiting for
+			 * just one CQE would return at once with nothing but write
+			 * completions and cost a second io_uring_enter per frame at
+			 * low load; wait for one event beyond them instead (a read,
+			 * or the stop poll, which is always armed).
+			 */
+			ret = io_uring_submit_and_wait(&q->ring, q->writes_inflight + 1);
 		}
 		TRF_STAT_ADD(&w->stats, waits, 1);
 		if (TRF_UNLIKELY(ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY &&
