@@ -7,4 +7,4 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
 	build-essential cmake ninja-build pkg-config \
 	liburing-dev libnuma-dev libcmocka-dev \
-	iproute2 iputils-ping arping util-linux jq
+	iproute2 iputils-ping arping util-linux jq clang-format

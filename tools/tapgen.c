@@ -69,24 +69,24 @@ static uint64_t now_ns(void)
 }
 
 static const char usage_text[] =
-	"Usage: tapgen --dst ADDR [OPTIONS]\n"
-	"\n"
-	"Send numbered UDP datagrams to a reflector and measure what comes back.\n"
-	"\n"
-	"  -d, --dst ADDR       IPv4 or IPv6 address behind the reflector (required)\n"
-	"  -p, --port PORT      first destination port (default 9000); flow i uses PORT+i\n"
-	"  -f, --flows N        flows, i.e. destination ports (default 16), so the kernel\n"
-	"                       spreads them over the device's queues\n"
-	"  -s, --size BYTES     UDP payload bytes, %d..%d (default 18: a 64 B Ethernet frame)\n"
-	"  -r, --rate PPS       offered datagrams per second (default 0 = as fast as possible)\n"
-	"  -t, --duration SECS  sending time (default 5)\n"
-	"      --drain SECS     time to wait for late replies after sending (default 0.5)\n"
-	"  -b, --batch N        datagrams per sendmmsg (default 32, max %d)\n"
-	"  -c, --cpu N          pin to this CPU\n"
-	"      --json FILE|-    write the result as one JSON object\n"
-	"  -h, --help           show this help\n"
-	"\n"
-	"Example: tapgen --dst 198.18.0.2 --flows 16 --rate 100000 --duration 10\n";
+    "Usage: tapgen --dst ADDR [OPTIONS]\n"
+    "\n"
+    "Send numbered UDP datagrams to a reflector and measure what comes back.\n"
+    "\n"
+    "  -d, --dst ADDR       IPv4 or IPv6 address behind the reflector (required)\n"
+    "  -p, --port PORT      first destination port (default 9000); flow i uses PORT+i\n"
+    "  -f, --flows N        flows, i.e. destination ports (default 16), so the kernel\n"
+    "                       spreads them over the device's queues\n"
+    "  -s, --size BYTES     UDP payload bytes, %d..%d (default 18: a 64 B Ethernet frame)\n"
+    "  -r, --rate PPS       offered datagrams per second (default 0 = as fast as possible)\n"
+    "  -t, --duration SECS  sending time (default 5)\n"
+    "      --drain SECS     time to wait for late replies after sending (default 0.5)\n"
+    "  -b, --batch N        datagrams per sendmmsg (default 32, max %d)\n"
+    "  -c, --cpu N          pin to this CPU\n"
+    "      --json FILE|-    write the result as one JSON object\n"
+    "  -h, --help           show this help\n"
+    "\n"
+    "Example: tapgen --dst 198.18.0.2 --flows 16 --rate 100000 --duration 10\n";
 
 static int parse_args(int argc, char **argv, struct gen_opts *o)
 {
@@ -107,8 +107,13 @@ static int parse_args(int argc, char **argv, struct gen_opts *o)
 	const char *dst = NULL;
 	int opt;
 
-	*o = (struct gen_opts){ .port = 9000, .flows = 16, .payload = 18, .duration = 5,
-				.drain = 0.5, .batch = 32, .cpu = -1 };
+	*o = (struct gen_opts){ .port = 9000,
+				.flows = 16,
+				.payload = 18,
+				.duration = 5,
+				.drain = 0.5,
+				.batch = 32,
+				.cpu = -1 };
 	while ((opt = getopt_long(argc, argv, "d:p:f:s:r:t:b:c:h", longopts, NULL)) != -1) {
 		char *end = NULL;
 		double v = 0;
@@ -243,7 +248,8 @@ static void receive_some(int fd, struct gen_stats *s, unsigned int payload)
 	for (;;) {
 		for (int i = 0; i < MAX_BATCH; i++) {
 			iov[i] = (struct iovec){ bufs[i], sizeof(bufs[i]) };
-			msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+			msgs[i] =
+			    (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
 		}
 		n = recvmmsg(fd, msgs, MAX_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
@@ -312,7 +318,8 @@ int main(int argc, char **argv)
 		CPU_ZERO(&set);
 		CPU_SET(o.cpu, &set);
 		if (sched_setaffinity(0, sizeof(set), &set) < 0) {
-			fprintf(stderr, "tapgen: cannot pin to CPU %d: %s\n", o.cpu, strerror(errno));
+			fprintf(stderr, "tapgen: cannot pin to CPU %d: %s\n", o.cpu,
+				strerror(errno));
 			return 1;
 		}
 	}
@@ -416,14 +423,14 @@ int main(int argc, char **argv)
 		double loss = s.sent ? (double)lost / (double)s.sent : 0;
 
 		printf("tapgen: %u flow(s), %u B payload, %.2f s: sent %" PRIu64 " (%.0f pps), "
-		       "reflected %" PRIu64 " (%.0f pps), lost %" PRIu64 " (%.4f%%), duplicates %" PRIu64
-		       ", reordered %" PRIu64 "\n",
+		       "reflected %" PRIu64 " (%.0f pps), lost %" PRIu64
+		       " (%.4f%%), duplicates %" PRIu64 ", reordered %" PRIu64 "\n",
 		       o.flows, o.payload, elapsed, s.sent, (double)s.sent / elapsed, s.unique,
 		       (double)s.unique / elapsed, lost, loss * 100, s.duplicates, s.reordered);
 		printf("tapgen: rtt us: min %.1f p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
-		       (double)s.rtt_min_ns / 1e3, rtt_percentile_us(&s, 50), rtt_percentile_us(&s, 90),
-		       rtt_percentile_us(&s, 99), rtt_percentile_us(&s, 99.9),
-		       (double)s.rtt_max_ns / 1e3);
+		       (double)s.rtt_min_ns / 1e3, rtt_percentile_us(&s, 50),
+		       rtt_percentile_us(&s, 90), rtt_percentile_us(&s, 99),
+		       rtt_percentile_us(&s, 99.9), (double)s.rtt_max_ns / 1e3);
 		if (o.json_path) {
 			json = strcmp(o.json_path, "-") == 0 ? stdout : fopen(o.json_path, "w");
 			if (!json) {
@@ -431,20 +438,21 @@ int main(int argc, char **argv)
 					strerror(errno));
 				return 1;
 			}
-			fprintf(json,
-				"{\"type\":\"tapgen\",\"flows\":%u,\"payload\":%u,\"rate_target\":%.0f,"
-				"\"duration_s\":%.3f,\"sent\":%" PRIu64 ",\"send_errors\":%" PRIu64
-				",\"received\":%" PRIu64 ",\"reflected\":%" PRIu64 ",\"lost\":%" PRIu64
-				",\"loss_ratio\":%.6f,\"duplicates\":%" PRIu64 ",\"reordered\":%" PRIu64
-				",\"foreign\":%" PRIu64 ",\"offered_pps\":%.0f,\"reflected_pps\":%.0f,"
-				"\"rtt_us\":{\"min\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,"
-				"\"p999\":%.1f,\"max\":%.1f}}\n",
-				o.flows, o.payload, o.rate, elapsed, s.sent, s.send_errors, s.received,
-				s.unique, lost, loss, s.duplicates, s.reordered, s.foreign,
-				(double)s.sent / elapsed, (double)s.unique / elapsed,
-				(double)s.rtt_min_ns / 1e3, rtt_percentile_us(&s, 50),
-				rtt_percentile_us(&s, 90), rtt_percentile_us(&s, 99),
-				rtt_percentile_us(&s, 99.9), (double)s.rtt_max_ns / 1e3);
+			fprintf(
+			    json,
+			    "{\"type\":\"tapgen\",\"flows\":%u,\"payload\":%u,\"rate_target\":%.0f,"
+			    "\"duration_s\":%.3f,\"sent\":%" PRIu64 ",\"send_errors\":%" PRIu64
+			    ",\"received\":%" PRIu64 ",\"reflected\":%" PRIu64 ",\"lost\":%" PRIu64
+			    ",\"loss_ratio\":%.6f,\"duplicates\":%" PRIu64 ",\"reordered\":%" PRIu64
+			    ",\"foreign\":%" PRIu64 ",\"offered_pps\":%.0f,\"reflected_pps\":%.0f,"
+			    "\"rtt_us\":{\"min\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,"
+			    "\"p999\":%.1f,\"max\":%.1f}}\n",
+			    o.flows, o.payload, o.rate, elapsed, s.sent, s.send_errors, s.received,
+			    s.unique, lost, loss, s.duplicates, s.reordered, s.foreign,
+			    (double)s.sent / elapsed, (double)s.unique / elapsed,
+			    (double)s.rtt_min_ns / 1e3, rtt_percentile_us(&s, 50),
+			    rtt_percentile_us(&s, 90), rtt_percentile_us(&s, 99),
+			    rtt_percentile_us(&s, 99.9), (double)s.rtt_max_ns / 1e3);
 			if (json != stdout)
 				fclose(json);
 		}

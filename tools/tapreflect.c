@@ -23,58 +23,58 @@
 #define EXIT_USAGE 2
 
 static const char usage_text[] =
-	"Usage: tapreflect [OPTIONS]\n"
-	"\n"
-	"Reflect every frame sent into a multi-queue TAP or TUN device back to its sender:\n"
-	"ARP requests and ICMP echo requests are answered, UDP/TCP 5-tuples are swapped,\n"
-	"other IPv4 is bounced with its addresses swapped.  One pinned worker per queue.\n"
-	"\n"
-	"Device:\n"
-	"  -d, --dev NAME         device to create or attach to (default trf0); a persistent\n"
-	"                         device must be multi_queue and of the same --mode\n"
-	"  -m, --mode tap|tun     tap: Ethernet frames (default); tun: bare IP packets\n"
-	"  -q, --queues N         queues = worker threads (default: one per --cpus entry,\n"
-	"                         else one per CPU this process may use)\n"
-	"  -c, --cpus LIST        CPUs for the queues, queue i on the i-th, e.g. 0-3,6\n"
-	"      --addr CIDR        add a host-side address and bring the link up; repeatable,\n"
-	"                         IPv4 or IPv6, e.g. --addr 198.18.0.1/24\n"
-	"      --mtu BYTES        set the device MTU (68..65535) before starting\n"
-	"      --mac MAC          the reflector's own MAC, used in ARP replies\n"
-	"                         (default 02:74:72:66:00:01)\n"
-	"\n"
-	"Engine:\n"
-	"      --io uring|sync    uring: one io_uring per queue on registered buffers (default);\n"
-	"                         sync: blocking read/write per frame, the reference design\n"
-	"      --read auto|multishot|fixed\n"
-	"                         io_uring read strategy: multishot = one IORING_OP_READ_MULTISHOT\n"
-	"                         on a provided buffer ring (Linux 6.7+); fixed = a few READ_FIXEDs\n"
-	"                         in flight; auto = multishot where available (default)\n"
-	"      --fixed-reads N    READ_FIXEDs in flight per queue with --read fixed (default 2,\n"
-	"                         max 16; more parked reads only add wakeups per frame)\n"
-	"      --buffers N        frame buffers per queue, a power of two (default 256)\n"
-	"      --frame-size BYTES largest frame accepted (default 16384, enough for 9216 B\n"
-	"                         jumbo frames); longer frames are dropped as truncated\n"
-	"  -r, --reflect MODE     reflect mode (default respond); 'help' lists them\n"
-	"\n"
-	"Reporting and lifetime:\n"
-	"      --stats SECONDS    interval of the live line and JSON records (default 1, 0 = off);\n"
-	"                         the live line is shown on a terminal or when this is given\n"
-	"      --json FILE|-      write JSON lines: one per interval, then a summary\n"
-	"      --duration SECONDS stop by itself after this long (default: run until SIGINT/SIGTERM)\n"
-	"  -h, --help             show this help\n"
-	"  -V, --version          show the version\n"
-	"\n"
-	"Exit status: 0 clean stop (signal or --duration), 1 runtime error, 2 bad usage.\n"
-	"Every frame read is counted as written or dropped with a reason; the summary checks\n"
-	"read = written + dropped.\n"
-	"\n"
-	"Examples:\n"
-	"  # TAP device with a host address; ping anything else in the subnet\n"
-	"  tapreflect --addr 198.18.0.1/24 &  ping 198.18.0.2\n"
-	"  # TUN, two queues on CPUs 0 and 1, JSON summary after 10 s\n"
-	"  tapreflect -m tun -c 0,1 --addr 198.18.0.1/24 --duration 10 --json run.json\n"
-	"  # the reference engine, for a same-run comparison\n"
-	"  tapreflect --io sync -c 0 --addr 198.18.0.1/24\n";
+    "Usage: tapreflect [OPTIONS]\n"
+    "\n"
+    "Reflect every frame sent into a multi-queue TAP or TUN device back to its sender:\n"
+    "ARP requests and ICMP echo requests are answered, UDP/TCP 5-tuples are swapped,\n"
+    "other IPv4 is bounced with its addresses swapped.  One pinned worker per queue.\n"
+    "\n"
+    "Device:\n"
+    "  -d, --dev NAME         device to create or attach to (default trf0); a persistent\n"
+    "                         device must be multi_queue and of the same --mode\n"
+    "  -m, --mode tap|tun     tap: Ethernet frames (default); tun: bare IP packets\n"
+    "  -q, --queues N         queues = worker threads (default: one per --cpus entry,\n"
+    "                         else one per CPU this process may use)\n"
+    "  -c, --cpus LIST        CPUs for the queues, queue i on the i-th, e.g. 0-3,6\n"
+    "      --addr CIDR        add a host-side address and bring the link up; repeatable,\n"
+    "                         IPv4 or IPv6, e.g. --addr 198.18.0.1/24\n"
+    "      --mtu BYTES        set the device MTU (68..65535) before starting\n"
+    "      --mac MAC          the reflector's own MAC, used in ARP replies\n"
+    "                         (default 02:74:72:66:00:01)\n"
+    "\n"
+    "Engine:\n"
+    "      --io uring|sync    uring: one io_uring per queue on registered buffers (default);\n"
+    "                         sync: blocking read/write per frame, the reference design\n"
+    "      --read auto|multishot|fixed\n"
+    "                         io_uring read strategy: multishot = one IORING_OP_READ_MULTISHOT\n"
+    "                         on a provided buffer ring (Linux 6.7+); fixed = a few READ_FIXEDs\n"
+    "                         in flight; auto = multishot where available (default)\n"
+    "      --fixed-reads N    READ_FIXEDs in flight per queue with --read fixed (default 2,\n"
+    "                         max 16; more parked reads only add wakeups per frame)\n"
+    "      --buffers N        frame buffers per queue, a power of two (default 256)\n"
+    "      --frame-size BYTES largest frame accepted (default 16384, enough for 9216 B\n"
+    "                         jumbo frames); longer frames are dropped as truncated\n"
+    "  -r, --reflect MODE     reflect mode (default respond); 'help' lists them\n"
+    "\n"
+    "Reporting and lifetime:\n"
+    "      --stats SECONDS    interval of the live line and JSON records (default 1, 0 = off);\n"
+    "                         the live line is shown on a terminal or when this is given\n"
+    "      --json FILE|-      write JSON lines: one per interval, then a summary\n"
+    "      --duration SECONDS stop by itself after this long (default: run until SIGINT/SIGTERM)\n"
+    "  -h, --help             show this help\n"
+    "  -V, --version          show the version\n"
+    "\n"
+    "Exit status: 0 clean stop (signal or --duration), 1 runtime error, 2 bad usage.\n"
+    "Every frame read is counted as written or dropped with a reason; the summary checks\n"
+    "read = written + dropped.\n"
+    "\n"
+    "Examples:\n"
+    "  # TAP device with a host address; ping anything else in the subnet\n"
+    "  tapreflect --addr 198.18.0.1/24 &  ping 198.18.0.2\n"
+    "  # TUN, two queues on CPUs 0 and 1, JSON summary after 10 s\n"
+    "  tapreflect -m tun -c 0,1 --addr 198.18.0.1/24 --duration 10 --json run.json\n"
+    "  # the reference engine, for a same-run comparison\n"
+    "  tapreflect --io sync -c 0 --addr 198.18.0.1/24\n";
 
 struct opts {
 	struct trf_config cfg;
@@ -171,8 +171,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		switch (opt) {
 		case 'd':
 			if (!*optarg || strlen(optarg) >= IFNAMSIZ || strchr(optarg, '/'))
-				return usage_error("bad --dev '%s': a device name of 1..%d characters",
-						   optarg, IFNAMSIZ - 1);
+				return usage_error(
+				    "bad --dev '%s': a device name of 1..%d characters", optarg,
+				    IFNAMSIZ - 1);
 			snprintf(cfg->dev, sizeof(cfg->dev), "%s", optarg);
 			break;
 		case 'm':
@@ -209,8 +210,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			else if (strcmp(optarg, "fixed") == 0)
 				cfg->read = TRF_READ_FIXED;
 			else
-				return usage_error("bad --read '%s': expected auto, multishot or fixed",
-						   optarg);
+				return usage_error(
+				    "bad --read '%s': expected auto, multishot or fixed", optarg);
 			break;
 		case OPT_FIXED_READS:
 			if (trf_parse_uint(optarg, 1, TRF_MAX_FIXED_READS, &v) < 0)
@@ -226,8 +227,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_FRAME_SIZE:
 			if (trf_parse_uint(optarg, 128, TRF_MAX_FRAME_SIZE, &v) < 0)
-				return usage_error("bad --frame-size '%s': expected 128..%d", optarg,
-						   TRF_MAX_FRAME_SIZE);
+				return usage_error("bad --frame-size '%s': expected 128..%d",
+						   optarg, TRF_MAX_FRAME_SIZE);
 			cfg->frame_size = (unsigned int)v;
 			break;
 		case 'r':
@@ -259,8 +260,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_STATS:
 			if (parse_seconds(optarg, &o->stats_interval) < 0)
-				return usage_error("bad --stats '%s': seconds, e.g. 1 or 0.5 (0 = off)",
-						   optarg);
+				return usage_error(
+				    "bad --stats '%s': seconds, e.g. 1 or 0.5 (0 = off)", optarg);
 			o->stats_given = true;
 			break;
 		case OPT_JSON:
@@ -268,7 +269,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_DURATION:
 			if (parse_seconds(optarg, &o->duration) < 0 || o->duration == 0)
-				return usage_error("bad --duration '%s': seconds greater than 0", optarg);
+				return usage_error("bad --duration '%s': seconds greater than 0",
+						   optarg);
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -317,7 +319,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 /* ---- reporting ---- */
 
 struct sample {
-	double t;     /* seconds since start */
+	double t; /* seconds since start */
 	double cpu_s; /* process user + system time */
 	struct trf_queue_stats *queues;
 	struct trf_queue_stats total;
@@ -365,7 +367,8 @@ static void take_sample(struct report *r, struct sample *s)
 	}
 }
 
-static void json_drops(FILE *f, const struct trf_queue_stats *now, const struct trf_queue_stats *before)
+static void json_drops(FILE *f, const struct trf_queue_stats *now,
+		       const struct trf_queue_stats *before)
 {
 	fputs("{", f);
 	for (int d = 1; d < TRF_DROP__COUNT; d++)
@@ -403,8 +406,8 @@ static void report_interval(struct report *r)
 		fprintf(r->json,
 			"{\"type\":\"interval\",\"t\":%.3f,\"dt\":%.3f,\"frames_read\":%" PRIu64
 			",\"frames_written\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
-			",\"bytes_read\":%" PRIu64
-			",\"pps_read\":%.0f,\"pps_written\":%.0f,\"gbps\":%.4f,\"cpu_ns_per_frame\":%.1f,"
+			",\"bytes_read\":%" PRIu64 ",\"pps_read\":%.0f,\"pps_written\":%.0f,"
+			"\"gbps\":%.4f,\"cpu_ns_per_frame\":%.1f,"
 			"\"drops\":",
 			b->t, dt, rd, wr, dr, bytes, (double)rd / dt, (double)wr / dt,
 			(double)bytes * 8 / dt / 1e9, cpu);
@@ -414,8 +417,9 @@ static void report_interval(struct report *r)
 			const struct trf_queue_stats *qa = &a->queues[q], *qb = &b->queues[q];
 
 			fprintf(r->json,
-				"%s{\"queue\":%u,\"frames_read\":%" PRIu64 ",\"frames_written\":%" PRIu64
-				",\"frames_dropped\":%" PRIu64 ",\"pps_read\":%.0f}",
+				"%s{\"queue\":%u,\"frames_read\":%" PRIu64
+				",\"frames_written\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
+				",\"pps_read\":%.0f}",
 				q ? "," : "", q, qb->frames_read - qa->frames_read,
 				qb->frames_written - qa->frames_written,
 				trf_stats_dropped(qb) - trf_stats_dropped(qa),
@@ -489,10 +493,12 @@ static bool report_summary(struct report *r, int exit_code)
 	fprintf(h, "  cpu: %.3f s user+system, %.0f ns per frame read\n", s->cpu_s,
 		ns_per_frame(s->cpu_s, t->frames_read));
 	if (have_kd)
-		fprintf(h, "  kernel: %" PRIu64 " frame(s) dropped by %s before they were read "
-			   "(queue full)\n",
+		fprintf(h,
+			"  kernel: %" PRIu64 " frame(s) dropped by %s before they were read "
+			"(queue full)\n",
 			kernel_drops, trf_engine_dev(r->eng));
-	fprintf(h, "  accounting: read %" PRIu64 " = written %" PRIu64 " + dropped %" PRIu64 ": %s\n",
+	fprintf(h,
+		"  accounting: read %" PRIu64 " = written %" PRIu64 " + dropped %" PRIu64 ": %s\n",
 		t->frames_read, t->frames_written, dropped, exact ? "exact" : "MISMATCH");
 	fflush(h);
 
@@ -505,11 +511,13 @@ static bool report_summary(struct report *r, int exit_code)
 			",\"frames_written\":%" PRIu64 ",\"bytes_written\":%" PRIu64
 			",\"frames_dropped\":%" PRIu64 ",\"kernel_tx_dropped\":%" PRIu64
 			",\"accounting_exact\":%s,\"exit_code\":%d,\"drops\":",
-			TRF_VERSION, trf_engine_dev(r->eng), cfg->link == TRF_LINK_TAP ? "tap" : "tun",
-			trf_io_name(cfg->io), trf_engine_read_name(r->eng), trf_engine_ring_flags(r->eng),
-			cfg->mode->name, r->nq, s->t, s->cpu_s, ns_per_frame(s->cpu_s, t->frames_read),
-			t->frames_read, t->bytes_read, t->frames_written, t->bytes_written, dropped,
-			kernel_drops, exact ? "true" : "false", exit_code);
+			TRF_VERSION, trf_engine_dev(r->eng),
+			cfg->link == TRF_LINK_TAP ? "tap" : "tun", trf_io_name(cfg->io),
+			trf_engine_read_name(r->eng), trf_engine_ring_flags(r->eng),
+			cfg->mode->name, r->nq, s->t, s->cpu_s,
+			ns_per_frame(s->cpu_s, t->frames_read), t->frames_read, t->bytes_read,
+			t->frames_written, t->bytes_written, dropped, kernel_drops,
+			exact ? "true" : "false", exit_code);
 		json_drops(r->json, t, NULL);
 		fputs(",\"per_queue\":[", r->json);
 		for (unsigned int q = 0; q < r->nq; q++)
@@ -627,8 +635,8 @@ int main(int argc, char **argv)
 		} else {
 			r.json = fopen(o.json_path, "we");
 			if (!r.json) {
-				fprintf(stderr, "tapreflect: cannot write --json %s: %s\n", o.json_path,
-					strerror(errno));
+				fprintf(stderr, "tapreflect: cannot write --json %s: %s\n",
+					o.json_path, strerror(errno));
 				goto close_sfd;
 			}
 		}

@@ -100,8 +100,8 @@ int trf_parse_cpulist(const char *s, int *cpus, unsigned int max, struct trf_err
 			goto bad;
 		for (long c = lo; c <= hi; c++) {
 			if (n == max)
-				return trf_errf(err, -EINVAL, "CPU list '%s' names more than %u CPUs",
-						s, max);
+				return trf_errf(err, -EINVAL,
+						"CPU list '%s' names more than %u CPUs", s, max);
 			cpus[n++] = (int)c;
 		}
 		if (*p == ',')
@@ -144,9 +144,9 @@ int trf_parse_addr(const char *s, struct trf_addr *addr, struct trf_err *err)
 	}
 	return 0;
 bad:
-	return trf_errf(err, -EINVAL,
-			"bad address '%s': expected ADDR/PREFIX, e.g. 198.18.0.1/24 or 2001:db8::1/64",
-			s);
+	return trf_errf(
+	    err, -EINVAL,
+	    "bad address '%s': expected ADDR/PREFIX, e.g. 198.18.0.1/24 or 2001:db8::1/64", s);
 }
 
 int trf_parse_mac(const char *s, uint8_t mac[6], struct trf_err *err)
@@ -157,13 +157,14 @@ int trf_parse_mac(const char *s, uint8_t mac[6], struct trf_err *err)
 	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
 		   &tail) != 6 ||
 	    strlen(s) != 17)
-		return trf_errf(err, -EINVAL, "bad MAC '%s': expected six hex bytes, e.g. 02:00:00:00:00:01",
-				s);
+		return trf_errf(err, -EINVAL,
+				"bad MAC '%s': expected six hex bytes, e.g. 02:00:00:00:00:01", s);
 	for (int i = 0; i < 6; i++)
 		mac[i] = (uint8_t)b[i];
 	if (mac[0] & 1)
 		return trf_errf(err, -EINVAL,
-				"MAC '%s' is a multicast address; a reflector needs a unicast one", s);
+				"MAC '%s' is a multicast address; a reflector needs a unicast one",
+				s);
 	return 0;
 }
 
@@ -190,9 +191,10 @@ int trf_config_validate(const struct trf_config *cfg, struct trf_err *err)
 		return trf_errf(err, -EINVAL, "--frame-size must be 128..%d bytes",
 				TRF_MAX_FRAME_SIZE);
 	if ((uint64_t)cfg->buffers * cfg->frame_size > (1ull << 30))
-		return trf_errf(err, -EINVAL,
-				"--buffers x --frame-size is over 1 GiB per queue, more than io_uring "
-				"can register");
+		return trf_errf(
+		    err, -EINVAL,
+		    "--buffers x --frame-size is over 1 GiB per queue, more than io_uring "
+		    "can register");
 	if (cfg->fixed_reads < 1 || cfg->fixed_reads > TRF_MAX_FIXED_READS ||
 	    cfg->fixed_reads >= cfg->buffers)
 		return trf_errf(err, -EINVAL, "--fixed-reads must be 1..%d and below --buffers",

@@ -59,13 +59,13 @@ struct trf_engine {
 	int fds[TRF_MAX_QUEUES];
 	struct trf_worker *workers;
 	unsigned int nworkers; /* threads created */
-	int stop;              /* set once; read with acquire */
-	int stop_efd;          /* readable once stop is asked: uring workers poll it */
-	int fail_efd;          /* written by a worker that fails while running */
+	int stop; /* set once; read with acquire */
+	int stop_efd; /* readable once stop is asked: uring workers poll it */
+	int fail_efd; /* written by a worker that fails while running */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	unsigned int nsettled; /* workers done with setup, ok or not */
-	int go;                /* 0 wait, 1 run, -1 abort */
+	int go; /* 0 wait, 1 run, -1 abort */
 	bool running;
 	bool failed;
 	struct trf_err failure;

@@ -177,10 +177,11 @@ static int ring_init(struct uring_queue *q, struct trf_worker *w, struct trf_err
 	case -EPERM: {
 		int v = io_uring_disabled_value();
 
-		return trf_errf(err, ret,
-				"io_uring is disabled on this system (kernel.io_uring_disabled=%d) — "
-				"run with --io sync, or allow it: sysctl -w kernel.io_uring_disabled=0",
-				v);
+		return trf_errf(
+		    err, ret,
+		    "io_uring is disabled on this system (kernel.io_uring_disabled=%d) — "
+		    "run with --io sync, or allow it: sysctl -w kernel.io_uring_disabled=0",
+		    v);
 	}
 	case -ENOSYS:
 		return trf_errf(err, ret,
@@ -208,7 +209,8 @@ static int setup_buf_ring(struct uring_queue *q)
 	long page = sysconf(_SC_PAGESIZE);
 	int ret;
 
-	q->br_size = (q->nbufs * sizeof(struct io_uring_buf) + (size_t)page - 1) & ~((size_t)page - 1);
+	q->br_size =
+	    (q->nbufs * sizeof(struct io_uring_buf) + (size_t)page - 1) & ~((size_t)page - 1);
 	q->br = mmap(NULL, q->br_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (q->br == MAP_FAILED) {
 		q->br = NULL;
@@ -251,7 +253,8 @@ static int uring_setup(struct trf_worker *w, struct trf_err *err)
 	q->write_len = calloc(q->nbufs, sizeof(*q->write_len));
 	q->batch = calloc(q->nbufs, sizeof(*q->batch));
 	if (!q->base || !q->free_bids || !q->write_len || !q->batch)
-		return trf_errf(err, -ENOMEM, "cannot allocate %zu B of frame buffers", q->mem_size);
+		return trf_errf(err, -ENOMEM, "cannot allocate %zu B of frame buffers",
+				q->mem_size);
 
 	ret = ring_init(q, w, err);
 	if (ret < 0)
@@ -275,11 +278,12 @@ static int uring_setup(struct trf_worker *w, struct trf_err *err)
 		if (ret == 0)
 			q->multishot = true;
 		else if (cfg->read == TRF_READ_MULTISHOT)
-			return trf_errf(err, ret,
-					"--read multishot: this kernel lacks IORING_OP_READ_MULTISHOT "
-					"or provided buffer rings (%s; needs Linux 6.7) — use --read "
-					"auto or --read fixed",
-					strerror(-ret));
+			return trf_errf(
+			    err, ret,
+			    "--read multishot: this kernel lacks IORING_OP_READ_MULTISHOT "
+			    "or provided buffer rings (%s; needs Linux 6.7) — use --read "
+			    "auto or --read fixed",
+			    strerror(-ret));
 	}
 	if (!q->multishot)
 		for (unsigned int bid = 0; bid < q->nbufs; bid++)
@@ -505,11 +509,12 @@ static int uring_run(struct trf_worker *w, struct trf_err *err)
 			if (q->reads_inflight == 0 && q->writes_inflight == 0)
 				break;
 			if (drain_tries++ == DRAIN_TRIES)
-				return trf_errf(err, -ETIMEDOUT,
-						"queue %u: %u read(s) and %u write(s) still in flight "
-						"after %d ms of draining",
-						w->queue, q->reads_inflight, q->writes_inflight,
-						DRAIN_TRIES * DRAIN_WAIT_MS);
+				return trf_errf(
+				    err, -ETIMEDOUT,
+				    "queue %u: %u read(s) and %u write(s) still in flight "
+				    "after %d ms of draining",
+				    w->queue, q->reads_inflight, q->writes_inflight,
+				    DRAIN_TRIES * DRAIN_WAIT_MS);
 			ret = io_uring_submit_and_wait_timeout(&q->ring, &cqe, 1, &ts, NULL);
 		} else {
 			/*

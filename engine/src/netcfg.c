@@ -38,7 +38,8 @@ static int link_set(const char *dev, unsigned int mtu, struct trf_err *err)
 	    (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr) < 0))
 		ret = trf_errf(err, -errno, "cannot bring %s up: %s%s", dev, strerror(errno),
 			       errno == EPERM ? " — --addr and --mtu need CAP_NET_ADMIN; configure "
-						"the device as root and start without them" : "");
+						"the device as root and start without them"
+					      : "");
 close_fd:
 	close(fd);
 	return ret;
@@ -88,7 +89,8 @@ static int addr_add(int nl, unsigned int ifindex, const struct trf_addr *a, unsi
 	n = recv(nl, &ack, sizeof(ack), 0);
 	if (n < 0)
 		return -errno;
-	if ((size_t)n >= NLMSG_LENGTH(sizeof(struct nlmsgerr)) && ack.nh.nlmsg_type == NLMSG_ERROR) {
+	if ((size_t)n >= NLMSG_LENGTH(sizeof(struct nlmsgerr)) &&
+	    ack.nh.nlmsg_type == NLMSG_ERROR) {
 		const struct nlmsgerr *e = NLMSG_DATA(&ack.nh);
 
 		return e->error == -EEXIST ? 0 : e->error;

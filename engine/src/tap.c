@@ -85,28 +85,31 @@ static int open_queue(char *name, enum trf_link link, bool first, struct trf_err
 		if (ret == -EACCES || ret == -EPERM)
 			return trf_errf(err, ret,
 					"cannot open " TUN_PATH ": %s — run as root, or give your "
-					"user access to it (chmod 0666 " TUN_PATH " is the usual mode)",
+					"user access to it (chmod 0666 " TUN_PATH
+					" is the usual mode)",
 					strerror(-ret));
 		return trf_errf(err, ret, "cannot open " TUN_PATH ": %s", strerror(-ret));
 	}
 
-	ifr.ifr_flags = (short)((link == TRF_LINK_TAP ? IFF_TAP : IFF_TUN) | IFF_NO_PI |
-				IFF_MULTI_QUEUE);
+	ifr.ifr_flags =
+	    (short)((link == TRF_LINK_TAP ? IFF_TAP : IFF_TUN) | IFF_NO_PI | IFF_MULTI_QUEUE);
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		ret = -errno;
 		close(fd);
 		if (ret == -EPERM)
-			return trf_errf(err, ret,
-					"cannot %s %s: Operation not permitted — run as root "
-					"(CAP_NET_ADMIN), or create a persistent device you own first: "
-					"ip tuntap add dev %s mode %s multi_queue user $USER",
-					dev_exists(name) ? "attach to" : "create", name, name,
-					link == TRF_LINK_TAP ? "tap" : "tun");
+			return trf_errf(
+			    err, ret,
+			    "cannot %s %s: Operation not permitted — run as root "
+			    "(CAP_NET_ADMIN), or create a persistent device you own first: "
+			    "ip tuntap add dev %s mode %s multi_queue user $USER",
+			    dev_exists(name) ? "attach to" : "create", name, name,
+			    link == TRF_LINK_TAP ? "tap" : "tun");
 		if (ret == -EINVAL || ret == -EBUSY)
 			return explain_existing(name, link, ret, err);
 		return trf_errf(err, ret, "cannot %s queue of %s: %s",
-				first ? "create the first" : "attach another", name, strerror(-ret));
+				first ? "create the first" : "attach another", name,
+				strerror(-ret));
 	}
 	if (first)
 		snprintf(name, IFNAMSIZ, "%s", ifr.ifr_name);

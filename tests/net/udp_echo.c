@@ -90,7 +90,8 @@ int main(int argc, char **argv)
 					while (at < size && at < (size_t)n && in[at] == out[at])
 						at++;
 					fprintf(stderr,
-						"udp_echo: port %lu size %lu: reply of %zd B differs at "
+						"udp_echo: port %lu size %lu: reply of %zd B "
+						"differs at "
 						"byte %zu\n",
 						first + i, size, n, at);
 					return 1;
@@ -98,7 +99,8 @@ int main(int argc, char **argv)
 				break;
 			}
 			if (tries == TRIES) {
-				fprintf(stderr, "udp_echo: port %lu size %lu: no reply after %d tries\n",
+				fprintf(stderr,
+					"udp_echo: port %lu size %lu: no reply after %d tries\n",
 					first + i, size, TRIES);
 				return 1;
 			}

@@ -8,15 +8,15 @@
 
 #define TF_MAX 20000
 
-extern const uint8_t tf_host_mac[6];  /* the kernel side of the TAP device */
-extern const uint8_t tf_refl_mac[6];  /* the reflector */
-extern const uint8_t tf_host_ip[4];   /* 198.18.0.1 */
-extern const uint8_t tf_peer_ip[4];   /* 198.18.0.2 */
+extern const uint8_t tf_host_mac[6]; /* the kernel side of the TAP device */
+extern const uint8_t tf_refl_mac[6]; /* the reflector */
+extern const uint8_t tf_host_ip[4]; /* 198.18.0.1 */
+extern const uint8_t tf_peer_ip[4]; /* 198.18.0.2 */
 
 struct tf_ipv4 {
 	uint8_t proto;
-	uint8_t ihl;        /* 5..15 words; options are filled with NOPs */
-	uint16_t frag;      /* flags + offset field as on the wire */
+	uint8_t ihl; /* 5..15 words; options are filled with NOPs */
+	uint16_t frag; /* flags + offset field as on the wire */
 	const uint8_t *src; /* default tf_host_ip */
 	const uint8_t *dst; /* default tf_peer_ip */
 };

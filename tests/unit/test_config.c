@@ -54,8 +54,13 @@ static void test_addr(void **state)
 	assert_int_equal(trf_parse_addr("2001:db8::1/64", &a, &err), 0);
 	assert_int_equal(a.family, AF_INET6);
 	assert_int_equal(a.prefix, 64);
-	static const char *const bad[] = { "198.18.0.1/33", "2001:db8::1/129", "198.18.0/24",
-					   "x/1", "198.18.0.1/", "198.18.0.1/2a", "" };
+	static const char *const bad[] = { "198.18.0.1/33",
+					   "2001:db8::1/129",
+					   "198.18.0/24",
+					   "x/1",
+					   "198.18.0.1/",
+					   "198.18.0.1/2a",
+					   "" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(trf_parse_addr(bad[i], &a, &err), -EINVAL);
 }

@@ -65,7 +65,8 @@ static void test_partial_known_vector(void **state)
 	static const uint8_t v[] = { 0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7 };
 
 	(void)state;
-	assert_int_equal(trf_csum_fold(trf_csum_partial(v, sizeof(v), 0)), to_wire((uint16_t)~0xddf2));
+	assert_int_equal(trf_csum_fold(trf_csum_partial(v, sizeof(v), 0)),
+			 to_wire((uint16_t)~0xddf2));
 }
 
 /* Change one 16-bit word of random data; incremental and full results must agree. */

@@ -28,6 +28,7 @@ enum trf_link {
  * Why a frame was not reflected.  One list, so that the enum, the counter
  * names in every report and their explanations cannot drift apart.
  */
+/* clang-format off */
 #define TRF_DROP_REASONS(X)                                                                        \
 	X(RUNT, "runt", "shorter than the link or network header it starts")                      \
 	X(TRUNCATED, "truncated", "IP length beyond the bytes read: larger than its buffer")        \
@@ -46,6 +47,7 @@ enum trf_drop {
 #undef TRF_DROP_ENUM_
 	TRF_DROP__COUNT
 };
+/* clang-format on */
 
 /* Counter name ("truncated") and one-line explanation of a drop reason. */
 const char *trf_drop_name(enum trf_drop reason);

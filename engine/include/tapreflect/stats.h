@@ -27,12 +27,12 @@ struct trf_queue_stats {
 	uint64_t frames_written;
 	uint64_t bytes_written;
 	uint64_t drops[TRF_DROP__COUNT]; /* drops[TRF_DROP_NONE] stays 0 */
-	uint64_t read_rearms;            /* multishot reads re-armed (ran out of buffers) */
-	uint64_t waits;                  /* io_uring_enter/read calls that waited for work */
+	uint64_t read_rearms; /* multishot reads re-armed (ran out of buffers) */
+	uint64_t waits; /* io_uring_enter/read calls that waited for work */
 } __attribute__((aligned(TRF_CACHELINE)));
 
 /* Owner-side increment: a relaxed store, readers never see a torn value. */
-#define TRF_STAT_ADD(stats, field, n)                                                              \
+#define TRF_STAT_ADD(stats, field, n) \
 	__atomic_store_n(&(stats)->field, (stats)->field + (n), __ATOMIC_RELAXED)
 
 /* Reader side: copy every field with relaxed loads. */

@@ -31,7 +31,10 @@ extern "C" {
 #define TRF_DEFAULT_FRAME_SIZE 16384 /* holds a 9216 B jumbo frame with room to spare */
 #define TRF_DEFAULT_FIXED_READS 2
 #define TRF_MAX_FRAME_SIZE 65536 /* a TUN/TAP MTU cannot exceed 65535 */
-#define TRF_DEFAULT_MAC { 0x02, 0x74, 0x72, 0x66, 0x00, 0x01 }
+#define TRF_DEFAULT_MAC                            \
+	{                                          \
+		0x02, 0x74, 0x72, 0x66, 0x00, 0x01 \
+	}
 
 struct trf_err {
 	char msg[512];
@@ -39,17 +42,17 @@ struct trf_err {
 
 /* Fill err with a formatted message; returns ret so callers can `return trf_errf(...)`. */
 int trf_errf(struct trf_err *err, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 enum trf_io {
 	TRF_IO_URING, /* one io_uring per queue, fixed buffers */
-	TRF_IO_SYNC,  /* blocking read/write loop: the reference design */
+	TRF_IO_SYNC, /* blocking read/write loop: the reference design */
 };
 
 enum trf_read {
-	TRF_READ_AUTO,      /* multishot where the kernel has it, else fixed */
+	TRF_READ_AUTO, /* multishot where the kernel has it, else fixed */
 	TRF_READ_MULTISHOT, /* one IORING_OP_READ_MULTISHOT over a provided buffer ring */
-	TRF_READ_FIXED,     /* a few READ_FIXEDs in flight */
+	TRF_READ_FIXED, /* a few READ_FIXEDs in flight */
 };
 
 struct trf_addr {
@@ -69,8 +72,8 @@ struct trf_config {
 	enum trf_io io;
 	enum trf_read read;
 	unsigned int fixed_reads; /* READ_FIXEDs in flight per queue (fixed strategy) */
-	unsigned int buffers;     /* per queue, a power of two */
-	unsigned int frame_size;  /* bytes per buffer: the largest frame that fits */
+	unsigned int buffers; /* per queue, a power of two */
+	unsigned int frame_size; /* bytes per buffer: the largest frame that fits */
 	const struct trf_reflect_mode *mode;
 	struct trf_reflect_ctx reflect;
 	struct trf_addr addrs[TRF_MAX_ADDRS];
@@ -101,8 +104,8 @@ int trf_config_validate(const struct trf_config *cfg, struct trf_err *err);
  * the name the kernel chose.  *persistent tells whether the device existed
  * before (it is then left in place when the fds close).
  */
-int trf_tap_open(char *name, enum trf_link link, unsigned int queues, int *fds,
-		 bool *persistent, struct trf_err *err);
+int trf_tap_open(char *name, enum trf_link link, unsigned int queues, int *fds, bool *persistent,
+		 struct trf_err *err);
 void trf_tap_close(int *fds, unsigned int queues);
 
 /* Set the MTU (if mtu != 0), bring the link up and add the addresses. */

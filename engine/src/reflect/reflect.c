@@ -9,6 +9,7 @@ const struct trf_reflect_mode *const trf_reflect_modes[] = {
 	NULL,
 };
 
+/* clang-format off */
 static const char *const drop_names[TRF_DROP__COUNT] = {
 	[TRF_DROP_NONE] = "none",
 #define TRF_DROP_NAME_(id, name, help) [TRF_DROP_##id] = name,
@@ -22,6 +23,7 @@ static const char *const drop_helps[TRF_DROP__COUNT] = {
 	TRF_DROP_REASONS(TRF_DROP_HELP_)
 #undef TRF_DROP_HELP_
 };
+/* clang-format on */
 
 const char *trf_drop_name(enum trf_drop reason)
 {
