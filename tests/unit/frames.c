@@ -173,3 +173,63 @@ size_t tf_arp_frame(uint8_t *p, uint16_t oper, const uint8_t *spa, const uint8_t
 	memcpy(a + 24, tpa, 4);
 	return 42;
 }
+
+const uint8_t tf_host_ip6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+const uint8_t tf_peer_ip6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
+
+size_t tf_ipv6(uint8_t *p, uint8_t next, const uint8_t *src, const uint8_t *dst, size_t plen)
+{
+	p[0] = 0x60;
+	p[1] = p[2] = p[3] = 0;
+	put16(p + 4, (uint16_t)plen);
+	p[6] = next;
+	p[7] = 64;
+	memcpy(p + 8, src, 16);
+	memcpy(p + 24, dst, 16);
+	return 40;
+}
+
+static uint32_t pseudo6(const uint8_t *ip, size_t l4len, uint8_t proto)
+{
+	uint8_t tail[8] = { 0 };
+
+	tail[2] = (uint8_t)(l4len >> 8);
+	tail[3] = (uint8_t)l4len;
+	tail[7] = proto;
+	return trf_csum_partial(tail, 8, trf_csum_partial(ip + 8, 32, 0));
+}
+
+static size_t check_off6(uint8_t proto)
+{
+	return proto == 17 ? 6 : proto == 6 ? 16 : 2;
+}
+
+void tf_l4_csum6(uint8_t *ip, uint8_t *l4, uint8_t proto)
+{
+	size_t l4len = 40 + get16(ip + 4) - (size_t)(l4 - ip), off = check_off6(proto);
+	uint16_t check;
+
+	l4[off] = l4[off + 1] = 0;
+	check = trf_csum_fold(trf_csum_partial(l4, l4len, pseudo6(ip, l4len, proto)));
+	if (check == 0 && proto == 17)
+		check = 0xffff;
+	memcpy(l4 + off, &check, 2);
+}
+
+int tf_l4_csum6_ok(const uint8_t *ip, const uint8_t *l4, uint8_t proto)
+{
+	size_t l4len = 40 + get16(ip + 4) - (size_t)(l4 - ip);
+
+	return trf_csum_fold(trf_csum_partial(l4, l4len, pseudo6(ip, l4len, proto))) == 0;
+}
+
+void tf_sockperf_hdr(uint8_t *p, uint64_t seq, uint16_t flags, uint32_t length)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(seq >> (56 - 8 * i));
+	put16(p + 8, flags);
+	p[10] = (uint8_t)(length >> 24);
+	p[11] = (uint8_t)(length >> 16);
+	p[12] = (uint8_t)(length >> 8);
+	p[13] = (uint8_t)length;
+}

@@ -47,4 +47,17 @@ size_t tf_udp_frame(uint8_t *p, int tap, const struct tf_ipv4 *h, uint16_t sport
 		    size_t payload);
 size_t tf_arp_frame(uint8_t *p, uint16_t oper, const uint8_t *spa, const uint8_t *tpa);
 
+extern const uint8_t tf_host_ip6[16]; /* 2001:db8::1 */
+extern const uint8_t tf_peer_ip6[16]; /* 2001:db8::2 */
+
+/* IPv6 header at p for a payload of plen bytes; returns 40. */
+size_t tf_ipv6(uint8_t *p, uint8_t next, const uint8_t *src, const uint8_t *dst, size_t plen);
+
+/* L4 checksum (ICMPv6, UDP, TCP) of the IPv6 packet at ip whose L4 header is at l4. */
+void tf_l4_csum6(uint8_t *ip, uint8_t *l4, uint8_t proto);
+int tf_l4_csum6_ok(const uint8_t *ip, const uint8_t *l4, uint8_t proto);
+
+/* A sockperf message header at p: seq, flags, length (payload bytes follow). */
+void tf_sockperf_hdr(uint8_t *p, uint64_t seq, uint16_t flags, uint32_t length);
+
 #endif

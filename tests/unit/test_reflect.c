@@ -277,8 +277,8 @@ static void test_truncated_and_malformed(void **state)
 
 	/* TUN: first nibble decides. */
 	len = tf_udp_frame(frame, 0, &h, 1, 2, 10);
-	frame[0] = 0x65;
-	assert_int_equal(run(&tun_ctx, len, NULL), TRF_DROP_UNSUPPORTED);
+	frame[0] = 0x75;
+	assert_int_equal(run(&tun_ctx, len, NULL), TRF_DROP_MALFORMED);
 	frame[0] = 0x15;
 	assert_int_equal(run(&tun_ctx, len, NULL), TRF_DROP_MALFORMED);
 	assert_int_equal(run(&tun_ctx, 0, NULL), TRF_DROP_RUNT);
@@ -365,7 +365,7 @@ static void test_group_addresses_never_reflected(void **state)
 
 static void test_unsupported_ethertypes(void **state)
 {
-	static const uint16_t types[] = { 0x86dd, 0x8100, 0x88a8, 0x88cc, 0x0842 };
+	static const uint16_t types[] = { 0x88cc /* LLDP */, 0x0842, 0x88b5, 0x8847 /* MPLS */ };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {

@@ -33,9 +33,12 @@ enum trf_link {
 	X(RUNT, "runt", "shorter than the link or network header it starts")                      \
 	X(TRUNCATED, "truncated", "IP length beyond the bytes read: larger than its buffer")        \
 	X(MALFORMED, "malformed", "bad IP version, header length, total length or L4 header")      \
-	X(UNSUPPORTED, "unsupported", "protocol not handled by this mode (IPv6, VLAN, ...)")        \
+	X(UNSUPPORTED, "unsupported", "link or network protocol this mode does not handle")       \
+	X(VLAN_TOO_DEEP, "vlan_too_deep", "more than two VLAN tags (802.1Q/QinQ)")                   \
 	X(ARP_IGNORED, "arp_ignored", "ARP other than a request (replies, gratuitous, probes)")   \
+	X(NDP_IGNORED, "ndp_ignored", "NDP other than a solicitation (DAD probes, RS, RA, NA)")     \
 	X(ICMP_NOT_ECHO, "icmp_not_echo", "ICMP other than echo request: errors are never answered") \
+	X(SOCKPERF_IGNORED, "sockperf_ignored", "UDP that is no sockperf request for a reply")      \
 	X(SRC_NOT_UNICAST, "src_not_unicast", "source MAC or IP is multicast, broadcast or zero")    \
 	X(DST_NOT_UNICAST, "dst_not_unicast", "destination IP is multicast or broadcast")            \
 	X(WRITE_ERROR, "write_error", "the write back to the queue failed")
@@ -89,14 +92,24 @@ extern const struct trf_reflect_mode *const trf_reflect_modes[];
 const struct trf_reflect_mode *trf_reflect_mode_find(const char *name);
 
 /*
- * The `respond` mode on one frame: ARP requests answered, ICMP echo requests
- * answered, UDP/TCP 5-tuples swapped, other IPv4 bounced with addresses
- * swapped.  Returns TRF_DROP_NONE and sets *out_len when the frame is to be
- * written back, else the drop reason (the frame may have been left as is or
- * partly parsed, never written beyond len).
+ * Single-frame entry points of the modes (the burst functions loop over
+ * them).  Each returns TRF_DROP_NONE and sets *out_len (never more than len)
+ * when the frame is to be written back, else the drop reason; a dropped frame
+ * is left exactly as it was, and no byte at or beyond len is ever read or
+ * written.
+ *
+ * respond:  ARP and NDP answered, ICMP/ICMPv6 echo requests answered, UDP/TCP
+ *           5-tuples swapped, other IPv4/IPv6 bounced with addresses swapped;
+ *           802.1Q/QinQ tags kept.
+ * macswap:  TAP only; Ethernet addresses swapped, nothing else touched.
+ * sockperf: respond, but UDP is answered as a sockperf server would.
  */
 enum trf_drop trf_respond_frame(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len,
 				uint32_t *out_len);
+enum trf_drop trf_macswap_frame(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len,
+				uint32_t *out_len);
+enum trf_drop trf_sockperf_frame(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len,
+				 uint32_t *out_len);
 
 #ifdef __cplusplus
 }

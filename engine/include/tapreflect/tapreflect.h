@@ -29,7 +29,7 @@ extern "C" {
 #define TRF_DEFAULT_DEV "trf0"
 #define TRF_DEFAULT_BUFFERS 256
 #define TRF_DEFAULT_FRAME_SIZE 16384 /* holds a 9216 B jumbo frame with room to spare */
-#define TRF_DEFAULT_FIXED_READS 2
+#define TRF_DEFAULT_FIXED_READS 4
 #define TRF_MAX_FRAME_SIZE 65536 /* a TUN/TAP MTU cannot exceed 65535 */
 #define TRF_DEFAULT_MAC                            \
 	{                                          \

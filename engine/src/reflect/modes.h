@@ -6,5 +6,7 @@
 #include "tapreflect/reflect.h"
 
 extern const struct trf_reflect_mode trf_reflect_mode_respond;
+extern const struct trf_reflect_mode trf_reflect_mode_macswap;
+extern const struct trf_reflect_mode trf_reflect_mode_sockperf;
 
 #endif /* TRF_REFLECT_MODES_H */

@@ -1,17 +1,29 @@
 // SPDX-License-Identifier: MIT
 /*
- * The `respond` mode: behave like a host that answers everything sent to it.
+ * The `respond` mode, and `sockperf` on top of it: behave like a host that
+ * answers everything sent to it.
  *
  * Every check happens before the first store, so a dropped frame is left
- * exactly as it was read.  No rewrite changes a checksum except the ICMP type
- * change: swapping the two addresses or the two ports permutes the words of
- * the IPv4 header and of the L4 pseudo-header sum, and the one's complement
- * sum does not depend on word order.
+ * exactly as it was read.  Swapping the two addresses or the two ports
+ * changes no checksum: it permutes words of the IPv4 header and of the L4
+ * pseudo-header sum, and the one's complement sum does not depend on word
+ * order.  Only type changes (ICMP echo, ICMPv6 echo), the sockperf flag and
+ * the NDP advertisement, which is built anew, touch checksums.
  */
 #include "modes.h"
 #include "proto.h"
 #include "tapreflect/csum.h"
 #include "tapreflect/reflect.h"
+
+enum respond_flags {
+	RESPOND_SOCKPERF = 1u << 0, /* UDP gets sockperf-server semantics */
+};
+
+/* Where the network header starts, found by walking the link header. */
+struct l2 {
+	uint32_t l3; /* offset of the network header */
+	uint16_t proto; /* its EtherType */
+};
 
 static bool ipv4_is_bad_source(const uint8_t *a)
 {
@@ -28,10 +40,88 @@ static bool ipv4_is_group_dest(const uint8_t *a)
 	return memcmp(a, bcast, 4) == 0 || (a[0] & 0xf0) == 224;
 }
 
+static bool ipv6_is_multicast(const uint8_t *a)
+{
+	return a[0] == 0xff;
+}
+
+static bool ipv6_is_unspecified(const uint8_t *a)
+{
+	static const uint8_t any[16];
+
+	return memcmp(a, any, 16) == 0;
+}
+
+/* Replace the 16-bit word at p and fix the checksum at check accordingly. */
+static void set_word(uint8_t *p, uint8_t *check, uint16_t new_word_be)
+{
+	uint16_t old_word, new_word, sum;
+
+	memcpy(&old_word, p, 2);
+	trf_store_be16(p, new_word_be);
+	memcpy(&new_word, p, 2);
+	memcpy(&sum, check, 2);
+	sum = trf_csum_update16(sum, old_word, new_word);
+	memcpy(check, &sum, 2);
+}
+
+/*
+ * sockperf server semantics for one UDP datagram: answer only a client's
+ * request for a reply that is not a warm-up message, as a server (client
+ * flag cleared).  check_optional: an IPv4 UDP checksum of zero means none.
+ */
+static enum trf_drop sockperf_udp(uint8_t *udp, uint32_t l4len, bool check_optional)
+{
+	uint8_t *msg = udp + TRF_UDP_HLEN;
+	uint16_t flags, check;
+
+	if (l4len < TRF_UDP_HLEN + TRF_SOCKPERF_HLEN)
+		return TRF_DROP_SOCKPERF_IGNORED;
+	flags = trf_load_be16(msg + 8);
+	if (!(flags & TRF_SOCKPERF_CLIENT) || !(flags & TRF_SOCKPERF_PONG_REQUEST) ||
+	    (flags & TRF_SOCKPERF_WARMUP))
+		return TRF_DROP_SOCKPERF_IGNORED;
+
+	memcpy(&check, udp + 6, 2);
+	if (check == 0 && check_optional) {
+		trf_store_be16(msg + 8, (uint16_t)(flags & ~TRF_SOCKPERF_CLIENT));
+	} else {
+		set_word(msg + 8, udp + 6, (uint16_t)(flags & ~TRF_SOCKPERF_CLIENT));
+		memcpy(&check, udp + 6, 2);
+		if (check == 0)
+			memset(udp + 6, 0xff, 2); /* a computed zero goes out as 0xFFFF */
+	}
+	trf_swap_bytes(udp, udp + 2, 2);
+	return TRF_DROP_NONE;
+}
+
+/* UDP and TCP: ports swapped (sockperf: see above).  Checks before stores. */
+static enum trf_drop transport(uint8_t proto, uint8_t *l4, uint32_t l4len, unsigned int flags,
+			       bool check_optional)
+{
+	switch (proto) {
+	case TRF_IPPROTO_UDP:
+		if (l4len < TRF_UDP_HLEN)
+			return TRF_DROP_MALFORMED;
+		if (flags & RESPOND_SOCKPERF)
+			return sockperf_udp(l4, l4len, check_optional);
+		trf_swap_bytes(l4, l4 + 2, 2);
+		return TRF_DROP_NONE;
+	case TRF_IPPROTO_TCP:
+		if (l4len < TRF_TCP_MIN_HLEN)
+			return TRF_DROP_MALFORMED;
+		trf_swap_bytes(l4, l4 + 2, 2);
+		return TRF_DROP_NONE;
+	default:
+		return TRF_DROP_NONE;
+	}
+}
+
 /* ip points at the IPv4 header, len is what the frame holds from there on. */
-static enum trf_drop respond_ipv4(uint8_t *ip, uint32_t len)
+static enum trf_drop respond_ipv4(uint8_t *ip, uint32_t len, unsigned int flags)
 {
 	uint32_t hlen, total, l4len;
+	enum trf_drop drop;
 	uint8_t *l4;
 
 	if (len < TRF_IPV4_MIN_HLEN)
@@ -54,48 +144,183 @@ static enum trf_drop respond_ipv4(uint8_t *ip, uint32_t len)
 	l4len = total - hlen;
 	/* Only a first fragment (offset 0) carries the L4 header. */
 	if ((trf_load_be16(ip + 6) & 0x1fff) == 0) {
-		switch (ip[9]) {
-		case TRF_IPPROTO_ICMP: {
-			uint16_t old_word, new_word, check;
-
+		if (ip[9] == TRF_IPPROTO_ICMP) {
 			if (l4len < TRF_ICMP_HLEN)
 				return TRF_DROP_MALFORMED;
 			if (l4[0] != TRF_ICMP_ECHO_REQUEST)
 				return TRF_DROP_ICMP_NOT_ECHO;
-			memcpy(&old_word, l4, 2);
-			l4[0] = TRF_ICMP_ECHO_REPLY;
-			memcpy(&new_word, l4, 2);
-			memcpy(&check, l4 + 2, 2);
-			check = trf_csum_update16(check, old_word, new_word);
-			memcpy(l4 + 2, &check, 2);
-			break;
-		}
-		case TRF_IPPROTO_UDP:
-			if (l4len < TRF_UDP_HLEN)
-				return TRF_DROP_MALFORMED;
-			trf_swap_bytes(l4, l4 + 2, 2);
-			break;
-		case TRF_IPPROTO_TCP:
-			if (l4len < TRF_TCP_MIN_HLEN)
-				return TRF_DROP_MALFORMED;
-			trf_swap_bytes(l4, l4 + 2, 2);
-			break;
-		default:
-			break;
+			set_word(l4, l4 + 2, (uint16_t)(TRF_ICMP_ECHO_REPLY << 8 | l4[1]));
+		} else {
+			drop = transport(ip[9], l4, l4len, flags, true);
+			if (drop != TRF_DROP_NONE)
+				return drop;
 		}
 	}
 	trf_swap_bytes(ip + 12, ip + 16, 4);
 	return TRF_DROP_NONE;
 }
 
-/* Turn an ARP request for any IPv4 address into the reply of its owner. */
-static enum trf_drop respond_arp(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len)
+/* The ICMPv6 checksum of msg[0..len) between src and dst. */
+static uint16_t icmpv6_checksum(const uint8_t *src, const uint8_t *dst, const uint8_t *msg,
+				uint32_t len)
 {
-	uint8_t *arp = frame + TRF_ETH_HLEN;
+	uint8_t tail[8] = { 0 };
+	uint32_t sum;
+
+	tail[0] = (uint8_t)(len >> 24);
+	tail[1] = (uint8_t)(len >> 16);
+	tail[2] = (uint8_t)(len >> 8);
+	tail[3] = (uint8_t)len;
+	tail[7] = TRF_IPPROTO_ICMPV6;
+	sum = trf_csum_partial(src, 16, 0);
+	sum = trf_csum_partial(dst, 16, sum);
+	sum = trf_csum_partial(tail, sizeof(tail), sum);
+	return trf_csum_fold(trf_csum_partial(msg, len, sum));
+}
+
+/*
+ * Neighbor Solicitation → Neighbor Advertisement from the reflector's MAC.
+ * ip: the IPv6 header (no extension headers) inside frame.
+ */
+static enum trf_drop answer_ns(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint8_t *ip,
+			       uint32_t icmp_len, uint32_t *out_len)
+{
+	uint8_t *icmp = ip + TRF_IPV6_HLEN, *target = icmp + 8;
+	uint32_t na_len = TRF_ND_NS_LEN;
+	uint16_t check;
+
+	/* RFC 4861 §7.1.1: hop limit 255, code 0, target not multicast. */
+	if (ip[7] != 255 || icmp[1] != 0 || icmp_len < TRF_ND_NS_LEN || ipv6_is_multicast(target))
+		return TRF_DROP_NDP_IGNORED;
+	/* Duplicate address detection: the prober owns nothing yet. */
+	if (ipv6_is_unspecified(ip + 8))
+		return TRF_DROP_NDP_IGNORED;
+	/* The target link-layer option, if the solicitation left room for it. */
+	if (icmp_len >= TRF_ND_NS_LEN + TRF_ND_OPT_LLA_LEN)
+		na_len += TRF_ND_OPT_LLA_LEN;
+
+	memcpy(ip + 24, ip + 8, 16); /* to the solicitor */
+	memcpy(ip + 8, target, 16); /* from the target */
+	trf_store_be16(ip + 4, (uint16_t)na_len);
+	ip[6] = TRF_IPPROTO_ICMPV6;
+	icmp[0] = TRF_ND_NEIGHBOR_ADVERT;
+	icmp[1] = 0;
+	memset(icmp + 2, 0, 6);
+	icmp[4] = TRF_ND_NA_SOLICITED | TRF_ND_NA_OVERRIDE;
+	if (na_len > TRF_ND_NS_LEN) {
+		uint8_t *opt = icmp + TRF_ND_NS_LEN;
+
+		opt[0] = TRF_ND_OPT_TLLA;
+		opt[1] = 1; /* in units of 8 bytes */
+		memcpy(opt + 2, ctx->mac, TRF_ETH_ALEN);
+	}
+	check = icmpv6_checksum(ip + 8, ip + 24, icmp, na_len);
+	memcpy(icmp + 2, &check, 2);
+	/* The Ethernet header is turned around by the caller, as for any reply. */
+	*out_len = (uint32_t)(ip - frame) + TRF_IPV6_HLEN + na_len;
+	return TRF_DROP_NONE;
+}
+
+/*
+ * frame: the whole frame (TAP) or the packet (TUN); ip = frame + l3off.
+ * *out_len is set only for a rewrite that changes the length (NDP).
+ */
+static enum trf_drop respond_ipv6(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t l3off,
+				  uint32_t len, unsigned int flags, uint32_t *out_len)
+{
+	uint8_t *ip = frame + l3off;
+	uint32_t total, off = TRF_IPV6_HLEN;
+	bool first_fragment = true;
+	uint8_t next;
+
+	len -= l3off;
+	if (len < TRF_IPV6_HLEN)
+		return TRF_DROP_RUNT;
+	if ((ip[0] >> 4) != 6)
+		return TRF_DROP_MALFORMED;
+	total = TRF_IPV6_HLEN + trf_load_be16(ip + 4);
+	if (total > len)
+		return TRF_DROP_TRUNCATED;
+	if (ipv6_is_multicast(ip + 8))
+		return TRF_DROP_SRC_NOT_UNICAST;
+
+	/* Extension headers, a bounded number of them. */
+	next = ip[6];
+	for (int i = 0;; i++) {
+		uint32_t hlen;
+
+		if (next != TRF_IPPROTO_HOPOPTS && next != TRF_IPPROTO_ROUTING &&
+		    next != TRF_IPPROTO_DSTOPTS && next != TRF_IPPROTO_FRAGMENT)
+			break;
+		if (i == TRF_IPV6_MAX_EXT_HEADERS || total - off < 8)
+			return TRF_DROP_MALFORMED;
+		if (next == TRF_IPPROTO_FRAGMENT) {
+			hlen = 8;
+			if ((trf_load_be16(ip + off + 2) & 0xfff8) != 0) {
+				first_fragment = false;
+				next = ip[off];
+				break; /* the rest is payload of a later fragment */
+			}
+		} else {
+			hlen = ((uint32_t)ip[off + 1] + 1) * 8;
+			if (total - off < hlen)
+				return TRF_DROP_MALFORMED;
+		}
+		next = ip[off];
+		off += hlen;
+	}
+
+	if (first_fragment && next == TRF_IPPROTO_ICMPV6) {
+		uint8_t *icmp = ip + off;
+		uint32_t icmp_len = total - off;
+
+		if (icmp_len < 4)
+			return TRF_DROP_MALFORMED;
+		switch (icmp[0]) {
+		case TRF_ICMPV6_ECHO_REQUEST:
+			if (icmp_len < TRF_ICMP_HLEN)
+				return TRF_DROP_MALFORMED;
+			if (ipv6_is_multicast(ip + 24))
+				return TRF_DROP_DST_NOT_UNICAST;
+			if (ipv6_is_unspecified(ip + 8))
+				return TRF_DROP_SRC_NOT_UNICAST;
+			set_word(icmp, icmp + 2, (uint16_t)(TRF_ICMPV6_ECHO_REPLY << 8 | icmp[1]));
+			break;
+		case TRF_ND_NEIGHBOR_SOLICIT:
+			if (ctx->link != TRF_LINK_TAP || off != TRF_IPV6_HLEN)
+				return TRF_DROP_NDP_IGNORED;
+			return answer_ns(ctx, frame, ip, icmp_len, out_len);
+		default:
+			if (icmp[0] >= TRF_ND_ROUTER_SOLICIT && icmp[0] <= TRF_ND_REDIRECT)
+				return TRF_DROP_NDP_IGNORED;
+			return TRF_DROP_ICMP_NOT_ECHO;
+		}
+	} else {
+		enum trf_drop drop;
+
+		if (ipv6_is_multicast(ip + 24))
+			return TRF_DROP_DST_NOT_UNICAST;
+		if (ipv6_is_unspecified(ip + 8))
+			return TRF_DROP_SRC_NOT_UNICAST;
+		if (first_fragment) {
+			drop = transport(next, ip + off, total - off, flags, false);
+			if (drop != TRF_DROP_NONE)
+				return drop;
+		}
+	}
+	trf_swap_bytes(ip + 8, ip + 24, 16);
+	return TRF_DROP_NONE;
+}
+
+/* Turn an ARP request for any IPv4 address into the reply of its owner. */
+static enum trf_drop respond_arp(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t l3,
+				 uint32_t len)
+{
+	uint8_t *arp = frame + l3;
 	uint8_t *sha = arp + 8, *spa = arp + 14, *tha = arp + 18, *tpa = arp + 24;
 	static const uint8_t any[4];
 
-	if (len < TRF_ETH_HLEN + TRF_ARP_LEN)
+	if (len - l3 < TRF_ARP_LEN)
 		return TRF_DROP_RUNT;
 	if (trf_load_be16(arp) != 1 || trf_load_be16(arp + 2) != TRF_ETHERTYPE_IPV4 ||
 	    arp[4] != TRF_ETH_ALEN || arp[5] != 4)
@@ -110,84 +335,154 @@ static enum trf_drop respond_arp(const struct trf_reflect_ctx *ctx, uint8_t *fra
 	memcpy(tha, sha, TRF_ETH_ALEN);
 	memcpy(sha, ctx->mac, TRF_ETH_ALEN);
 	trf_swap_bytes(spa, tpa, 4);
-	memcpy(frame, tha, TRF_ETH_ALEN);
+	memcpy(frame, frame + TRF_ETH_ALEN, TRF_ETH_ALEN);
 	memcpy(frame + TRF_ETH_ALEN, ctx->mac, TRF_ETH_ALEN);
 	return TRF_DROP_NONE;
 }
 
-static enum trf_drop respond_ether(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len)
+/*
+ * Walk the Ethernet header and up to two VLAN tags (802.1Q, QinQ); the tags
+ * stay in place, so every reply keeps them.
+ */
+static enum trf_drop walk_ether(const uint8_t *frame, uint32_t len, struct l2 *l2)
 {
-	uint8_t *dst = frame, *src = frame + TRF_ETH_ALEN;
-	enum trf_drop drop;
+	uint32_t off = 12;
+	int tags = 0;
 
 	if (len < TRF_ETH_HLEN)
 		return TRF_DROP_RUNT;
-	if (trf_mac_is_group(src) || trf_mac_is_zero(src))
+	if (trf_mac_is_group(frame + TRF_ETH_ALEN) || trf_mac_is_zero(frame + TRF_ETH_ALEN))
 		return TRF_DROP_SRC_NOT_UNICAST;
+	l2->proto = trf_load_be16(frame + off);
+	while (l2->proto == TRF_ETHERTYPE_VLAN || l2->proto == TRF_ETHERTYPE_QINQ) {
+		if (++tags > TRF_MAX_VLAN_TAGS)
+			return TRF_DROP_VLAN_TOO_DEEP;
+		off += TRF_VLAN_HLEN;
+		if (len < off + 2)
+			return TRF_DROP_RUNT;
+		l2->proto = trf_load_be16(frame + off);
+	}
+	l2->l3 = off + 2;
+	return TRF_DROP_NONE;
+}
 
-	switch (trf_load_be16(frame + 12)) {
+/* A reply never leaves from a group address: answer as ourselves. */
+static void swap_ether(const struct trf_reflect_ctx *ctx, uint8_t *frame)
+{
+	if (trf_mac_is_group(frame)) {
+		memcpy(frame, frame + TRF_ETH_ALEN, TRF_ETH_ALEN);
+		memcpy(frame + TRF_ETH_ALEN, ctx->mac, TRF_ETH_ALEN);
+	} else {
+		trf_swap_bytes(frame, frame + TRF_ETH_ALEN, TRF_ETH_ALEN);
+	}
+}
+
+static enum trf_drop respond(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len,
+			     uint32_t *out_len, unsigned int flags)
+{
+	struct l2 l2 = { 0, 0 };
+	enum trf_drop drop;
+
+	*out_len = len;
+	if (ctx->link == TRF_LINK_TAP) {
+		drop = walk_ether(frame, len, &l2);
+		if (drop != TRF_DROP_NONE)
+			return drop;
+	} else {
+		/* IFF_NO_PI: the version nibble is all that says what follows. */
+		if (len < 1)
+			return TRF_DROP_RUNT;
+		l2.proto = (frame[0] >> 4) == 4	  ? TRF_ETHERTYPE_IPV4
+			   : (frame[0] >> 4) == 6 ? TRF_ETHERTYPE_IPV6
+						  : 0;
+		if (!l2.proto)
+			return TRF_DROP_MALFORMED;
+	}
+
+	switch (l2.proto) {
 	case TRF_ETHERTYPE_ARP:
-		return respond_arp(ctx, frame, len);
+		return ctx->link == TRF_LINK_TAP ? respond_arp(ctx, frame, l2.l3, len)
+						 : TRF_DROP_UNSUPPORTED;
 	case TRF_ETHERTYPE_IPV4:
-		drop = respond_ipv4(frame + TRF_ETH_HLEN, len - TRF_ETH_HLEN);
+		drop = respond_ipv4(frame + l2.l3, len - l2.l3, flags);
+		break;
+	case TRF_ETHERTYPE_IPV6:
+		drop = respond_ipv6(ctx, frame, l2.l3, len, flags, out_len);
 		break;
 	default:
 		return TRF_DROP_UNSUPPORTED;
 	}
-	if (drop != TRF_DROP_NONE)
-		return drop;
-
-	/* A reply never leaves from a group address: answer as ourselves. */
-	if (trf_mac_is_group(dst)) {
-		memcpy(dst, src, TRF_ETH_ALEN);
-		memcpy(src, ctx->mac, TRF_ETH_ALEN);
-	} else {
-		trf_swap_bytes(dst, src, TRF_ETH_ALEN);
-	}
-	return TRF_DROP_NONE;
+	if (drop == TRF_DROP_NONE && ctx->link == TRF_LINK_TAP)
+		swap_ether(ctx, frame);
+	return drop;
 }
 
 enum trf_drop trf_respond_frame(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len,
 				uint32_t *out_len)
 {
-	enum trf_drop drop;
+	uint32_t out;
+	enum trf_drop drop = respond(ctx, frame, len, &out, 0);
 
-	if (ctx->link == TRF_LINK_TAP) {
-		drop = respond_ether(ctx, frame, len);
-	} else if (len < 1) {
-		drop = TRF_DROP_RUNT;
-	} else {
-		/* IFF_NO_PI: the version nibble is all that says what follows. */
-		switch (frame[0] >> 4) {
-		case 4:
-			drop = respond_ipv4(frame, len);
-			break;
-		case 6:
-			drop = TRF_DROP_UNSUPPORTED;
-			break;
-		default:
-			drop = TRF_DROP_MALFORMED;
-			break;
-		}
-	}
 	if (drop == TRF_DROP_NONE)
-		*out_len = len;
+		*out_len = out;
 	return drop;
 }
 
-static void respond_burst(const struct trf_reflect_ctx *ctx, struct trf_frame *frames,
-			  unsigned int count)
+enum trf_drop trf_sockperf_frame(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len,
+				 uint32_t *out_len)
 {
-	for (unsigned int i = 0; i < count; i++) {
-		struct trf_frame *f = &frames[i];
+	uint32_t out;
+	enum trf_drop drop = respond(ctx, frame, len, &out, RESPOND_SOCKPERF);
 
-		f->drop = (uint16_t)trf_respond_frame(ctx, f->data, f->len, &f->len);
-	}
+	if (drop == TRF_DROP_NONE)
+		*out_len = out;
+	return drop;
 }
+
+enum trf_drop trf_macswap_frame(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len,
+				uint32_t *out_len)
+{
+	if (len < TRF_ETH_HLEN)
+		return TRF_DROP_RUNT;
+	if (trf_mac_is_group(frame + TRF_ETH_ALEN) || trf_mac_is_zero(frame + TRF_ETH_ALEN))
+		return TRF_DROP_SRC_NOT_UNICAST;
+	swap_ether(ctx, frame);
+	*out_len = len;
+	return TRF_DROP_NONE;
+}
+
+#define TRF_BURST_OF(fn)                                                                     \
+	static void fn##_burst(const struct trf_reflect_ctx *ctx, struct trf_frame *frames,  \
+			       unsigned int count)                                           \
+	{                                                                                    \
+		for (unsigned int i = 0; i < count; i++) {                                   \
+			struct trf_frame *f = &frames[i];                                    \
+                                                                                             \
+			f->drop = (uint16_t)trf_##fn##_frame(ctx, f->data, f->len, &f->len); \
+		}                                                                            \
+	}
+
+TRF_BURST_OF(respond)
+TRF_BURST_OF(macswap)
+TRF_BURST_OF(sockperf)
 
 const struct trf_reflect_mode trf_reflect_mode_respond = {
 	.name = "respond",
-	.help = "answer ARP and ICMP echo, swap UDP/TCP 5-tuples, bounce other IPv4",
+	.help = "answer ARP, NDP and ICMP/ICMPv6 echo, swap UDP/TCP 5-tuples, bounce other IP",
 	.links = TRF_LINK_TAP | TRF_LINK_TUN,
 	.burst = respond_burst,
+};
+
+const struct trf_reflect_mode trf_reflect_mode_macswap = {
+	.name = "macswap",
+	.help = "swap the Ethernet addresses of every frame, touch nothing else (L2 benchmarks)",
+	.links = TRF_LINK_TAP,
+	.burst = macswap_burst,
+};
+
+const struct trf_reflect_mode trf_reflect_mode_sockperf = {
+	.name = "sockperf",
+	.help = "respond, and answer UDP as a sockperf server (ping-pong, under-load)",
+	.links = TRF_LINK_TAP | TRF_LINK_TUN,
+	.burst = sockperf_burst,
 };
