@@ -7,4 +7,4 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
 	build-essential cmake ninja-build pkg-config \
 	liburing-dev libnuma-dev libcmocka-dev \
-	iproute2 iputils-ping arping util-linux jq clang-format
+	iproute2 iputils-ping arping ndisc6 sockperf python3 util-linux jq clang-format clang libclang-rt-14-dev
