@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Jumbo frames with default settings, the MTU raised after start: ping -s 8972
-# -M do (9000 B IP packets) and 9216 B frames come back.  With buffers smaller
+# -M do at MTU 9000, and 9216 B IP packets at MTU 9216, come back.  With buffers smaller
 # than the frames, they are dropped as truncated, never reflected.
 # usage: jumbo.sh tap|tun multishot|fixed|sync
 source "$(dirname "$0")/lib.sh"
 mode=$1 engine=$2
 # shellcheck disable=SC2046
 start_reflector -m "$mode" -c "$CPU_A" $(engine_args "$engine")
-nsx ip link set trf0 mtu 9500
-for size in 8972 9188; do
+for mtu_size in 9000:8972 9216:9188; do
+	mtu=${mtu_size%:*} size=${mtu_size#*:}
+	nsx ip link set trf0 mtu "$mtu"
 	out=$(nsx ping -c 3 -i 0.1 -W 2 -M do -s "$size" "$PEER_IP") || fail "ping -s $size -M do: $out"
 	grep -q " 0% packet loss" <<<"$out" || fail "ping -s $size lost packets: $out"
-	echo "mtu 9500, ping -s $size -M do: $(grep 'packet loss' <<<"$out")"
+	echo "mtu $mtu, ping -s $size -M do: $(grep 'packet loss' <<<"$out")"
 done
 stop_reflector
 summary '.drops.truncated == 0' >/dev/null || fail "truncated drops: $(summary .drops)"
