@@ -15,6 +15,11 @@
 #include "tapreflect/csum.h"
 #include "tapreflect/reflect.h"
 
+/* Deliberate extra work per frame, only in builds that test the regression gate. */
+#ifndef TRF_INJECT_SLOWDOWN
+#define TRF_INJECT_SLOWDOWN 0
+#endif
+
 enum respond_flags {
 	RESPOND_SOCKPERF = 1u << 0, /* UDP gets sockperf-server semantics */
 };
@@ -383,6 +388,10 @@ static enum trf_drop respond(const struct trf_reflect_ctx *ctx, uint8_t *frame, 
 	struct l2 l2 = { 0, 0 };
 	enum trf_drop drop;
 
+#if TRF_INJECT_SLOWDOWN > 0
+	for (volatile int spin = 0; spin < TRF_INJECT_SLOWDOWN; spin++)
+		;
+#endif
 	*out_len = len;
 	if (ctx->link == TRF_LINK_TAP) {
 		drop = walk_ether(frame, len, &l2);
