@@ -41,10 +41,16 @@ struct gen_opts {
 	int cpu;
 	const char *json_path;
 	bool progress;
+	bool search; /* NDR/PDR binary search instead of one trial */
+	unsigned int steps; /* binary search steps */
+	unsigned int repeats; /* trials per rate in a search; the majority decides */
+	double pdr_loss; /* loss ratio allowed for the PDR */
+	double max_rate; /* search ceiling; 0 = what an unlimited trial offered */
 };
 
 struct gen_stats {
-	uint64_t sent, send_errors, received, unique, duplicates, reordered, foreign;
+	uint64_t base_seq; /* the first sequence number of this trial */
+	uint64_t sent, send_errors, received, unique, duplicates, reordered, foreign, late;
 	uint64_t max_seq_seen;
 	uint8_t *seen; /* bitmap by sequence number */
 	size_t seen_bytes;
@@ -101,6 +107,11 @@ static int parse_args(int argc, char **argv, struct gen_opts *o)
 		{ "batch", required_argument, NULL, 'b' },
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "json", required_argument, NULL, 'j' },
+		{ "search", no_argument, NULL, 'S' },
+		{ "steps", required_argument, NULL, 'N' },
+		{ "repeats", required_argument, NULL, 'R' },
+		{ "pdr-loss", required_argument, NULL, 'L' },
+		{ "max-rate", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -113,7 +124,10 @@ static int parse_args(int argc, char **argv, struct gen_opts *o)
 				.duration = 5,
 				.drain = 0.5,
 				.batch = 32,
-				.cpu = -1 };
+				.cpu = -1,
+				.steps = 8,
+				.repeats = 3,
+				.pdr_loss = 0.005 };
 	while ((opt = getopt_long(argc, argv, "d:p:f:s:r:t:b:c:h", longopts, NULL)) != -1) {
 		char *end = NULL;
 		double v = 0;
@@ -121,7 +135,8 @@ static int parse_args(int argc, char **argv, struct gen_opts *o)
 		if (optarg) {
 			errno = 0;
 			v = strtod(optarg, &end);
-			if (opt != 'd' && opt != 'j' && (errno || end == optarg || *end || v < 0)) {
+			if (opt != 'd' && opt != 'j' && opt != 'S' &&
+			    (errno || end == optarg || *end || v < 0)) {
 				fprintf(stderr, "tapgen: bad value '%s' for -%c\n", optarg, opt);
 				return -1;
 			}
@@ -157,6 +172,21 @@ static int parse_args(int argc, char **argv, struct gen_opts *o)
 		case 'j':
 			o->json_path = optarg;
 			break;
+		case 'S':
+			o->search = true;
+			break;
+		case 'N':
+			o->steps = (unsigned int)v;
+			break;
+		case 'R':
+			o->repeats = (unsigned int)v;
+			break;
+		case 'L':
+			o->pdr_loss = v;
+			break;
+		case 'M':
+			o->max_rate = v;
+			break;
 		case 'h':
 			printf(usage_text, MIN_PAYLOAD, MAX_PAYLOAD, MAX_BATCH);
 			exit(0);
@@ -171,7 +201,8 @@ static int parse_args(int argc, char **argv, struct gen_opts *o)
 	}
 	if (o->flows < 1 || o->port < 1 || o->port + o->flows - 1 > 65535 ||
 	    o->payload < MIN_PAYLOAD || o->payload > MAX_PAYLOAD || o->batch < 1 ||
-	    o->batch > MAX_BATCH || o->duration <= 0) {
+	    o->batch > MAX_BATCH || o->duration <= 0 || o->steps < 1 || o->steps > 30 ||
+	    o->repeats < 1 || o->repeats > 9 || o->pdr_loss >= 1) {
 		fprintf(stderr, "tapgen: a value is out of range (see --help)\n");
 		return -1;
 	}
@@ -203,12 +234,19 @@ static void set_port(struct sockaddr_storage *ss, unsigned int port)
 		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
 }
 
-static void mark_seen(struct gen_stats *s, uint64_t seq, uint64_t sent)
+static void mark_seen(struct gen_stats *s, uint64_t seq)
 {
-	size_t byte = seq / 8;
+	uint64_t idx;
+	size_t byte;
 
-	if (seq >= sent) {
-		s->foreign++; /* not a sequence number we sent */
+	if (seq < s->base_seq) {
+		s->late++; /* a straggler from an earlier trial */
+		return;
+	}
+	idx = seq - s->base_seq;
+	byte = idx / 8;
+	if (idx >= s->sent) {
+		s->foreign++; /* not a sequence number this trial sent */
 		return;
 	}
 	if (byte >= s->seen_bytes) {
@@ -226,16 +264,16 @@ static void mark_seen(struct gen_stats *s, uint64_t seq, uint64_t sent)
 		s->seen = p;
 		s->seen_bytes = n;
 	}
-	if (s->seen[byte] & (1u << (seq % 8))) {
+	if (s->seen[byte] & (1u << (idx % 8))) {
 		s->duplicates++;
 		return;
 	}
-	s->seen[byte] |= (uint8_t)(1u << (seq % 8));
+	s->seen[byte] |= (uint8_t)(1u << (idx % 8));
 	s->unique++;
-	if (seq < s->max_seq_seen)
+	if (idx < s->max_seq_seen)
 		s->reordered++;
 	else
-		s->max_seq_seen = seq;
+		s->max_seq_seen = idx;
 }
 
 static void receive_some(int fd, struct gen_stats *s, unsigned int payload)
@@ -266,7 +304,7 @@ static void receive_some(int fd, struct gen_stats *s, unsigned int payload)
 			}
 			memcpy(&seq, bufs[i], 8);
 			memcpy(&ts, bufs[i] + 8, 8);
-			mark_seen(s, seq, s->sent);
+			mark_seen(s, seq);
 			rtt = t > ts ? t - ts : 0;
 			if (rtt < s->rtt_min_ns || s->rtt_min_ns == 0)
 				s->rtt_min_ns = rtt;
@@ -296,18 +334,212 @@ static double rtt_percentile_us(const struct gen_stats *s, double p)
 	return RTT_BUCKETS;
 }
 
-int main(int argc, char **argv)
+struct trial {
+	double rate; /* target; 0 = unlimited */
+	double elapsed; /* sending time */
+	struct gen_stats st;
+};
+
+static double loss_ratio(const struct trial *t)
+{
+	return t->st.sent ? (double)(t->st.sent - t->st.unique) / (double)t->st.sent : 1.0;
+}
+
+/*
+ * One trial at `rate` for `duration` seconds, then up to --drain seconds for
+ * late replies.  *seq carries the sequence numbers across trials, so that a
+ * late reply from an earlier trial is never counted in this one.
+ */
+static int run_trial(int fd, const struct gen_opts *o, double rate, double duration, uint64_t *seq,
+		     struct trial *t)
 {
 	static uint8_t payloads[MAX_BATCH][MAX_PAYLOAD];
-	struct sockaddr_storage names[MAX_BATCH];
-	struct mmsghdr msgs[MAX_BATCH];
-	struct iovec iov[MAX_BATCH];
-	struct gen_stats s = { 0 };
-	struct gen_opts o;
+	static struct sockaddr_storage names[MAX_BATCH];
+	static struct mmsghdr msgs[MAX_BATCH];
+	static struct iovec iov[MAX_BATCH];
 	uint64_t start, end, next, interval_ns = 0, last_progress, last_sent = 0, last_recv = 0;
-	unsigned int batch, flow = 0;
-	double elapsed;
-	int fd, rcvbuf = 8 << 20;
+	unsigned int batch = o->batch, flow = 0;
+	uint32_t *hist = t->st.rtt_hist;
+	uint8_t *seen = t->st.seen;
+	size_t seen_bytes = t->st.seen_bytes;
+
+	memset(hist, 0, RTT_BUCKETS * sizeof(*hist));
+	if (seen)
+		memset(seen, 0, seen_bytes);
+	t->st = (struct gen_stats){
+		.base_seq = *seq, .rtt_hist = hist, .seen = seen, .seen_bytes = seen_bytes
+	};
+	t->rate = rate;
+	if (rate > 0) {
+		/* Keep bursts at most about 50 us apart at this rate. */
+		unsigned int max_batch = (unsigned int)(rate / 20000) + 1;
+
+		if (batch > max_batch)
+			batch = max_batch;
+		interval_ns = (uint64_t)(1e9 * batch / rate);
+	}
+	for (unsigned int i = 0; i < batch; i++) {
+		iov[i] = (struct iovec){ payloads[i], o->payload };
+		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &names[i],
+							 .msg_namelen = o->dst_len,
+							 .msg_iov = &iov[i],
+							 .msg_iovlen = 1 } };
+		names[i] = o->dst;
+		for (unsigned int b = 16; b < o->payload; b++)
+			payloads[i][b] = (uint8_t)(b * 7 + 1);
+	}
+
+	start = now_ns();
+	end = start + (uint64_t)(duration * 1e9);
+	next = start;
+	last_progress = start;
+	while (!interrupted) {
+		uint64_t now = now_ns();
+		int n;
+
+		if (now >= end)
+			break;
+		if (interval_ns && now < next) {
+			uint64_t wait_ns = next - now;
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+			if (wait_ns > 200000)
+				poll(&pfd, 1, (int)(wait_ns / 1000000)); /* wake for replies too */
+			receive_some(fd, &t->st, o->payload);
+			continue;
+		}
+		for (unsigned int i = 0; i < batch; i++) {
+			uint64_t s = *seq + i;
+
+			memcpy(payloads[i], &s, 8);
+			memcpy(payloads[i] + 8, &now, 8);
+			set_port(&names[i], o->port + flow);
+			flow = flow + 1 == o->flows ? 0 : flow + 1;
+		}
+		n = sendmmsg(fd, msgs, batch, 0);
+		if (n < 0) {
+			t->st.send_errors++;
+			n = 0;
+		}
+		t->st.sent += (unsigned int)n;
+		*seq += (unsigned int)n;
+		if (interval_ns)
+			next += interval_ns;
+		receive_some(fd, &t->st, o->payload);
+		if (o->progress && !o->search && now - last_progress >= 1000000000ull) {
+			double dt = (double)(now - last_progress) / 1e9;
+
+			fprintf(stderr, "\r[%5.1fs] sent %9.0f pps  received %9.0f pps\033[K",
+				(double)(now - start) / 1e9, (double)(t->st.sent - last_sent) / dt,
+				(double)(t->st.received - last_recv) / dt);
+			last_progress = now;
+			last_sent = t->st.sent;
+			last_recv = t->st.received;
+		}
+	}
+	t->elapsed = (double)(now_ns() - start) / 1e9;
+	{
+		uint64_t drain_end = now_ns() + (uint64_t)(o->drain * 1e9);
+
+		while (now_ns() < drain_end && t->st.unique < t->st.sent) {
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+			poll(&pfd, 1, 10);
+			receive_some(fd, &t->st, o->payload);
+		}
+	}
+	if (o->progress && !o->search)
+		fputs("\n", stderr);
+	return interrupted ? -EINTR : 0;
+}
+
+static void print_trial(FILE *f, const struct gen_opts *o, const struct trial *t)
+{
+	const struct gen_stats *s = &t->st;
+
+	fprintf(f,
+		"tapgen: %u flow(s), %u B payload, %.2f s: sent %" PRIu64
+		" (%.0f pps), reflected %" PRIu64 " (%.0f pps), lost %" PRIu64
+		" (%.4f%%), duplicates %" PRIu64 ", reordered %" PRIu64 "\n",
+		o->flows, o->payload, t->elapsed, s->sent, (double)s->sent / t->elapsed, s->unique,
+		(double)s->unique / t->elapsed, s->sent - s->unique, loss_ratio(t) * 100,
+		s->duplicates, s->reordered);
+	fprintf(f, "tapgen: rtt us: min %.1f p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
+		(double)s->rtt_min_ns / 1e3, rtt_percentile_us(s, 50), rtt_percentile_us(s, 90),
+		rtt_percentile_us(s, 99), rtt_percentile_us(s, 99.9), (double)s->rtt_max_ns / 1e3);
+}
+
+static void json_trial(FILE *f, const struct gen_opts *o, const struct trial *t)
+{
+	const struct gen_stats *s = &t->st;
+
+	fprintf(f,
+		"\"flows\":%u,\"payload\":%u,\"rate_target\":%.0f,\"duration_s\":%.3f,"
+		"\"sent\":%" PRIu64 ",\"send_errors\":%" PRIu64 ",\"received\":%" PRIu64
+		",\"reflected\":%" PRIu64 ",\"lost\":%" PRIu64
+		",\"loss_ratio\":%.6f,\"duplicates\":%" PRIu64 ",\"reordered\":%" PRIu64
+		",\"foreign\":%" PRIu64 ",\"late\":%" PRIu64
+		",\"offered_pps\":%.0f,\"reflected_pps\":%.0f,"
+		"\"rtt_us\":{\"min\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,"
+		"\"max\":%.1f}",
+		o->flows, o->payload, t->rate, t->elapsed, s->sent, s->send_errors, s->received,
+		s->unique, s->sent - s->unique, loss_ratio(t), s->duplicates, s->reordered,
+		s->foreign, s->late, (double)s->sent / t->elapsed, (double)s->unique / t->elapsed,
+		(double)s->rtt_min_ns / 1e3, rtt_percentile_us(s, 50), rtt_percentile_us(s, 90),
+		rtt_percentile_us(s, 99), rtt_percentile_us(s, 99.9), (double)s->rtt_max_ns / 1e3);
+}
+
+/*
+ * Does `rate` pass with loss <= allowed?  Up to --repeats trials, stopping as
+ * soon as a majority agrees: one sporadic loss on a noisy VM does not fail a
+ * rate, and one lucky trial does not pass it.
+ */
+static int rate_passes(int fd, const struct gen_opts *o, double rate, double allowed, uint64_t *seq,
+		       struct trial *t, FILE *trace, const char *what, unsigned int step)
+{
+	unsigned int pass = 0, fail = 0, need = o->repeats / 2 + 1;
+
+	while (pass < need && fail < need) {
+		if (run_trial(fd, o, rate, o->duration, seq, t) < 0)
+			return -EINTR;
+		if (loss_ratio(t) <= allowed)
+			pass++;
+		else
+			fail++;
+		fprintf(trace,
+			"tapgen: %s step %u: %9.0f pps offered %9.0f, loss %.4f%% -> %s (%u/%u)\n",
+			what, step, rate, (double)t->st.sent / t->elapsed, loss_ratio(t) * 100,
+			loss_ratio(t) <= allowed ? "pass" : "fail", pass, pass + fail);
+		fflush(trace);
+	}
+	return pass >= need;
+}
+
+/* Binary search between lo (known good, may be 0) and hi for the highest passing rate. */
+static int search_rate(int fd, const struct gen_opts *o, double lo, double hi, double allowed,
+		       uint64_t *seq, struct trial *t, FILE *trace, const char *what, double *found)
+{
+	for (unsigned int step = 1; step <= o->steps; step++) {
+		double mid = (lo + hi) / 2;
+		int ok = rate_passes(fd, o, mid, allowed, seq, t, trace, what, step);
+
+		if (ok < 0)
+			return ok;
+		if (ok)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	*found = lo;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct gen_opts o;
+	struct trial t = { 0 };
+	uint64_t seq = 0;
+	int fd, rcvbuf = 8 << 20, ret = 0;
 	FILE *json = NULL;
 
 	if (parse_args(argc, argv, &o) < 0)
@@ -325,140 +557,73 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	s.rtt_hist = calloc(RTT_BUCKETS, sizeof(*s.rtt_hist));
+	t.st.rtt_hist = calloc(RTT_BUCKETS, sizeof(*t.st.rtt_hist));
 	fd = socket(o.dst.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || !s.rtt_hist) {
+	if (fd < 0 || !t.st.rtt_hist) {
 		fprintf(stderr, "tapgen: cannot open a UDP socket: %s\n", strerror(errno));
 		return 1;
 	}
 	/* Replies arrive in bursts while we are busy sending: give them room. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-
-	batch = o.batch;
-	if (o.rate > 0) {
-		/* Keep bursts at most about 50 us apart at this rate. */
-		unsigned int max_batch = (unsigned int)(o.rate / 20000) + 1;
-
-		if (batch > max_batch)
-			batch = max_batch;
-		interval_ns = (uint64_t)(1e9 * batch / o.rate);
-	}
-	for (unsigned int i = 0; i < batch; i++) {
-		iov[i] = (struct iovec){ payloads[i], o.payload };
-		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &names[i],
-							 .msg_namelen = o.dst_len,
-							 .msg_iov = &iov[i],
-							 .msg_iovlen = 1 } };
-		names[i] = o.dst;
-		for (unsigned int b = 16; b < o.payload; b++)
-			payloads[i][b] = (uint8_t)(b * 7 + 1);
+	if (o.json_path) {
+		json = strcmp(o.json_path, "-") == 0 ? stdout : fopen(o.json_path, "w");
+		if (!json) {
+			fprintf(stderr, "tapgen: cannot write %s: %s\n", o.json_path,
+				strerror(errno));
+			return 1;
+		}
 	}
 
-	start = now_ns();
-	end = start + (uint64_t)(o.duration * 1e9);
-	next = start;
-	last_progress = start;
-	while (!interrupted) {
-		uint64_t t = now_ns();
-		int n;
-
-		if (t >= end)
-			break;
-		if (interval_ns && t < next) {
-			uint64_t wait_ns = next - t;
-			struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-			if (wait_ns > 200000) {
-				/* Sleep through the gap, but wake for replies. */
-				poll(&pfd, 1, (int)(wait_ns / 1000000));
+	if (!o.search) {
+		if (run_trial(fd, &o, o.rate, o.duration, &seq, &t) == 0 || t.st.sent) {
+			print_trial(json == stdout ? stderr : stdout, &o, &t);
+			if (json) {
+				fputs("{\"type\":\"tapgen\",", json);
+				json_trial(json, &o, &t);
+				fputs("}\n", json);
 			}
-			receive_some(fd, &s, o.payload);
-			continue;
 		}
-		for (unsigned int i = 0; i < batch; i++) {
-			uint64_t seq = s.sent + i;
+	} else {
+		FILE *trace = json == stdout ? stderr : stdout;
+		double ceiling = o.max_rate, ndr = 0, pdr = 0;
 
-			memcpy(payloads[i], &seq, 8);
-			memcpy(payloads[i] + 8, &t, 8);
-			set_port(&names[i], o.port + flow);
-			flow = flow + 1 == o.flows ? 0 : flow + 1;
+		if (ceiling <= 0) {
+			if (run_trial(fd, &o, 0, o.duration, &seq, &t) < 0)
+				goto out;
+			ceiling = (double)t.st.sent / t.elapsed;
+			fprintf(trace,
+				"tapgen: ceiling: unlimited trial offered %.0f pps, reflected %.0f "
+				"pps\n",
+				ceiling, (double)t.st.unique / t.elapsed);
 		}
-		n = sendmmsg(fd, msgs, batch, 0);
-		if (n < 0) {
-			s.send_errors++;
-			n = 0;
-		}
-		s.sent += (unsigned int)n;
-		if (interval_ns)
-			next += interval_ns;
-		receive_some(fd, &s, o.payload);
-		if (o.progress && t - last_progress >= 1000000000ull) {
-			double dt = (double)(t - last_progress) / 1e9;
-
-			fprintf(stderr, "\r[%5.1fs] sent %9.0f pps  received %9.0f pps\033[K",
-				(double)(t - start) / 1e9, (double)(s.sent - last_sent) / dt,
-				(double)(s.received - last_recv) / dt);
-			last_progress = t;
-			last_sent = s.sent;
-			last_recv = s.received;
-		}
-	}
-	elapsed = (double)(now_ns() - start) / 1e9;
-	{
-		uint64_t drain_end = now_ns() + (uint64_t)(o.drain * 1e9);
-
-		while (now_ns() < drain_end && s.unique < s.sent) {
-			struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-			poll(&pfd, 1, 10);
-			receive_some(fd, &s, o.payload);
-		}
-	}
-	if (o.progress)
-		fputs("\n", stderr);
-
-	{
-		uint64_t lost = s.sent - s.unique;
-		double loss = s.sent ? (double)lost / (double)s.sent : 0;
-
-		printf("tapgen: %u flow(s), %u B payload, %.2f s: sent %" PRIu64 " (%.0f pps), "
-		       "reflected %" PRIu64 " (%.0f pps), lost %" PRIu64
-		       " (%.4f%%), duplicates %" PRIu64 ", reordered %" PRIu64 "\n",
-		       o.flows, o.payload, elapsed, s.sent, (double)s.sent / elapsed, s.unique,
-		       (double)s.unique / elapsed, lost, loss * 100, s.duplicates, s.reordered);
-		printf("tapgen: rtt us: min %.1f p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
-		       (double)s.rtt_min_ns / 1e3, rtt_percentile_us(&s, 50),
-		       rtt_percentile_us(&s, 90), rtt_percentile_us(&s, 99),
-		       rtt_percentile_us(&s, 99.9), (double)s.rtt_max_ns / 1e3);
-		if (o.json_path) {
-			json = strcmp(o.json_path, "-") == 0 ? stdout : fopen(o.json_path, "w");
-			if (!json) {
-				fprintf(stderr, "tapgen: cannot write %s: %s\n", o.json_path,
-					strerror(errno));
-				return 1;
-			}
+		ret = search_rate(fd, &o, 0, ceiling, 0, &seq, &t, trace, "NDR", &ndr);
+		if (ret == 0)
+			ret = search_rate(fd, &o, ndr, ceiling, o.pdr_loss, &seq, &t, trace, "PDR",
+					  &pdr);
+		if (ret < 0)
+			goto out;
+		fprintf(trace,
+			"tapgen: NDR %.0f pps (no loss), PDR %.0f pps (loss <= %.2f%%), ceiling "
+			"%.0f pps, "
+			"%u steps, majority of %u trials of %.1f s per rate\n",
+			ndr, pdr, o.pdr_loss * 100, ceiling, o.steps, o.repeats, o.duration);
+		if (json)
 			fprintf(
 			    json,
-			    "{\"type\":\"tapgen\",\"flows\":%u,\"payload\":%u,\"rate_target\":%.0f,"
-			    "\"duration_s\":%.3f,\"sent\":%" PRIu64 ",\"send_errors\":%" PRIu64
-			    ",\"received\":%" PRIu64 ",\"reflected\":%" PRIu64 ",\"lost\":%" PRIu64
-			    ",\"loss_ratio\":%.6f,\"duplicates\":%" PRIu64 ",\"reordered\":%" PRIu64
-			    ",\"foreign\":%" PRIu64 ",\"offered_pps\":%.0f,\"reflected_pps\":%.0f,"
-			    "\"rtt_us\":{\"min\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,"
-			    "\"p999\":%.1f,\"max\":%.1f}}\n",
-			    o.flows, o.payload, o.rate, elapsed, s.sent, s.send_errors, s.received,
-			    s.unique, lost, loss, s.duplicates, s.reordered, s.foreign,
-			    (double)s.sent / elapsed, (double)s.unique / elapsed,
-			    (double)s.rtt_min_ns / 1e3, rtt_percentile_us(&s, 50),
-			    rtt_percentile_us(&s, 90), rtt_percentile_us(&s, 99),
-			    rtt_percentile_us(&s, 99.9), (double)s.rtt_max_ns / 1e3);
-			if (json != stdout)
-				fclose(json);
-		}
+			    "{\"type\":\"search\",\"flows\":%u,\"payload\":%u,\"ndr_pps\":%.0f,"
+			    "\"pdr_pps\":%.0f,\"pdr_loss\":%.4f,\"ceiling_pps\":%.0f,\"steps\":%u,"
+			    "\"repeats\":%u,\"trial_s\":%.2f}\n",
+			    o.flows, o.payload, ndr, pdr, o.pdr_loss, ceiling, o.steps, o.repeats,
+			    o.duration);
 	}
+out:
+	if (json && json != stdout)
+		fclose(json);
 	close(fd);
-	free(s.seen);
-	free(s.rtt_hist);
-	return 0;
+	free(t.st.seen);
+	free(t.st.rtt_hist);
+	if (interrupted)
+		return 130;
+	return ret < 0 ? 1 : 0;
 }

@@ -113,6 +113,27 @@ static void test_icmp_first_fragment_gets_type_change(void **state)
 	assert_int_equal(be16(frame + 14 + 22), expect);
 }
 
+/*
+ * Found by fuzzing: an echo whose reply is all zero (id 0, seq 0, no payload).
+ * RFC 1624 eqn. 3 gives 0x0000 there, which does not verify; 0xFFFF does.
+ */
+static void test_icmp_all_zero_reply_verifies(void **state)
+{
+	for (int tap = 0; tap <= 1; tap++) {
+		struct tf_ipv4 h = { .proto = 1 };
+		size_t len = tf_icmp_frame(frame, tap, &h, 8, 0), l4 = (tap ? 14 : 0) + 20;
+
+		(void)state;
+		frame[l4 + 4] = frame[l4 + 5] = frame[l4 + 6] = frame[l4 + 7] = 0; /* id 0, seq 0 */
+		frame[l4 + 2] = 0xf7;
+		frame[l4 + 3] = 0xff; /* the request's checksum: ~0x0800 */
+		assert_true(tf_l4_csum_ok(l3(tap)));
+		assert_int_equal(run(tap ? &tap_ctx : &tun_ctx, len, NULL), TRF_DROP_NONE);
+		assert_int_equal(be16(frame + l4 + 2), 0xffff);
+		assert_true(tf_l4_csum_ok(l3(tap)));
+	}
+}
+
 static void test_non_first_fragment_payload_untouched(void **state)
 {
 	static const uint8_t any_proto[] = { 1, 6, 17, 47 };
@@ -406,6 +427,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_icmp_echo_every_ihl),
 		cmocka_unit_test(test_icmp_first_fragment_gets_type_change),
+		cmocka_unit_test(test_icmp_all_zero_reply_verifies),
 		cmocka_unit_test(test_non_first_fragment_payload_untouched),
 		cmocka_unit_test(test_udp_tcp_5tuple_swapped),
 		cmocka_unit_test(test_udp_zero_checksum_stays_zero),

@@ -57,7 +57,15 @@ static bool ipv6_is_unspecified(const uint8_t *a)
 	return memcmp(a, any, 16) == 0;
 }
 
-/* Replace the 16-bit word at p and fix the checksum at check accordingly. */
+/*
+ * Replace the 16-bit word at p and fix the checksum at check accordingly.
+ *
+ * A result of 0x0000 is written as 0xFFFF, its other one's complement form:
+ * when the rewritten message is all zero (an echo reply with id 0, seq 0 and
+ * no payload) only 0xFFFF verifies, and 0xFFFF verifies in every other case
+ * too (0xFFFF + 0xFFFF folds to 0xFFFF).  For UDP it is also the rule: zero
+ * would mean "no checksum".
+ */
 static void set_word(uint8_t *p, uint8_t *check, uint16_t new_word_be)
 {
 	uint16_t old_word, new_word, sum;
@@ -67,6 +75,8 @@ static void set_word(uint8_t *p, uint8_t *check, uint16_t new_word_be)
 	memcpy(&new_word, p, 2);
 	memcpy(&sum, check, 2);
 	sum = trf_csum_update16(sum, old_word, new_word);
+	if (sum == 0)
+		sum = 0xffff;
 	memcpy(check, &sum, 2);
 }
 
@@ -92,9 +102,6 @@ static enum trf_drop sockperf_udp(uint8_t *udp, uint32_t l4len, bool check_optio
 		trf_store_be16(msg + 8, (uint16_t)(flags & ~TRF_SOCKPERF_CLIENT));
 	} else {
 		set_word(msg + 8, udp + 6, (uint16_t)(flags & ~TRF_SOCKPERF_CLIENT));
-		memcpy(&check, udp + 6, 2);
-		if (check == 0)
-			memset(udp + 6, 0xff, 2); /* a computed zero goes out as 0xFFFF */
 	}
 	trf_swap_bytes(udp, udp + 2, 2);
 	return TRF_DROP_NONE;
