@@ -9,11 +9,10 @@ static const struct trf_reflect_ctx tap = { .link = TRF_LINK_TAP,
 					    .mac = { 0x02, 0x74, 0x72, 0x66, 0x00, 0x01 } };
 static const struct trf_reflect_ctx tun = { .link = TRF_LINK_TUN };
 
-static struct trf_bench_case *add(struct trf_bench_case *cases, unsigned int *n, unsigned int max,
-				  const char *name,
-				  enum trf_drop (*fn)(const struct trf_reflect_ctx *, uint8_t *,
-						      uint32_t, uint32_t *),
-				  const struct trf_reflect_ctx *ctx)
+static struct trf_bench_case *
+add(struct trf_bench_case *cases, unsigned int *n, unsigned int max, const char *name,
+    enum trf_drop (*fn)(const struct trf_reflect_ctx *, uint8_t *, uint32_t, uint32_t *),
+    const struct trf_reflect_ctx *ctx)
 {
 	struct trf_bench_case *c;
 
@@ -30,7 +29,8 @@ static struct trf_bench_case *add(struct trf_bench_case *cases, unsigned int *n,
 unsigned int trf_bench_cases(struct trf_bench_case *cases, unsigned int max)
 {
 	struct tf_ipv4 icmp = { .proto = 1 }, opts = { .proto = 1, .ihl = 15 },
-		       udp = { .proto = 17 }, tcp = { .proto = 6 }, frag = { .proto = 17, .frag = 185 };
+		       udp = { .proto = 17 }, tcp = { .proto = 6 },
+		       frag = { .proto = 17, .frag = 185 };
 	struct trf_bench_case *c;
 	unsigned int n = 0;
 	size_t off;
