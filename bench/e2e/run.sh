@@ -117,8 +117,8 @@ for mode in $MODES; do
 done
 
 # uring/sync ratios for scenarios that differ only in the engine.
-jq -sc 'map(. as $r | ($r.scenario | sub("/uring/"; "/sync/")) as $peer
-	| (map(select(.scenario == $peer and $r.io == "uring")) | first) as $s
+jq -sc '. as $all | map(. as $r | ($r.scenario | sub("/uring/"; "/sync/")) as $peer
+	| ($all | map(select(.scenario == $peer and $r.io == "uring")) | first) as $s
 	| if $s then $r + {ndr_ratio_vs_sync: (if $s.ndr_pps > 0 then $r.ndr_pps / $s.ndr_pps else null end),
 	                   pdr_ratio_vs_sync: (if $s.pdr_pps > 0 then $r.pdr_pps / $s.pdr_pps else null end),
 	                   cpu_ratio_vs_sync: ($r.cpu_ns_per_frame / $s.cpu_ns_per_frame)} else $r end) | .[]' \
