@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# tapgen against the reflector: a fixed-rate trial accounts for every datagram
+# (no duplicates, nothing foreign, never more replies than the reflector
+# wrote), and --search returns an NDR and a PDR >= NDR with its trace.
+# Consistency checks only: no speed thresholds.
+source "$(dirname "$0")/lib.sh"
+start_reflector -m tun -c "$CPU_A"
+ip netns exec "$NS" "$TAPGEN" --dst "$PEER_IP" --rate 20000 --duration 1 --cpu "$CPU_B" \
+	--json "$TMP/trial.json" >"$TMP/trial.out" || fail "tapgen trial"
+jq -e '.type == "tapgen" and .sent > 0 and .reflected > 0 and .duplicates == 0 and .foreign == 0
+	and .reflected <= .sent and .rtt_us.p50 > 0 and .rtt_us.p99 >= .rtt_us.p50' "$TMP/trial.json" >/dev/null ||
+	fail "trial record: $(cat "$TMP/trial.json")"
+cat "$TMP/trial.out"
+ip netns exec "$NS" "$TAPGEN" --dst "$PEER_IP" --search --steps 3 --repeats 1 --duration 0.3 \
+	--cpu "$CPU_B" --json "$TMP/search.json" >"$TMP/search.out" || fail "tapgen --search"
+grep -cE "(NDR|PDR) step [0-9]+:" "$TMP/search.out" | grep -qx 6 || fail "expected 3 NDR + 3 PDR steps: $(cat "$TMP/search.out")"
+jq -e '.type == "search" and .ndr_pps >= 0 and .pdr_pps >= .ndr_pps and .ceiling_pps > .pdr_pps' \
+	"$TMP/search.json" >/dev/null || fail "search record: $(cat "$TMP/search.json")"
+tail -1 "$TMP/search.out"
+stop_reflector
+reflected=$(jq .reflected "$TMP/trial.json")
+summary ".frames_written >= $reflected" >/dev/null || fail "tapgen saw more replies than were written"
