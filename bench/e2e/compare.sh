@@ -47,64 +47,26 @@ while [[ $# -gt 0 ]]; do
 	*) echo "compare.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
 	esac
 done
-[[ $(id -u) == 0 ]] || { echo "compare.sh: run as root (network namespaces, TUN/TAP)" >&2; exit 1; }
-TAPREFLECT=$(realpath "$BUILD/tools/tapreflect")
-TAPGEN=$(realpath "$BUILD/tools/tapgen")
-[[ -x $TAPREFLECT && -x $TAPGEN ]] || { echo "compare.sh: build first (cmake --build $BUILD)" >&2; exit 1; }
-
-NS="trf-bench-$$"
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/trf-bench.XXXXXX")
-RPID=""
-cleanup() {
-	[[ -n $RPID ]] && kill -TERM "$RPID" 2>/dev/null && wait "$RPID" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null || true
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-ip netns add "$NS"
-ip netns exec "$NS" ip link set lo up
-
-read -r -a CPUS <<<"$(taskset -pc $$ | sed 's/.*: //' | tr ',' ' ' |
-	awk '{for(i=1;i<=NF;i++){n=split($i,r,"-"); if(n==2){for(c=r[1];c<=r[2];c++) printf "%d ",c} else printf "%d ",$i}}')"
-CPU_R=${CPUS[0]}
-CPU_G=${CPUS[1]:-${CPUS[0]}}
-
-engine_args() {
-	case $1 in
-	sync) echo "--io sync" ;;
-	multishot) echo "--io uring --read multishot" ;;
-	fixed) echo "--io uring --read fixed" ;;
-	fixed:[0-9]*) echo "--io uring --read fixed --fixed-reads ${1#fixed:}" ;;
-	*) echo "compare.sh: unknown engine $1" >&2; exit 2 ;;
-	esac
-}
+PROG=compare.sh
+source "$(dirname "$0")/common.sh"
+bench_setup
 
 # trial ENGINE RATE → one JSON line in $TMP/trial.json.  Not run in a
 # subshell, so that cleanup always knows the reflector's PID.
 trial() {
 	local engine=$1 rate=$2 rjson=$TMP/r.json gjson=$TMP/g.json
-	rm -f "$TMP"/r.* "$gjson" # a stale ready line would race the new reflector
+	rm -f "$gjson"
 	# shellcheck disable=SC2046
-	ip netns exec "$NS" "$TAPREFLECT" -m "$MODE" -c "$CPU_R" $(engine_args "$engine") \
-		--addr 198.18.0.1/24 --stats 0 --json "$rjson" >"$TMP/r.out" 2>"$TMP/r.err" &
-	RPID=$!
-	for _ in $(seq 100); do grep -q "reflecting on" "$TMP/r.err" && break; sleep 0.05; done
-	grep -q "reflecting on" "$TMP/r.err" || { cat "$TMP/r.err" >&2; exit 1; }
-	ip netns exec "$NS" ping -c 1 -W 2 198.18.0.2 >/dev/null # ARP resolved before timing
+	start_reflector -m "$MODE" -c "$CPU_R" $(engine_args "$engine")
 	ip netns exec "$NS" "$TAPGEN" --dst 198.18.0.2 --flows "$FLOWS" --size "$SIZE" \
 		--rate "$rate" --duration "$DURATION" --cpu "$CPU_G" --json "$gjson" >/dev/null
-	kill -TERM "$RPID"
-	wait "$RPID"
-	RPID=""
+	stop_reflector
 	jq -c --arg engine "$engine" --arg mode "$MODE" --argjson rate "$rate" --slurpfile g "$gjson" \
 		'select(.type == "summary") | {engine: $engine, mode: $mode, rate_target: $rate,
 		 offered_pps: $g[0].offered_pps, reflected_pps: $g[0].reflected_pps,
 		 loss_ratio: $g[0].loss_ratio, rtt_p50_us: $g[0].rtt_us.p50, rtt_p99_us: $g[0].rtt_us.p99,
 		 frames_read, cpu_ns_per_frame, accounting_exact, read, ring_flags}' "$rjson" >"$TMP/trial.json"
 }
-
-median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 ALL=$TMP/all.json
 : >"$ALL"

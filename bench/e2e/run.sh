@@ -39,44 +39,9 @@ quick) MODES="tap tun" SIZES="64" IOS="uring sync" QUEUES="1" STEPS=5 REPEATS=3 
 full) MODES="tap tun" SIZES="64 512 1400" IOS="uring sync" QUEUES="1 2" STEPS=8 REPEATS=3 TRIAL=2 RTT_TRIAL=5 ;;
 *) echo "run.sh: --profile quick or full" >&2; exit 2 ;;
 esac
-[[ $(id -u) == 0 ]] || { echo "run.sh: run as root (network namespaces, TUN/TAP)" >&2; exit 1; }
-TAPREFLECT=$(realpath "$BUILD/tools/tapreflect")
-TAPGEN=$(realpath "$BUILD/tools/tapgen")
-
-NS="trf-e2e-$$"
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/trf-e2e.XXXXXX")
-RPID=""
-cleanup() {
-	[[ -n $RPID ]] && kill -TERM "$RPID" 2>/dev/null && wait "$RPID" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null || true
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-ip netns add "$NS"
-ip netns exec "$NS" ip link set lo up
-read -r -a CPUS <<<"$(taskset -pc $$ | sed 's/.*: //' | tr ',' ' ' |
-	awk '{for(i=1;i<=NF;i++){n=split($i,r,"-"); if(n==2){for(c=r[1];c<=r[2];c++) printf "%d ",c} else printf "%d ",$i}}')"
-CPU_R=${CPUS[0]}
-CPU_G=${CPUS[1]:-${CPUS[0]}}
-
-start_reflector() { # mode io queues
-	local cpus=$CPU_R
-	[[ $3 == 2 ]] && cpus="$CPU_R,$CPU_G"
-	rm -f "$TMP"/r.*
-	ip netns exec "$NS" "$TAPREFLECT" -m "$1" --io "$2" -c "$cpus" --addr 198.18.0.1/24 \
-		--stats 0 --json "$TMP/r.json" >"$TMP/r.out" 2>"$TMP/r.err" &
-	RPID=$!
-	for _ in $(seq 100); do grep -q "reflecting on" "$TMP/r.err" 2>/dev/null && break; sleep 0.05; done
-	grep -q "reflecting on" "$TMP/r.err" || { cat "$TMP/r.err" >&2; exit 1; }
-	ip netns exec "$NS" ping -c 1 -W 2 198.18.0.2 >/dev/null
-}
-
-stop_reflector() {
-	kill -TERM "$RPID"
-	wait "$RPID"
-	RPID=""
-}
+PROG=run.sh
+source "$(dirname "$0")/common.sh"
+bench_setup
 
 : >"$OUT.tmp"
 echo "tapreflect end-to-end benchmark, profile $PROFILE: reflector on CPU $CPU_R, tapgen on CPU $CPU_G;" \
@@ -88,14 +53,16 @@ for mode in $MODES; do
 			for io in $IOS; do
 				name="$mode/${size}B/$io/${queues}q"
 				printf '%-22s searching...' "$name"
-				start_reflector "$mode" "$io" "$queues"
+				cpus=$CPU_R
+				[[ $queues == 2 ]] && cpus="$CPU_R,$CPU_G"
+				start_reflector -m "$mode" --io "$io" -c "$cpus"
 				ip netns exec "$NS" "$TAPGEN" --dst 198.18.0.2 --size "$payload" --cpu "$CPU_G" \
 					--search --steps "$STEPS" --repeats "$REPEATS" --duration "$TRIAL" --drain 0.2 \
 					--json "$TMP/search.json" >"$TMP/search.trace"
 				stop_reflector
 				ndr=$(jq -r .ndr_pps "$TMP/search.json")
 				rate=$(awk -v n="$ndr" 'BEGIN {r = int(n / 2); print (r < 1000 ? 1000 : r)}')
-				start_reflector "$mode" "$io" "$queues"
+				start_reflector -m "$mode" --io "$io" -c "$cpus"
 				ip netns exec "$NS" "$TAPGEN" --dst 198.18.0.2 --size "$payload" --cpu "$CPU_G" \
 					--rate "$rate" --duration "$RTT_TRIAL" --json "$TMP/rtt.json" >/dev/null
 				stop_reflector
