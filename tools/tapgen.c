@@ -46,7 +46,11 @@ struct gen_opts {
 	unsigned int repeats; /* trials per rate in a search; the majority decides */
 	double pdr_loss; /* loss ratio allowed for the PDR */
 	double max_rate; /* search ceiling; 0 = what an unlimited trial offered */
+	bool icmp; /* ICMP/ICMPv6 echo instead of UDP; flow i uses echo id icmp_id + i */
+	uint16_t icmp_id; /* echo id of flow 0 */
 };
+
+#define ICMP_HLEN 8
 
 struct gen_stats {
 	uint64_t base_seq; /* the first sequence number of this trial */
@@ -108,6 +112,7 @@ static int parse_args(int argc, char **argv, struct gen_opts *o)
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "search", no_argument, NULL, 'S' },
+		{ "icmp", no_argument, NULL, 'I' },
 		{ "steps", required_argument, NULL, 'N' },
 		{ "repeats", required_argument, NULL, 'R' },
 		{ "pdr-loss", required_argument, NULL, 'L' },
@@ -135,7 +140,7 @@ static int parse_args(int argc, char **argv, struct gen_opts *o)
 		if (optarg) {
 			errno = 0;
 			v = strtod(optarg, &end);
-			if (opt != 'd' && opt != 'j' && opt != 'S' &&
+			if (opt != 'd' && opt != 'j' && opt != 'S' && opt != 'I' &&
 			    (errno || end == optarg || *end || v < 0)) {
 				fprintf(stderr, "tapgen: bad value '%s' for -%c\n", optarg, opt);
 				return -1;
@@ -174,6 +179,9 @@ static int parse_args(int argc, char **argv, struct gen_opts *o)
 			break;
 		case 'S':
 			o->search = true;
+			break;
+		case 'I':
+			o->icmp = true;
 			break;
 		case 'N':
 			o->steps = (unsigned int)v;
@@ -276,7 +284,31 @@ static void mark_seen(struct gen_stats *s, uint64_t seq)
 		s->max_seq_seen = idx;
 }
 
-static void receive_some(int fd, struct gen_stats *s, unsigned int payload)
+/* Where our sequence number and timestamp start in a received datagram, or -1 if it is not ours. */
+static int reply_offset(const struct gen_opts *o, const uint8_t *p, size_t len)
+{
+	size_t off = 0;
+	uint16_t id;
+
+	if (!o->icmp)
+		return len == o->payload ? 0 : -1;
+	if (o->dst.ss_family == AF_INET) {
+		/* IPv4 raw sockets hand over the IP header too. */
+		if (len < 20 || (p[0] >> 4) != 4)
+			return -1;
+		off = (size_t)(p[0] & 15) * 4;
+	}
+	if (len < off + ICMP_HLEN || len - off - ICMP_HLEN != o->payload)
+		return -1;
+	if (p[off] != (o->dst.ss_family == AF_INET ? 0 : 129)) /* echo reply */
+		return -1;
+	id = (uint16_t)(p[off + 4] << 8 | p[off + 5]);
+	if ((uint16_t)(id - o->icmp_id) >= o->flows)
+		return -1;
+	return (int)(off + ICMP_HLEN);
+}
+
+static void receive_some(int fd, struct gen_stats *s, const struct gen_opts *o)
 {
 	static uint8_t bufs[MAX_BATCH][2048];
 	struct mmsghdr msgs[MAX_BATCH];
@@ -294,16 +326,18 @@ static void receive_some(int fd, struct gen_stats *s, unsigned int payload)
 			return;
 		uint64_t t = now_ns();
 		for (int i = 0; i < n; i++) {
+			int off = reply_offset(o, bufs[i], msgs[i].msg_len);
 			uint64_t seq, ts, rtt;
 
-			s->received++;
-			if (msgs[i].msg_len < MIN_PAYLOAD ||
-			    (payload <= sizeof(bufs[i]) && msgs[i].msg_len != payload)) {
-				s->foreign++;
+			if (off < 0) {
+				/* A raw ICMP socket also sees others' ICMP: not ours, not counted. */
+				if (!o->icmp)
+					s->foreign++;
 				continue;
 			}
-			memcpy(&seq, bufs[i], 8);
-			memcpy(&ts, bufs[i] + 8, 8);
+			s->received++;
+			memcpy(&seq, bufs[i] + off, 8);
+			memcpy(&ts, bufs[i] + off + 8, 8);
 			mark_seen(s, seq);
 			rtt = t > ts ? t - ts : 0;
 			if (rtt < s->rtt_min_ns || s->rtt_min_ns == 0)
@@ -313,6 +347,20 @@ static void receive_some(int fd, struct gen_stats *s, unsigned int payload)
 			s->rtt_hist[rtt / 1000 < RTT_BUCKETS ? rtt / 1000 : RTT_BUCKETS - 1]++;
 		}
 	}
+}
+
+/* RFC 1071 checksum of an ICMP message (IPv4; the kernel fills ICMPv6's). */
+static uint16_t icmp_checksum(const uint8_t *p, size_t len)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
 }
 
 static double rtt_percentile_us(const struct gen_stats *s, double p)
@@ -378,15 +426,17 @@ static int run_trial(int fd, const struct gen_opts *o, double rate, double durat
 			batch = max_batch;
 		interval_ns = (uint64_t)(1e9 * batch / rate);
 	}
+	size_t hlen = o->icmp ? ICMP_HLEN : 0; /* our data follows the ICMP header */
+
 	for (unsigned int i = 0; i < batch; i++) {
-		iov[i] = (struct iovec){ payloads[i], o->payload };
+		iov[i] = (struct iovec){ payloads[i], hlen + o->payload };
 		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &names[i],
 							 .msg_namelen = o->dst_len,
 							 .msg_iov = &iov[i],
 							 .msg_iovlen = 1 } };
 		names[i] = o->dst;
 		for (unsigned int b = 16; b < o->payload; b++)
-			payloads[i][b] = (uint8_t)(b * 7 + 1);
+			payloads[i][hlen + b] = (uint8_t)(b * 7 + 1);
 	}
 
 	start = now_ns();
@@ -405,15 +455,33 @@ static int run_trial(int fd, const struct gen_opts *o, double rate, double durat
 
 			if (wait_ns > 200000)
 				poll(&pfd, 1, (int)(wait_ns / 1000000)); /* wake for replies too */
-			receive_some(fd, &t->st, o->payload);
+			receive_some(fd, &t->st, o);
 			continue;
 		}
 		for (unsigned int i = 0; i < batch; i++) {
 			uint64_t s = *seq + i;
 
-			memcpy(payloads[i], &s, 8);
-			memcpy(payloads[i] + 8, &now, 8);
-			set_port(&names[i], o->port + flow);
+			memcpy(payloads[i] + hlen, &s, 8);
+			memcpy(payloads[i] + hlen + 8, &now, 8);
+			if (o->icmp) {
+				uint8_t *h = payloads[i];
+				uint16_t id = (uint16_t)(o->icmp_id + flow), check;
+
+				h[0] = o->dst.ss_family == AF_INET ? 8 : 128; /* echo request */
+				h[1] = 0;
+				h[2] = h[3] = 0;
+				h[4] = (uint8_t)(id >> 8);
+				h[5] = (uint8_t)id;
+				h[6] = (uint8_t)(s >> 8);
+				h[7] = (uint8_t)s;
+				if (o->dst.ss_family == AF_INET) {
+					check = icmp_checksum(h, hlen + o->payload);
+					h[2] = (uint8_t)(check >> 8);
+					h[3] = (uint8_t)check;
+				}
+			} else {
+				set_port(&names[i], o->port + flow);
+			}
 			flow = flow + 1 == o->flows ? 0 : flow + 1;
 		}
 		n = sendmmsg(fd, msgs, batch, 0);
@@ -425,7 +493,7 @@ static int run_trial(int fd, const struct gen_opts *o, double rate, double durat
 		*seq += (unsigned int)n;
 		if (interval_ns)
 			next += interval_ns;
-		receive_some(fd, &t->st, o->payload);
+		receive_some(fd, &t->st, o);
 		if (o->progress && !o->search && now - last_progress >= 1000000000ull) {
 			double dt = (double)(now - last_progress) / 1e9;
 
@@ -445,7 +513,7 @@ static int run_trial(int fd, const struct gen_opts *o, double rate, double durat
 			struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
 			poll(&pfd, 1, 10);
-			receive_some(fd, &t->st, o->payload);
+			receive_some(fd, &t->st, o);
 		}
 	}
 	if (o->progress && !o->search)
@@ -458,12 +526,12 @@ static void print_trial(FILE *f, const struct gen_opts *o, const struct trial *t
 	const struct gen_stats *s = &t->st;
 
 	fprintf(f,
-		"tapgen: %u flow(s), %u B payload, %.2f s: sent %" PRIu64
+		"tapgen: %u %s flow(s), %u B payload, %.2f s: sent %" PRIu64
 		" (%.0f pps), reflected %" PRIu64 " (%.0f pps), lost %" PRIu64
 		" (%.4f%%), duplicates %" PRIu64 ", reordered %" PRIu64 "\n",
-		o->flows, o->payload, t->elapsed, s->sent, (double)s->sent / t->elapsed, s->unique,
-		(double)s->unique / t->elapsed, s->sent - s->unique, loss_ratio(t) * 100,
-		s->duplicates, s->reordered);
+		o->flows, o->icmp ? "ICMP echo" : "UDP", o->payload, t->elapsed, s->sent,
+		(double)s->sent / t->elapsed, s->unique, (double)s->unique / t->elapsed,
+		s->sent - s->unique, loss_ratio(t) * 100, s->duplicates, s->reordered);
 	fprintf(f, "tapgen: rtt us: min %.1f p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
 		(double)s->rtt_min_ns / 1e3, rtt_percentile_us(s, 50), rtt_percentile_us(s, 90),
 		rtt_percentile_us(s, 99), rtt_percentile_us(s, 99.9), (double)s->rtt_max_ns / 1e3);
@@ -473,20 +541,22 @@ static void json_trial(FILE *f, const struct gen_opts *o, const struct trial *t)
 {
 	const struct gen_stats *s = &t->st;
 
-	fprintf(f,
-		"\"flows\":%u,\"payload\":%u,\"rate_target\":%.0f,\"duration_s\":%.3f,"
-		"\"sent\":%" PRIu64 ",\"send_errors\":%" PRIu64 ",\"received\":%" PRIu64
-		",\"reflected\":%" PRIu64 ",\"lost\":%" PRIu64
-		",\"loss_ratio\":%.6f,\"duplicates\":%" PRIu64 ",\"reordered\":%" PRIu64
-		",\"foreign\":%" PRIu64 ",\"late\":%" PRIu64
-		",\"offered_pps\":%.0f,\"reflected_pps\":%.0f,"
-		"\"rtt_us\":{\"min\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,"
-		"\"max\":%.1f}",
-		o->flows, o->payload, t->rate, t->elapsed, s->sent, s->send_errors, s->received,
-		s->unique, s->sent - s->unique, loss_ratio(t), s->duplicates, s->reordered,
-		s->foreign, s->late, (double)s->sent / t->elapsed, (double)s->unique / t->elapsed,
-		(double)s->rtt_min_ns / 1e3, rtt_percentile_us(s, 50), rtt_percentile_us(s, 90),
-		rtt_percentile_us(s, 99), rtt_percentile_us(s, 99.9), (double)s->rtt_max_ns / 1e3);
+	fprintf(
+	    f,
+	    "\"proto\":\"%s\",\"flows\":%u,\"payload\":%u,\"rate_target\":%.0f,\"duration_s\":%.3f,"
+	    "\"sent\":%" PRIu64 ",\"send_errors\":%" PRIu64 ",\"received\":%" PRIu64
+	    ",\"reflected\":%" PRIu64 ",\"lost\":%" PRIu64
+	    ",\"loss_ratio\":%.6f,\"duplicates\":%" PRIu64 ",\"reordered\":%" PRIu64
+	    ",\"foreign\":%" PRIu64 ",\"late\":%" PRIu64
+	    ",\"offered_pps\":%.0f,\"reflected_pps\":%.0f,"
+	    "\"rtt_us\":{\"min\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,"
+	    "\"max\":%.1f}",
+	    o->icmp ? "icmp" : "udp", o->flows, o->payload, t->rate, t->elapsed, s->sent,
+	    s->send_errors, s->received, s->unique, s->sent - s->unique, loss_ratio(t),
+	    s->duplicates, s->reordered, s->foreign, s->late, (double)s->sent / t->elapsed,
+	    (double)s->unique / t->elapsed, (double)s->rtt_min_ns / 1e3, rtt_percentile_us(s, 50),
+	    rtt_percentile_us(s, 90), rtt_percentile_us(s, 99), rtt_percentile_us(s, 99.9),
+	    (double)s->rtt_max_ns / 1e3);
 }
 
 /*
@@ -558,9 +628,17 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	t.st.rtt_hist = calloc(RTT_BUCKETS, sizeof(*t.st.rtt_hist));
-	fd = socket(o.dst.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (o.icmp) {
+		fd = socket(o.dst.ss_family, SOCK_RAW | SOCK_CLOEXEC,
+			    o.dst.ss_family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+		o.icmp_id = (uint16_t)(getpid() << 4);
+	} else {
+		fd = socket(o.dst.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	}
 	if (fd < 0 || !t.st.rtt_hist) {
-		fprintf(stderr, "tapgen: cannot open a UDP socket: %s\n", strerror(errno));
+		fprintf(stderr, "tapgen: cannot open a %s socket: %s%s\n",
+			o.icmp ? "raw ICMP" : "UDP", strerror(errno),
+			o.icmp && errno == EPERM ? " — --icmp needs root (CAP_NET_RAW)" : "");
 		return 1;
 	}
 	/* Replies arrive in bursts while we are busy sending: give them room. */

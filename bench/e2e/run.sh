@@ -9,10 +9,12 @@ set -euo pipefail
 
 usage() {
 	cat <<'TXT'
-Usage: bench/e2e/run.sh [--profile quick|full] [--build DIR] [--out FILE] [--metrics FILE]
+Usage: bench/e2e/run.sh [--profile quick|full] [--reps N] [--build DIR] [--out FILE] [--metrics FILE]
 
   --profile quick   tap and tun, 64 B, uring and sync, 1 queue; short trials (about 2 min)
   --profile full    tap and tun x 64/512/1400 B x uring/sync x 1/2 queues (about 30 min)
+  --reps N          repeat every scenario N times, interleaved (uring, sync, uring, ...);
+                    the table shows medians and min..max (default 1)
   --build DIR       build directory (default build)
   --out FILE        scenario records, JSON lines (default: bench-e2e.json)
   --metrics FILE    the same figures as perf-report metrics, JSON lines
@@ -23,13 +25,14 @@ queues on a two-CPU machine the generator shares a CPU with a queue.
 TXT
 }
 
-PROFILE=quick BUILD=build OUT=bench-e2e.json METRICS=""
+PROFILE=quick BUILD=build OUT=bench-e2e.json METRICS="" REPS=1
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--profile) PROFILE=$2; shift 2 ;;
 	--build) BUILD=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	--metrics) METRICS=$2; shift 2 ;;
+	--reps) REPS=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
 	esac
@@ -45,14 +48,16 @@ bench_setup
 
 : >"$OUT.tmp"
 echo "tapreflect end-to-end benchmark, profile $PROFILE: reflector on CPU $CPU_R, tapgen on CPU $CPU_G;" \
-	"search: $STEPS steps, majority of $REPEATS trials of ${TRIAL} s; RTT and CPU at 50 % of NDR for ${RTT_TRIAL} s"
+	"search: $STEPS steps, majority of $REPEATS trials of ${TRIAL} s; RTT and CPU at 50 % of NDR for ${RTT_TRIAL} s;" \
+	"$REPS repetition(s)"
+for ((rep = 1; rep <= REPS; rep++)); do
 for mode in $MODES; do
 	for size in $SIZES; do
 		payload=$((size - 46))
 		for queues in $QUEUES; do
 			for io in $IOS; do
 				name="$mode/${size}B/$io/${queues}q"
-				printf '%-22s searching...' "$name"
+				printf '%-22s #%d searching...' "$name" "$rep"
 				cpus=$CPU_R
 				[[ $queues == 2 ]] && cpus="$CPU_R,$CPU_G"
 				start_reflector -m "$mode" --io "$io" -c "$cpus"
@@ -67,40 +72,50 @@ for mode in $MODES; do
 					--rate "$rate" --duration "$RTT_TRIAL" --json "$TMP/rtt.json" >/dev/null
 				stop_reflector
 				jq -c --arg name "$name" --arg mode "$mode" --arg io "$io" \
-					--argjson size "$size" --argjson queues "$queues" \
+					--argjson size "$size" --argjson queues "$queues" --argjson rep "$rep" \
 					--slurpfile s "$TMP/search.json" --slurpfile t "$TMP/rtt.json" \
-					'select(.type == "summary") | {kind: "e2e", scenario: $name, mode: $mode,
+					'select(.type == "summary") | {kind: "e2e", scenario: $name, rep: $rep, mode: $mode,
 					 frame_bytes: $size, io: $io, read: .read, queues: $queues,
 					 ndr_pps: $s[0].ndr_pps, pdr_pps: $s[0].pdr_pps, ceiling_pps: $s[0].ceiling_pps,
 					 rtt_rate_pps: $t[0].rate_target, rtt_loss_ratio: $t[0].loss_ratio,
 					 rtt_p50_us: $t[0].rtt_us.p50, rtt_p99_us: $t[0].rtt_us.p99,
 					 cpu_ns_per_frame: .cpu_ns_per_frame, accounting_exact: .accounting_exact}' \
 					"$TMP/r.json" >>"$OUT.tmp"
-				printf '\r%-22s NDR %7.1f kpps  PDR %7.1f kpps\n' "$name" \
+				printf '\r%-22s #%d NDR %7.1f kpps  PDR %7.1f kpps\n' "$name" "$rep" \
 					"$(jq -n "$ndr / 1000")" "$(jq -r '.pdr_pps / 1000' "$TMP/search.json")"
 			done
 		done
 	done
 done
+done
 
-# uring/sync ratios for scenarios that differ only in the engine.
-jq -sc '. as $all | map(. as $r | ($r.scenario | sub("/uring/"; "/sync/")) as $peer
-	| ($all | map(select(.scenario == $peer and $r.io == "uring")) | first) as $s
-	| if $s then $r + {ndr_ratio_vs_sync: (if $s.ndr_pps > 0 then $r.ndr_pps / $s.ndr_pps else null end),
-	                   pdr_ratio_vs_sync: (if $s.pdr_pps > 0 then $r.pdr_pps / $s.pdr_pps else null end),
-	                   cpu_ratio_vs_sync: ($r.cpu_ns_per_frame / $s.cpu_ns_per_frame)} else $r end) | .[]' \
-	"$OUT.tmp" >"$OUT"
-rm -f "$OUT.tmp"
+# Per scenario: medians and spread over repetitions, and uring/sync ratios
+# of the medians for scenarios that differ only in the engine.
+mv "$OUT.tmp" "$OUT"
+jq -sc 'def med: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+	group_by(.scenario) | map({scenario: .[0].scenario, io: .[0].io, reps: length,
+		ndr: ([.[].ndr_pps] | med), ndr_min: ([.[].ndr_pps] | min), ndr_max: ([.[].ndr_pps] | max),
+		pdr: ([.[].pdr_pps] | med), pdr_min: ([.[].pdr_pps] | min), pdr_max: ([.[].pdr_pps] | max),
+		p50: ([.[].rtt_p50_us] | med), p99: ([.[].rtt_p99_us] | med),
+		cpu: ([.[].cpu_ns_per_frame] | med)})
+	| . as $all | map(. as $r | ($all | map(select(.scenario == ($r.scenario | sub("/uring/"; "/sync/"))
+		and $r.io == "uring")) | first) as $s
+		| $r + (if $s then {ndr_ratio: (if $s.ndr > 0 then $r.ndr / $s.ndr else null end),
+			pdr_ratio: (if $s.pdr > 0 then $r.pdr / $s.pdr else null end),
+			cpu_ratio: ($r.cpu / $s.cpu)} else {} end)) | .[]' "$OUT" >"$OUT.summary"
 
 echo
-printf '| %-18s | %9s | %9s | %9s | %9s | %11s | %8s | %8s |\n' scenario "NDR kpps" "PDR kpps" "p50 us" "p99 us" "cpu ns/fr" "NDR/sync" "cpu/sync"
-printf '|%s|\n' "--------------------|-----------|-----------|-----------|-----------|-------------|----------|---------"
-jq -r '[.scenario, .ndr_pps / 1000, .pdr_pps / 1000, .rtt_p50_us, .rtt_p99_us, .cpu_ns_per_frame,
-	(.ndr_ratio_vs_sync // "-"), (.cpu_ratio_vs_sync // "-")] | @tsv' "$OUT" |
-	awk -F'\t' '{printf "| %-18s | %9.1f | %9.1f | %9.1f | %9.1f | %11.0f | %8s | %8s |\n", $1, $2, $3, $4, $5, $6,
-		($7 == "-" ? "-" : sprintf("%.3f", $7)), ($8 == "-" ? "-" : sprintf("%.3f", $8))}'
+printf '| %-18s | %-24s | %-24s | %7s | %7s | %9s | %8s | %8s | %8s |\n' scenario "NDR kpps (min..max)" \
+	"PDR kpps (min..max)" "p50 us" "p99 us" "cpu ns/fr" "NDR/sync" "PDR/sync" "cpu/sync"
+echo "|--------------------|--------------------------|--------------------------|---------|---------|-----------|----------|----------|----------|"
+jq -r '[.scenario, .ndr / 1e3, .ndr_min / 1e3, .ndr_max / 1e3, .pdr / 1e3, .pdr_min / 1e3, .pdr_max / 1e3,
+	.p50, .p99, .cpu, (.ndr_ratio // "-"), (.pdr_ratio // "-"), (.cpu_ratio // "-")] | @tsv' "$OUT.summary" |
+	awk -F'\t' 'function r(x) { return x == "-" ? "-" : sprintf("%.3f", x) }
+	{printf "| %-18s | %6.1f (%6.1f..%6.1f) | %6.1f (%6.1f..%6.1f) | %7.1f | %7.1f | %9.0f | %8s | %8s | %8s |\n",
+		$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, r($11), r($12), r($13)}'
 echo
-echo "records: $OUT"
+echo "records: $OUT (per repetition), $OUT.summary (medians)"
 if [[ -n $METRICS ]]; then
 	jq -c '{kind: "timed", name: "e2e/\(.scenario)/ndr_pps", value: .ndr_pps, unit: "pps", better: "higher"},
 	       {kind: "timed", name: "e2e/\(.scenario)/cpu_ns_per_frame", value: .cpu_ns_per_frame, unit: "ns/frame", better: "lower"},

@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
 # tapgen against the reflector: a fixed-rate trial accounts for every datagram
 # (no duplicates, nothing foreign, never more replies than the reflector
-# wrote), and --search returns an NDR and a PDR >= NDR with its trace.
+# wrote), ICMP and ICMPv6 echo flows come back, and --search returns an NDR and a PDR >= NDR with its trace.
 # Consistency checks only: no speed thresholds.
 source "$(dirname "$0")/lib.sh"
-start_reflector -m tun -c "$CPU_A"
+start_reflector -m tun -c "$CPU_A" --addr 2001:db8::1/64
 ip netns exec "$NS" "$TAPGEN" --dst "$PEER_IP" --rate 20000 --duration 1 --cpu "$CPU_B" \
 	--json "$TMP/trial.json" >"$TMP/trial.out" || fail "tapgen trial"
 jq -e '.type == "tapgen" and .sent > 0 and .reflected > 0 and .duplicates == 0 and .foreign == 0
 	and .reflected <= .sent and .rtt_us.p50 > 0 and .rtt_us.p99 >= .rtt_us.p50' "$TMP/trial.json" >/dev/null ||
 	fail "trial record: $(cat "$TMP/trial.json")"
 cat "$TMP/trial.out"
+# ICMP echo flows over IPv4 and IPv6 (raw sockets): every reply matched to its request.
+for dst in "$PEER_IP" 2001:db8::2; do
+	ip netns exec "$NS" "$TAPGEN" --icmp --dst "$dst" --rate 5000 --duration 0.5 --cpu "$CPU_B" \
+		--json "$TMP/icmp.json" >/dev/null || fail "tapgen --icmp $dst"
+	jq -e '.proto == "icmp" and .sent > 0 and .reflected > 0 and .duplicates == 0
+		and .foreign == 0 and .reflected <= .sent' "$TMP/icmp.json" >/dev/null ||
+		fail "icmp trial to $dst: $(cat "$TMP/icmp.json")"
+	echo "tapgen --icmp $dst: $(jq -r '"sent \(.sent), reflected \(.reflected)"' "$TMP/icmp.json")"
+done
 ip netns exec "$NS" "$TAPGEN" --dst "$PEER_IP" --search --steps 3 --repeats 1 --duration 0.3 \
 	--cpu "$CPU_B" --json "$TMP/search.json" >"$TMP/search.out" || fail "tapgen --search"
 grep -cE "(NDR|PDR) step [0-9]+:" "$TMP/search.out" | grep -qx 6 || fail "expected 3 NDR + 3 PDR steps: $(cat "$TMP/search.out")"
