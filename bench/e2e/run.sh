@@ -106,9 +106,9 @@ jq -sc 'def med: sort | if length == 0 then null elif length % 2 == 1 then .[len
 			cpu_ratio: ($r.cpu / $s.cpu)} else {} end)) | .[]' "$OUT" >"$OUT.summary"
 
 echo
-printf '| %-18s | %-24s | %-24s | %7s | %7s | %9s | %8s | %8s | %8s |\n' scenario "NDR kpps (min..max)" \
+printf '| %-18s | %-23s | %-23s | %7s | %7s | %9s | %8s | %8s | %8s |\n' scenario "NDR kpps (min..max)" \
 	"PDR kpps (min..max)" "p50 us" "p99 us" "cpu ns/fr" "NDR/sync" "PDR/sync" "cpu/sync"
-echo "|--------------------|--------------------------|--------------------------|---------|---------|-----------|----------|----------|----------|"
+echo "|--------------------|-------------------------|-------------------------|---------|---------|-----------|----------|----------|----------|"
 jq -r '[.scenario, .ndr / 1e3, .ndr_min / 1e3, .ndr_max / 1e3, .pdr / 1e3, .pdr_min / 1e3, .pdr_max / 1e3,
 	.p50, .p99, .cpu, (.ndr_ratio // "-"), (.pdr_ratio // "-"), (.cpu_ratio // "-")] | @tsv' "$OUT.summary" |
 	awk -F'\t' 'function r(x) { return x == "-" ? "-" : sprintf("%.3f", x) }
