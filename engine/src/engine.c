@@ -252,13 +252,32 @@ void trf_engine_stop(struct trf_engine *eng)
 	eng->running = false;
 }
 
+/*
+ * A device we created goes away when its last queue closes; the kernel does
+ * that a little later.  Wait (bounded) so that when tapreflect has exited,
+ * its device is gone and the name can be reused at once, in either mode.
+ */
+static void wait_device_gone(const char *dev)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s", dev);
+	for (int i = 0; i < 200 && access(path, F_OK) == 0; i++)
+		usleep(10 * 1000);
+}
+
 void trf_engine_destroy(struct trf_engine *eng)
 {
+	bool created;
+
 	if (!eng)
 		return;
 	trf_engine_stop(eng);
 	free(eng->workers);
+	created = !eng->persistent && eng->fds[0] >= 0;
 	trf_tap_close(eng->fds, eng->cfg.queues);
+	if (created)
+		wait_device_gone(eng->cfg.dev);
 	if (eng->stop_efd >= 0)
 		close(eng->stop_efd);
 	if (eng->fail_efd >= 0)

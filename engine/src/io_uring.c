@@ -545,8 +545,17 @@ static void uring_teardown(struct trf_worker *w)
 
 	if (!q)
 		return;
-	if (q->ring_ready)
-		io_uring_queue_exit(&q->ring); /* also drops the registrations */
+	if (q->ring_ready) {
+		/*
+		 * Drop the ring's reference to the queue fd now: a ring is torn
+		 * down asynchronously after it is closed, and until then the
+		 * device would outlive the process (a restart in the other mode
+		 * would find it still there).
+		 */
+		io_uring_unregister_files(&q->ring);
+		io_uring_unregister_buffers(&q->ring);
+		io_uring_queue_exit(&q->ring);
+	}
 	if (q->br)
 		munmap(q->br, q->br_size);
 	trf_mem_free(q->base, q->mem_size, w->node);
