@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tapreflect/csum.h"
+
 #define MAX_BATCH 256
 #define MAX_PAYLOAD 65000
 #define MIN_PAYLOAD 16 /* sequence number and send timestamp */
@@ -349,20 +351,6 @@ static void receive_some(int fd, struct gen_stats *s, const struct gen_opts *o)
 	}
 }
 
-/* RFC 1071 checksum of an ICMP message (IPv4; the kernel fills ICMPv6's). */
-static uint16_t icmp_checksum(const uint8_t *p, size_t len)
-{
-	uint32_t sum = 0;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 static double rtt_percentile_us(const struct gen_stats *s, double p)
 {
 	uint64_t total = 0, want, acc = 0;
@@ -474,10 +462,11 @@ static int run_trial(int fd, const struct gen_opts *o, double rate, double durat
 				h[5] = (uint8_t)id;
 				h[6] = (uint8_t)(s >> 8);
 				h[7] = (uint8_t)s;
+				/* IPv4 only: the kernel fills in ICMPv6 checksums. */
 				if (o->dst.ss_family == AF_INET) {
-					check = icmp_checksum(h, hlen + o->payload);
-					h[2] = (uint8_t)(check >> 8);
-					h[3] = (uint8_t)check;
+					check = trf_csum_fold(
+					    trf_csum_partial(h, hlen + o->payload, 0));
+					memcpy(h + 2, &check, 2);
 				}
 			} else {
 				set_port(&names[i], o->port + flow);
