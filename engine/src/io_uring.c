@@ -4,12 +4,19 @@
  * worker, all frame memory registered as one fixed buffer.
  *
  * Reads.  Every read parked on a tun fd is a separate waiter woken by every
- * packet, so the number in flight is kept tiny: either ONE multishot read
- * that picks buffers from a provided buffer ring (kernel >= 6.7), or a few
- * READ_FIXEDs.  Batching comes from reaping many CQEs per io_uring_enter,
- * not from parked reads.  The buffer ring is never registered with
- * incremental consumption: tun would silently truncate frames into the
- * partial buffers that mode hands out.
+ * packet, so no more than one is ever parked: either ONE multishot read that
+ * picks buffers from a provided buffer ring (kernel >= 6.7), or ONE
+ * multishot poll that gates rounds of READ_FIXEDs with RWF_NOWAIT (a read
+ * that finds the queue empty completes with -EAGAIN instead of arming a poll
+ * of its own; O_NONBLOCK alone does not do that where the file supports
+ * non-blocking I/O: io_uring then polls and retries).  A round is issued while the queue is known to hold
+ * frames: after a poll completion, and after a round whose reads all
+ * returned a frame; a read that comes back -EAGAIN ends the rounds until the
+ * next poll completion.  The poll stays armed throughout, so a frame that
+ * arrives after the -EAGAIN always produces a completion.  Batching comes
+ * from reaping many CQEs per io_uring_enter, not from parked reads.  The
+ * buffer ring is never registered with incremental consumption: tun would
+ * silently truncate frames into the partial buffers that mode hands out.
  *
  * Buffer ownership.  A buffer id is, at any moment, in exactly one place:
  * the kernel (buffer ring or a fixed read), a frame of the current batch, or
@@ -17,6 +24,7 @@
  * CQE (or at once when its frame is dropped).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
 #include <stdio.h>
@@ -44,7 +52,7 @@
 #define DRAIN_TRIES 20
 
 /* user_data: the operation in the top byte, a buffer id below. */
-enum ud_op { OP_READ = 1, OP_WRITE, OP_STOP, OP_CANCEL };
+enum ud_op { OP_READ = 1, OP_WRITE, OP_STOP, OP_CANCEL, OP_POLL };
 
 static inline uint64_t ud_make(enum ud_op op, uint32_t bid)
 {
@@ -79,6 +87,17 @@ struct uring_queue {
 	uint16_t *free_bids;
 	unsigned int nfree;
 	uint16_t read_bids[TRF_MAX_FIXED_READS];
+	/* fixed: the readiness poll, and whether the queue may hold frames */
+	bool poll_armed;
+	bool poll_oneshot; /* the kernel has no multishot poll (before 5.13) */
+	bool readable;
+	int read_flags; /* RWF_NOWAIT, or 0 once the fd is O_NONBLOCK instead */
+	int round_flags; /* read_flags when the current round was issued */
+	int fd; /* the queue fd (fixed file QUEUE_FILE) */
+	unsigned int round_size; /* reads the current round issued */
+	unsigned int round_frames; /* frames they returned so far */
+	unsigned int round_next; /* reads the next round issues */
+	unsigned int burst_frames; /* frames read since the queue was last empty */
 	unsigned int reads_inflight;
 	unsigned int writes_inflight;
 	uint32_t *write_len; /* by buffer id, while its write is in flight */
@@ -285,9 +304,13 @@ static int uring_setup(struct trf_worker *w, struct trf_err *err)
 			    "auto or --read fixed",
 			    strerror(-ret));
 	}
-	if (!q->multishot)
+	if (!q->multishot) {
+		q->read_flags = RWF_NOWAIT;
+		q->fd = w->fd;
 		for (unsigned int bid = 0; bid < q->nbufs; bid++)
 			q->free_bids[q->nfree++] = (uint16_t)(q->nbufs - 1 - bid);
+		q->readable = true; /* frames may be queued before the poll is armed */
+	}
 	w->read_name = q->multishot ? "multishot" : "fixed";
 	return 0;
 }
@@ -308,15 +331,38 @@ static void arm_reads(struct uring_queue *q, const struct trf_config *cfg)
 		q->reads_inflight = 1;
 		return;
 	}
-	while (q->reads_inflight < cfg->fixed_reads && q->nfree) {
+	if (!q->poll_armed) {
+		struct io_uring_sqe *sqe = get_sqe(q);
+
+		io_uring_prep_poll_add(sqe, QUEUE_FILE, POLLIN);
+		if (!q->poll_oneshot)
+			sqe->len |= IORING_POLL_ADD_MULTI;
+		sqe->flags |= IOSQE_FIXED_FILE;
+		io_uring_sqe_set_data64(sqe, ud_make(OP_POLL, 0));
+		q->poll_armed = true;
+	}
+	/* A new round once the last one is back, and only if frames may wait. */
+	if (!q->readable || q->reads_inflight)
+		return;
+	q->round_size = 0;
+	q->round_frames = 0;
+	q->round_flags = q->read_flags;
+	if (q->round_next < cfg->fixed_reads)
+		q->round_next = cfg->fixed_reads;
+	if (q->round_next > TRF_MAX_FIXED_READS)
+		q->round_next = TRF_MAX_FIXED_READS;
+	while (q->round_size < q->round_next && q->nfree) {
 		struct io_uring_sqe *sqe = get_sqe(q);
 		uint16_t bid = q->free_bids[--q->nfree];
 
 		io_uring_prep_read_fixed(sqe, QUEUE_FILE, buf_addr(q, bid), q->frame_size, 0, 0);
 		sqe->flags |= IOSQE_FIXED_FILE;
+		sqe->rw_flags = q->read_flags;
 		io_uring_sqe_set_data64(sqe, ud_make(OP_READ, bid));
 		q->read_bids[q->reads_inflight++] = bid;
+		q->round_size++;
 	}
+	q->readable = false; /* until the round proves otherwise, or a poll says so */
 }
 
 static void forget_fixed_read(struct uring_queue *q, uint16_t bid)
@@ -348,6 +394,12 @@ static void begin_stop(struct uring_queue *q)
 		io_uring_prep_cancel64(sqe, ud_make(OP_READ, q->read_bids[i]), 0);
 		io_uring_sqe_set_data64(sqe, ud_make(OP_CANCEL, 0));
 	}
+	if (q->poll_armed) {
+		struct io_uring_sqe *sqe = get_sqe(q);
+
+		io_uring_prep_cancel64(sqe, ud_make(OP_POLL, 0), 0);
+		io_uring_sqe_set_data64(sqe, ud_make(OP_CANCEL, 0));
+	}
 }
 
 struct reap_totals {
@@ -374,6 +426,38 @@ static int on_read(struct uring_queue *q, const struct io_uring_cqe *cqe, unsign
 	} else {
 		bid = ud_bid(cqe->user_data);
 		forget_fixed_read(q, bid);
+		/*
+		 * A full round: more frames may be queued, read on with a round
+		 * twice the size.  The first -EAGAIN ends a burst: the next
+		 * burst starts with a round one larger than this one was long,
+		 * so that at a steady rate one round drains it.
+		 */
+		if (cqe->res > 0) {
+			q->burst_frames++;
+			if (++q->round_frames == q->round_size) {
+				q->readable = true;
+				q->round_next = 2 * q->round_size;
+			}
+		} else if (cqe->res == -EAGAIN && q->burst_frames) {
+			q->round_next = q->burst_frames + 1;
+			q->burst_frames = 0;
+		} else if (cqe->res == -EOPNOTSUPP && q->round_flags) {
+			/*
+			 * RWF_NOWAIT needs FMODE_NOWAIT, which older kernels do not
+			 * give tun; there io_uring takes O_NONBLOCK to mean the same.
+			 * Every read of the round fails alike; the first switches.
+			 */
+			recycle(q, bid);
+			if (q->read_flags) {
+				int fl = fcntl(q->fd, F_GETFL);
+
+				if (fl < 0 || fcntl(q->fd, F_SETFL, fl | O_NONBLOCK) < 0)
+					return -errno;
+				q->read_flags = 0;
+				q->readable = true;
+			}
+			return 0;
+		}
 	}
 	if (cqe->res <= 0) {
 		recycle(q, bid);
@@ -390,6 +474,26 @@ static int on_read(struct uring_queue *q, const struct io_uring_cqe *cqe, unsign
 	(*nframes)++;
 	t->frames_read++;
 	t->bytes_read += (uint32_t)cqe->res;
+	return 0;
+}
+
+/* The readiness poll of the fixed strategy. */
+static int on_poll(struct uring_queue *q, const struct io_uring_cqe *cqe)
+{
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		q->poll_armed = false; /* re-armed after the batch unless stopping */
+	if (cqe->res > 0) {
+		q->readable = true;
+		return 0;
+	}
+	if (cqe->res == -EINVAL && !q->poll_oneshot) {
+		/* No multishot poll (before Linux 5.13): one-shot polls from now on. */
+		q->poll_oneshot = true;
+		q->readable = true;
+		return 0;
+	}
+	if (cqe->res < 0 && cqe->res != -ECANCELED && cqe->res != -EINTR)
+		return cqe->res;
 	return 0;
 }
 
@@ -425,13 +529,17 @@ static int reap_and_reflect(struct uring_queue *q, struct trf_worker *w)
 		for (unsigned int i = 0; i < n; i++) {
 			const struct io_uring_cqe *cqe = cqes[i];
 
+			int r = 0;
+
 			switch (ud_op(cqe->user_data)) {
 			case OP_READ:
-				if (on_read(q, cqe, &nframes, &t) < 0 && ret == 0)
-					ret = cqe->res;
+				r = on_read(q, cqe, &nframes, &t);
 				break;
 			case OP_WRITE:
 				on_write(q, cqe, &t);
+				break;
+			case OP_POLL:
+				r = on_poll(q, cqe);
 				break;
 			case OP_STOP:
 				begin_stop(q);
@@ -439,6 +547,8 @@ static int reap_and_reflect(struct uring_queue *q, struct trf_worker *w)
 			case OP_CANCEL:
 				break;
 			}
+			if (r < 0 && ret == 0)
+				ret = r;
 		}
 		/*
 		 * The whole batch is marked seen at once.  The frames keep their
@@ -506,23 +616,26 @@ static int uring_run(struct trf_worker *w, struct trf_err *err)
 			struct __kernel_timespec ts = { .tv_nsec = DRAIN_WAIT_MS * 1000000L };
 			struct io_uring_cqe *cqe;
 
-			if (q->reads_inflight == 0 && q->writes_inflight == 0)
+			if (q->reads_inflight == 0 && q->writes_inflight == 0 && !q->poll_armed)
 				break;
 			if (drain_tries++ == DRAIN_TRIES)
 				return trf_errf(
 				    err, -ETIMEDOUT,
-				    "queue %u: %u read(s) and %u write(s) still in flight "
-				    "after %d ms of draining",
+				    "queue %u: %u read(s), %u write(s) and %u poll(s) still "
+				    "in flight after %d ms of draining",
 				    w->queue, q->reads_inflight, q->writes_inflight,
-				    DRAIN_TRIES * DRAIN_WAIT_MS);
+				    q->poll_armed ? 1U : 0U, DRAIN_TRIES * DRAIN_WAIT_MS);
 			ret = io_uring_submit_and_wait_timeout(&q->ring, &cqe, 1, &ts, NULL);
 		} else {
 			/*
-			 * tun writes complete inline, during the submit.  Waiting for
-			 * just one CQE would return at once with nothing but write
+			 * tun writes complete inline, during the submit, and so do
+			 * the non-blocking reads of a fixed round.  Waiting for just
+			 * one CQE would return at once with nothing but write
 			 * completions and cost a second io_uring_enter per frame at
-			 * low load; wait for one event beyond them instead (a read,
-			 * or the stop poll, which is always armed).
+			 * low load; wait for one event beyond them instead: a read,
+			 * the readiness poll, or the stop poll, which is always armed.
+			 * (Never for the whole round: where the reads cannot be made
+			 * non-blocking they park, and the stop must still get in.)
 			 */
 			ret = io_uring_submit_and_wait(&q->ring, q->writes_inflight + 1);
 		}
