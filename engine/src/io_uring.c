@@ -45,6 +45,13 @@
 #define IORING_SETUP_DEFER_TASKRUN (1U << 13)
 #endif
 
+#ifdef TRF_FORCE_NOWAIT_FALLBACK
+/* Test builds: an unknown flag makes the kernel fail the read (EOPNOTSUPP). */
+#define TRF_READ_NOWAIT (RWF_NOWAIT | (1 << 30))
+#else
+#define TRF_READ_NOWAIT RWF_NOWAIT
+#endif
+
 #define CQE_BATCH 256
 #define BUF_GROUP 0
 #define QUEUE_FILE 0 /* the queue fd's index in the fixed file table */
@@ -305,7 +312,7 @@ static int uring_setup(struct trf_worker *w, struct trf_err *err)
 			    strerror(-ret));
 	}
 	if (!q->multishot) {
-		q->read_flags = RWF_NOWAIT;
+		q->read_flags = TRF_READ_NOWAIT;
 		q->fd = w->fd;
 		for (unsigned int bid = 0; bid < q->nbufs; bid++)
 			q->free_bids[q->nfree++] = (uint16_t)(q->nbufs - 1 - bid);
@@ -649,6 +656,9 @@ static int uring_run(struct trf_worker *w, struct trf_err *err)
 			return trf_errf(err, ret, "queue %u: reading the device failed: %s",
 					w->queue, strerror(-ret));
 	}
+	/* Shown in the summary: the kernel refused RWF_NOWAIT on this queue. */
+	if (!q->multishot && !q->read_flags)
+		w->read_name = "fixed-nonblock";
 	return 0;
 }
 
