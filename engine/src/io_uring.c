@@ -9,14 +9,15 @@
  * multishot poll that gates rounds of READ_FIXEDs with RWF_NOWAIT (a read
  * that finds the queue empty completes with -EAGAIN instead of arming a poll
  * of its own; O_NONBLOCK alone does not do that where the file supports
- * non-blocking I/O: io_uring then polls and retries).  A round is issued while the queue is known to hold
- * frames: after a poll completion, and after a round whose reads all
- * returned a frame; a read that comes back -EAGAIN ends the rounds until the
- * next poll completion.  The poll stays armed throughout, so a frame that
- * arrives after the -EAGAIN always produces a completion.  Batching comes
- * from reaping many CQEs per io_uring_enter, not from parked reads.  The
- * buffer ring is never registered with incremental consumption: tun would
- * silently truncate frames into the partial buffers that mode hands out.
+ * non-blocking I/O: io_uring then polls and retries).  A round is issued
+ * while the queue is known to hold frames: after a poll completion, and
+ * after a round whose reads all returned a frame; a read that comes back
+ * -EAGAIN ends the rounds until the next poll completion.  The poll stays
+ * armed throughout, so a frame that arrives after the -EAGAIN always
+ * produces a completion.  Batching comes from reaping many CQEs per
+ * io_uring_enter, not from parked reads.  The buffer ring is never
+ * registered with incremental consumption: tun would silently truncate
+ * frames into the partial buffers that mode hands out.
  *
  * Buffer ownership.  A buffer id is, at any moment, in exactly one place:
  * the kernel (buffer ring or a fixed read), a frame of the current batch, or
