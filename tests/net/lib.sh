@@ -33,18 +33,46 @@ fail() {
 	exit 1
 }
 
+# On every exit path.  Bounded: a reflector that ignores SIGTERM for 5 s is killed.
 cleanup() {
 	local rc=$?
+	if [[ -n $WATCHDOG ]]; then
+		pkill -P "$WATCHDOG" 2>/dev/null || true # its sleep
+		kill "$WATCHDOG" 2>/dev/null || true
+	fi
 	if [[ -n $RPID ]] && kill -0 "$RPID" 2>/dev/null; then
 		kill -TERM "$RPID" 2>/dev/null || true
+		for _ in $(seq 50); do kill -0 "$RPID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$RPID" 2>/dev/null || true
 		wait "$RPID" 2>/dev/null || true
 	fi
+	# Whatever else the test left running (a load generator, a sniffer).
+	pkill -KILL -P $$ 2>/dev/null || true
 	[[ -n $NS ]] && ip netns del "$NS" 2>/dev/null
 	rm -rf "$TMP"
 	exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# CTest ends a test that outlives its TIMEOUT with SIGKILL, which leaves no
+# chance to delete the namespace.  This watchdog ends it first, well inside
+# that limit, through the EXIT trap: SIGTERM to the script, then to its
+# children, so that a hung foreground command returns and the trap runs.
+TRF_TEST_DEADLINE=${TRF_TEST_DEADLINE:-120}
+WATCHDOG=""
+watchdog() {
+	local s
+	sleep "$TRF_TEST_DEADLINE" &
+	s=$!
+	trap 'kill "$s" 2>/dev/null; exit 0' TERM
+	wait "$s" || exit 0
+	echo "FAIL: still running after $TRF_TEST_DEADLINE s: stopping the test" >&2
+	kill -TERM $$ 2>/dev/null
+	pkill -TERM -P $$ 2>/dev/null
+}
+watchdog &
+WATCHDOG=$!
 
 [[ $(id -u) == 0 ]] || skip_or_fail "needs root (CAP_NET_ADMIN) for namespaces and TUN/TAP"
 [[ -c /dev/net/tun ]] || skip_or_fail "no /dev/net/tun"
