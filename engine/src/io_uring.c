@@ -101,7 +101,6 @@ struct uring_queue {
 	bool readable;
 	int read_flags; /* RWF_NOWAIT, or 0 once the fd is O_NONBLOCK instead */
 	int round_flags; /* read_flags when the current round was issued */
-	int fd; /* the queue fd (fixed file QUEUE_FILE) */
 	unsigned int round_size; /* reads the current round issued */
 	unsigned int round_frames; /* frames they returned so far */
 	unsigned int round_next; /* reads the next round issues */
@@ -314,7 +313,6 @@ static int uring_setup(struct trf_worker *w, struct trf_err *err)
 	}
 	if (!q->multishot) {
 		q->read_flags = TRF_READ_NOWAIT;
-		q->fd = w->fd;
 		for (unsigned int bid = 0; bid < q->nbufs; bid++)
 			q->free_bids[q->nfree++] = (uint16_t)(q->nbufs - 1 - bid);
 		q->readable = true; /* frames may be queued before the poll is armed */
@@ -342,9 +340,10 @@ static void arm_reads(struct uring_queue *q, const struct trf_config *cfg)
 	if (!q->poll_armed) {
 		struct io_uring_sqe *sqe = get_sqe(q);
 
-		io_uring_prep_poll_add(sqe, QUEUE_FILE, POLLIN);
-		if (!q->poll_oneshot)
-			sqe->len |= IORING_POLL_ADD_MULTI;
+		if (q->poll_oneshot)
+			io_uring_prep_poll_add(sqe, QUEUE_FILE, POLLIN);
+		else
+			io_uring_prep_poll_multishot(sqe, QUEUE_FILE, POLLIN);
 		sqe->flags |= IOSQE_FIXED_FILE;
 		io_uring_sqe_set_data64(sqe, ud_make(OP_POLL, 0));
 		q->poll_armed = true;
@@ -414,9 +413,12 @@ struct reap_totals {
 	uint64_t frames_read, bytes_read, frames_written, bytes_written, write_errors, rearms;
 };
 
-/* One read CQE.  Returns 0, or -errno for an error that ends the worker. */
-static int on_read(struct uring_queue *q, const struct io_uring_cqe *cqe, unsigned int *nframes,
-		   struct reap_totals *t)
+/*
+ * One read CQE on the queue fd.  Returns 0, or -errno for an error that ends
+ * the worker.
+ */
+static int on_read(struct uring_queue *q, int fd, const struct io_uring_cqe *cqe,
+		   unsigned int *nframes, struct reap_totals *t)
 {
 	uint16_t bid;
 
@@ -457,9 +459,9 @@ static int on_read(struct uring_queue *q, const struct io_uring_cqe *cqe, unsign
 			 */
 			recycle(q, bid);
 			if (q->read_flags) {
-				int fl = fcntl(q->fd, F_GETFL);
+				int fl = fcntl(fd, F_GETFL);
 
-				if (fl < 0 || fcntl(q->fd, F_SETFL, fl | O_NONBLOCK) < 0)
+				if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 					return -errno;
 				q->read_flags = 0;
 				q->readable = true;
@@ -541,7 +543,7 @@ static int reap_and_reflect(struct uring_queue *q, struct trf_worker *w)
 
 			switch (ud_op(cqe->user_data)) {
 			case OP_READ:
-				r = on_read(q, cqe, &nframes, &t);
+				r = on_read(q, w->fd, cqe, &nframes, &t);
 				break;
 			case OP_WRITE:
 				on_write(q, cqe, &t);
