@@ -373,8 +373,8 @@ static void json_drops(FILE *f, const struct trf_queue_stats *now,
 		       const struct trf_queue_stats *before)
 {
 	fputs("{", f);
-	for (int d = 1; d < TRF_DROP__COUNT; d++)
-		fprintf(f, "%s\"%s\":%" PRIu64, d > 1 ? "," : "", trf_drop_name((enum trf_drop)d),
+	for (unsigned int d = 1; d < TRF_STAT_DROPS; d++)
+		fprintf(f, "%s\"%s\":%" PRIu64, d > 1 ? "," : "", trf_stat_drop_name(d),
 			now->drops[d] - (before ? before->drops[d] : 0));
 	fputs("}", f);
 }
@@ -487,10 +487,10 @@ static bool report_summary(struct report *r, int exit_code)
 	fputs("  drops:", h);
 	if (!dropped)
 		fputs(" none", h);
-	for (int d = 1; d < TRF_DROP__COUNT; d++)
+	for (unsigned int d = 1; d < TRF_STAT_DROPS; d++)
 		if (t->drops[d])
-			fprintf(h, " %s %" PRIu64 " (%s);", trf_drop_name((enum trf_drop)d),
-				t->drops[d], trf_drop_help((enum trf_drop)d));
+			fprintf(h, " %s %" PRIu64 " (%s);", trf_stat_drop_name(d),
+				t->drops[d], trf_stat_drop_help(d));
 	fputs("\n", h);
 	fprintf(h, "  cpu: %.3f s user+system, %.0f ns per frame read\n", s->cpu_s,
 		ns_per_frame(s->cpu_s, t->frames_read));

@@ -70,7 +70,7 @@ static int sync_run(struct trf_worker *w, struct trf_err *err)
 			TRF_STAT_ADD(st, frames_written, 1);
 			TRF_STAT_ADD(st, bytes_written, (uint64_t)n);
 		} else {
-			TRF_STAT_ADD(st, drops[TRF_DROP_WRITE_ERROR], 1);
+			TRF_STAT_ADD(st, drops[TRF_IO_DROP_WRITE_ERROR], 1);
 		}
 	}
 	return 0;

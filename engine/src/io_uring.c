@@ -575,7 +575,7 @@ static int reap_and_reflect(struct uring_queue *q, struct trf_worker *w)
 
 			if (f->drop != TRF_DROP_NONE) {
 				TRF_STAT_ADD(st, drops[f->drop], 1);
-				recycle(q, f->cookie);
+				recycle(q, (uint16_t)f->cookie);
 				continue;
 			}
 			sqe = get_sqe(q);
@@ -602,7 +602,7 @@ static int reap_and_reflect(struct uring_queue *q, struct trf_worker *w)
 		TRF_STAT_ADD(st, bytes_written, t.bytes_written);
 	}
 	if (t.write_errors)
-		TRF_STAT_ADD(st, drops[TRF_DROP_WRITE_ERROR], t.write_errors);
+		TRF_STAT_ADD(st, drops[TRF_IO_DROP_WRITE_ERROR], t.write_errors);
 	if (t.rearms)
 		TRF_STAT_ADD(st, read_rearms, t.rearms);
 	return ret;

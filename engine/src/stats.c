@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* Per-queue counters: reading them off the data path, and the drop names. */
 #include <stddef.h>
 
 #include "tapreflect/stats.h"
@@ -33,7 +34,38 @@ uint64_t trf_stats_dropped(const struct trf_queue_stats *s)
 {
 	uint64_t sum = 0;
 
-	for (int i = 0; i < TRF_DROP__COUNT; i++)
+	for (int i = 0; i < TRF_STAT_DROPS; i++)
 		sum += s->drops[i];
 	return sum;
+}
+
+/* clang-format off */
+static const char *const io_drop_names[] = {
+#define TRF_IO_DROP_NAME_(id, name, help) name,
+	TRF_IO_DROP_REASONS(TRF_IO_DROP_NAME_)
+#undef TRF_IO_DROP_NAME_
+};
+
+static const char *const io_drop_helps[] = {
+#define TRF_IO_DROP_HELP_(id, name, help) help,
+	TRF_IO_DROP_REASONS(TRF_IO_DROP_HELP_)
+#undef TRF_IO_DROP_HELP_
+};
+/* clang-format on */
+
+_Static_assert(sizeof(io_drop_names) / sizeof(io_drop_names[0]) == TRF_STAT_DROPS - TRF_DROP__COUNT,
+	       "one name per I/O drop reason");
+
+const char *trf_stat_drop_name(unsigned int i)
+{
+	if (i < TRF_DROP__COUNT)
+		return trf_drop_name((enum trf_drop)i);
+	return i < TRF_STAT_DROPS ? io_drop_names[i - TRF_DROP__COUNT] : "?";
+}
+
+const char *trf_stat_drop_help(unsigned int i)
+{
+	if (i < TRF_DROP__COUNT)
+		return trf_drop_help((enum trf_drop)i);
+	return i < TRF_STAT_DROPS ? io_drop_helps[i - TRF_DROP__COUNT] : "?";
 }

@@ -21,12 +21,35 @@ extern "C" {
 
 #define TRF_CACHELINE 64
 
+/*
+ * Drops the I/O path decides, after a mode said "reflect".  They are counted
+ * in the same drops[] array as the modes' verdicts (enum trf_drop), after
+ * them, so that every report lists one set of drop counters.
+ */
+/* clang-format off */
+#define TRF_IO_DROP_REASONS(X)                                                                     \
+	X(WRITE_ERROR, "write_error", "the write back to the queue failed")
+
+enum trf_io_drop {
+	TRF_IO_DROP__BEFORE_FIRST = TRF_DROP__COUNT - 1,
+#define TRF_IO_DROP_ENUM_(id, name, help) TRF_IO_DROP_##id,
+	TRF_IO_DROP_REASONS(TRF_IO_DROP_ENUM_)
+#undef TRF_IO_DROP_ENUM_
+	TRF_STAT_DROPS /* size of drops[]: every mode verdict, then every I/O drop */
+};
+/* clang-format on */
+
+/* Counter name and explanation of drops[i], a mode verdict or an I/O drop; "?" out of range. */
+const char *trf_stat_drop_name(unsigned int i);
+const char *trf_stat_drop_help(unsigned int i);
+
 struct trf_queue_stats {
 	uint64_t frames_read;
 	uint64_t bytes_read;
 	uint64_t frames_written;
 	uint64_t bytes_written;
-	uint64_t drops[TRF_DROP__COUNT]; /* drops[TRF_DROP_NONE] stays 0 */
+	uint64_t
+	    drops[TRF_STAT_DROPS]; /* by enum trf_drop / trf_io_drop; [TRF_DROP_NONE] stays 0 */
 	uint64_t read_rearms; /* multishot reads re-armed (ran out of buffers) */
 	uint64_t waits; /* io_uring_enter/read calls that waited for work */
 } __attribute__((aligned(TRF_CACHELINE)));

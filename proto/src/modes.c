@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* The table of reflect modes and the names of the drop reasons. */
+/*
+ * The table of reflect modes and the names of the drop reasons.  A new mode
+ * is a file that ends in its descriptor, plus a line here and in modes.h.
+ */
 #include <string.h>
 
 #include "modes.h"

@@ -25,8 +25,10 @@ enum trf_link {
 };
 
 /*
- * Why a frame was not reflected.  One list, so that the enum, the counter
- * names in every report and their explanations cannot drift apart.
+ * Why a mode did not reflect a frame.  One list, so that the enum, the
+ * counter names in every report and their explanations cannot drift apart.
+ * Drops that the I/O path decides (a failed write) are not a mode's verdict:
+ * they are listed with the counters, in tapreflect/stats.h.
  */
 /* clang-format off */
 #define TRF_DROP_REASONS(X)                                                                        \
@@ -40,8 +42,7 @@ enum trf_link {
 	X(ICMP_NOT_ECHO, "icmp_not_echo", "ICMP other than echo request: errors are never answered") \
 	X(SOCKPERF_IGNORED, "sockperf_ignored", "UDP that is no sockperf request for a reply")      \
 	X(SRC_NOT_UNICAST, "src_not_unicast", "source MAC or IP is multicast, broadcast or zero")    \
-	X(DST_NOT_UNICAST, "dst_not_unicast", "destination IP is multicast or broadcast")            \
-	X(WRITE_ERROR, "write_error", "the write back to the queue failed")
+	X(DST_NOT_UNICAST, "dst_not_unicast", "destination IP is multicast or broadcast")
 
 enum trf_drop {
 	TRF_DROP_NONE = 0, /* reflected */
@@ -64,14 +65,14 @@ struct trf_reflect_ctx {
 
 /*
  * One frame of a burst.  data/len describe the bytes read; the mode updates
- * len and sets drop.  cookie belongs to the caller (a buffer id) and is
+ * len and sets drop.  cookie belongs to the caller (a buffer id, say) and is
  * never touched by a mode.
  */
 struct trf_frame {
 	uint8_t *data;
 	uint32_t len;
+	uint32_t cookie;
 	uint16_t drop; /* enum trf_drop */
-	uint16_t cookie;
 };
 
 typedef void (*trf_reflect_burst_fn)(const struct trf_reflect_ctx *ctx, struct trf_frame *frames,
@@ -92,8 +93,8 @@ extern const struct trf_reflect_mode *const trf_reflect_modes[];
 const struct trf_reflect_mode *trf_reflect_mode_find(const char *name);
 
 /*
- * Single-frame entry points of the modes (the burst functions loop over
- * them).  Each returns TRF_DROP_NONE and sets *out_len (never more than len)
+ * Single-frame entry points of the modes (each mode's burst function loops
+ * over its own).  Each returns TRF_DROP_NONE and sets *out_len (never more than len)
  * when the frame is to be written back, else the drop reason; a dropped frame
  * is left exactly as it was, and no byte at or beyond len is ever read or
  * written.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Wire constants and bounds-safe field helpers shared by the reflect modes. */
-#ifndef TRF_REFLECT_PROTO_H
-#define TRF_REFLECT_PROTO_H
+/* Wire constants and byte-level field helpers shared by the reflect modes. */
+#ifndef TRF_PROTO_WIRE_H
+#define TRF_PROTO_WIRE_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -83,4 +83,4 @@ static inline bool trf_mac_is_zero(const uint8_t *mac)
 	return memcmp(mac, zero, TRF_ETH_ALEN) == 0;
 }
 
-#endif /* TRF_REFLECT_PROTO_H */
+#endif /* TRF_PROTO_WIRE_H */

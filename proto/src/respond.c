@@ -1,122 +1,41 @@
 // SPDX-License-Identifier: MIT
 /*
- * The `respond` mode, and `sockperf` on top of it: behave like a host that
- * answers everything sent to it.
+ * The `respond` mode: behave like a host that answers everything sent to it.
+ * ARP and NDP solicitations are answered, ICMP/ICMPv6 echo requests become
+ * replies, UDP and TCP get their ports swapped, and every IP packet its
+ * addresses.  Other modes that differ only in what they do with UDP (sockperf)
+ * reuse it through trf_respond_frame_with().
  *
  * Every check happens before the first store, so a dropped frame is left
  * exactly as it was read.  Swapping the two addresses or the two ports
  * changes no checksum: it permutes words of the IPv4 header and of the L4
  * pseudo-header sum, and the one's complement sum does not depend on word
- * order.  Only type changes (ICMP echo, ICMPv6 echo), the sockperf flag and
+ * order.  Only type changes (ICMP echo, ICMPv6 echo), a mode's UDP rewrite and
  * the NDP advertisement, which is built anew, touch checksums.
  */
+#include "respond.h"
+
 #include "modes.h"
-#include "proto.h"
+#include "parse.h"
 #include "tapreflect/csum.h"
 #include "tapreflect/reflect.h"
+#include "wire.h"
 
 /* Deliberate extra work per frame, only in builds that test the regression gate. */
 #ifndef TRF_INJECT_SLOWDOWN
 #define TRF_INJECT_SLOWDOWN 0
 #endif
 
-enum respond_flags {
-	RESPOND_SOCKPERF = 1u << 0, /* UDP gets sockperf-server semantics */
-};
-
-/* Where the network header starts, found by walking the link header. */
-struct l2 {
-	uint32_t l3; /* offset of the network header */
-	uint16_t proto; /* its EtherType */
-};
-
-static bool ipv4_is_bad_source(const uint8_t *a)
-{
-	static const uint8_t any[4] = { 0, 0, 0, 0 };
-	static const uint8_t bcast[4] = { 255, 255, 255, 255 };
-
-	return memcmp(a, any, 4) == 0 || memcmp(a, bcast, 4) == 0 || (a[0] & 0xf0) == 224;
-}
-
-static bool ipv4_is_group_dest(const uint8_t *a)
-{
-	static const uint8_t bcast[4] = { 255, 255, 255, 255 };
-
-	return memcmp(a, bcast, 4) == 0 || (a[0] & 0xf0) == 224;
-}
-
-static bool ipv6_is_multicast(const uint8_t *a)
-{
-	return a[0] == 0xff;
-}
-
-static bool ipv6_is_unspecified(const uint8_t *a)
-{
-	static const uint8_t any[16];
-
-	return memcmp(a, any, 16) == 0;
-}
-
-/*
- * Replace the 16-bit word at p and fix the checksum at check accordingly.
- *
- * A result of 0x0000 is written as 0xFFFF, its other one's complement form:
- * when the rewritten message is all zero (an echo reply with id 0, seq 0 and
- * no payload) only 0xFFFF verifies, and 0xFFFF verifies in every other case
- * too (0xFFFF + 0xFFFF folds to 0xFFFF).  For UDP it is also the rule: zero
- * would mean "no checksum".
- */
-static void set_word(uint8_t *p, uint8_t *check, uint16_t new_word_be)
-{
-	uint16_t old_word, new_word, sum;
-
-	memcpy(&old_word, p, 2);
-	trf_store_be16(p, new_word_be);
-	memcpy(&new_word, p, 2);
-	memcpy(&sum, check, 2);
-	sum = trf_csum_update16(sum, old_word, new_word);
-	if (sum == 0)
-		sum = 0xffff;
-	memcpy(check, &sum, 2);
-}
-
-/*
- * sockperf server semantics for one UDP datagram: answer only a client's
- * request for a reply that is not a warm-up message, as a server (client
- * flag cleared).  check_optional: an IPv4 UDP checksum of zero means none.
- */
-static enum trf_drop sockperf_udp(uint8_t *udp, uint32_t l4len, bool check_optional)
-{
-	uint8_t *msg = udp + TRF_UDP_HLEN;
-	uint16_t flags, check;
-
-	if (l4len < TRF_UDP_HLEN + TRF_SOCKPERF_HLEN)
-		return TRF_DROP_SOCKPERF_IGNORED;
-	flags = trf_load_be16(msg + 8);
-	if (!(flags & TRF_SOCKPERF_CLIENT) || !(flags & TRF_SOCKPERF_PONG_REQUEST) ||
-	    (flags & TRF_SOCKPERF_WARMUP))
-		return TRF_DROP_SOCKPERF_IGNORED;
-
-	memcpy(&check, udp + 6, 2);
-	if (check == 0 && check_optional) {
-		trf_store_be16(msg + 8, (uint16_t)(flags & ~TRF_SOCKPERF_CLIENT));
-	} else {
-		set_word(msg + 8, udp + 6, (uint16_t)(flags & ~TRF_SOCKPERF_CLIENT));
-	}
-	trf_swap_bytes(udp, udp + 2, 2);
-	return TRF_DROP_NONE;
-}
-
-/* UDP and TCP: ports swapped (sockperf: see above).  Checks before stores. */
-static enum trf_drop transport(uint8_t proto, uint8_t *l4, uint32_t l4len, unsigned int flags,
+/* UDP and TCP: ports swapped, or UDP as the mode's udp function says.  Checks before stores. */
+static enum trf_drop transport(uint8_t proto, uint8_t *l4, uint32_t l4len, trf_udp_fn udp,
 			       bool check_optional)
 {
 	switch (proto) {
 	case TRF_IPPROTO_UDP:
 		if (l4len < TRF_UDP_HLEN)
 			return TRF_DROP_MALFORMED;
-		if (flags & RESPOND_SOCKPERF)
-			return sockperf_udp(l4, l4len, check_optional);
+		if (udp)
+			return udp(l4, l4len, check_optional);
 		trf_swap_bytes(l4, l4 + 2, 2);
 		return TRF_DROP_NONE;
 	case TRF_IPPROTO_TCP:
@@ -130,7 +49,7 @@ static enum trf_drop transport(uint8_t proto, uint8_t *l4, uint32_t l4len, unsig
 }
 
 /* ip points at the IPv4 header, len is what the frame holds from there on. */
-static enum trf_drop respond_ipv4(uint8_t *ip, uint32_t len, unsigned int flags)
+static enum trf_drop respond_ipv4(uint8_t *ip, uint32_t len, trf_udp_fn udp)
 {
 	uint32_t hlen, total, l4len;
 	enum trf_drop drop;
@@ -147,9 +66,9 @@ static enum trf_drop respond_ipv4(uint8_t *ip, uint32_t len, unsigned int flags)
 	/* Bytes beyond total are link padding; fewer means the read was cut. */
 	if (total > len)
 		return TRF_DROP_TRUNCATED;
-	if (ipv4_is_bad_source(ip + 12))
+	if (trf_ipv4_is_bad_source(ip + 12))
 		return TRF_DROP_SRC_NOT_UNICAST;
-	if (ipv4_is_group_dest(ip + 16))
+	if (trf_ipv4_is_group_dest(ip + 16))
 		return TRF_DROP_DST_NOT_UNICAST;
 
 	l4 = ip + hlen;
@@ -161,9 +80,9 @@ static enum trf_drop respond_ipv4(uint8_t *ip, uint32_t len, unsigned int flags)
 				return TRF_DROP_MALFORMED;
 			if (l4[0] != TRF_ICMP_ECHO_REQUEST)
 				return TRF_DROP_ICMP_NOT_ECHO;
-			set_word(l4, l4 + 2, (uint16_t)(TRF_ICMP_ECHO_REPLY << 8 | l4[1]));
+			trf_set_word(l4, l4 + 2, (uint16_t)(TRF_ICMP_ECHO_REPLY << 8 | l4[1]));
 		} else {
-			drop = transport(ip[9], l4, l4len, flags, true);
+			drop = transport(ip[9], l4, l4len, udp, true);
 			if (drop != TRF_DROP_NONE)
 				return drop;
 		}
@@ -202,10 +121,11 @@ static enum trf_drop answer_ns(const struct trf_reflect_ctx *ctx, uint8_t *frame
 	uint16_t check;
 
 	/* RFC 4861 §7.1.1: hop limit 255, code 0, target not multicast. */
-	if (ip[7] != 255 || icmp[1] != 0 || icmp_len < TRF_ND_NS_LEN || ipv6_is_multicast(target))
+	if (ip[7] != 255 || icmp[1] != 0 || icmp_len < TRF_ND_NS_LEN ||
+	    trf_ipv6_is_multicast(target))
 		return TRF_DROP_NDP_IGNORED;
 	/* Duplicate address detection: the prober owns nothing yet. */
-	if (ipv6_is_unspecified(ip + 8))
+	if (trf_ipv6_is_unspecified(ip + 8))
 		return TRF_DROP_NDP_IGNORED;
 	/* The target link-layer option, if the solicitation left room for it. */
 	if (icmp_len >= TRF_ND_NS_LEN + TRF_ND_OPT_LLA_LEN)
@@ -238,7 +158,7 @@ static enum trf_drop answer_ns(const struct trf_reflect_ctx *ctx, uint8_t *frame
  * *out_len is set only for a rewrite that changes the length (NDP).
  */
 static enum trf_drop respond_ipv6(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t l3off,
-				  uint32_t len, unsigned int flags, uint32_t *out_len)
+				  uint32_t len, trf_udp_fn udp, uint32_t *out_len)
 {
 	uint8_t *ip = frame + l3off;
 	uint32_t total, off = TRF_IPV6_HLEN;
@@ -253,7 +173,7 @@ static enum trf_drop respond_ipv6(const struct trf_reflect_ctx *ctx, uint8_t *fr
 	total = TRF_IPV6_HLEN + trf_load_be16(ip + 4);
 	if (total > len)
 		return TRF_DROP_TRUNCATED;
-	if (ipv6_is_multicast(ip + 8))
+	if (trf_ipv6_is_multicast(ip + 8))
 		return TRF_DROP_SRC_NOT_UNICAST;
 
 	/* Extension headers, a bounded number of them. */
@@ -292,11 +212,12 @@ static enum trf_drop respond_ipv6(const struct trf_reflect_ctx *ctx, uint8_t *fr
 		case TRF_ICMPV6_ECHO_REQUEST:
 			if (icmp_len < TRF_ICMP_HLEN)
 				return TRF_DROP_MALFORMED;
-			if (ipv6_is_multicast(ip + 24))
+			if (trf_ipv6_is_multicast(ip + 24))
 				return TRF_DROP_DST_NOT_UNICAST;
-			if (ipv6_is_unspecified(ip + 8))
+			if (trf_ipv6_is_unspecified(ip + 8))
 				return TRF_DROP_SRC_NOT_UNICAST;
-			set_word(icmp, icmp + 2, (uint16_t)(TRF_ICMPV6_ECHO_REPLY << 8 | icmp[1]));
+			trf_set_word(icmp, icmp + 2,
+				     (uint16_t)(TRF_ICMPV6_ECHO_REPLY << 8 | icmp[1]));
 			break;
 		case TRF_ND_NEIGHBOR_SOLICIT:
 			if (ctx->link != TRF_LINK_TAP || off != TRF_IPV6_HLEN)
@@ -310,12 +231,12 @@ static enum trf_drop respond_ipv6(const struct trf_reflect_ctx *ctx, uint8_t *fr
 	} else {
 		enum trf_drop drop;
 
-		if (ipv6_is_multicast(ip + 24))
+		if (trf_ipv6_is_multicast(ip + 24))
 			return TRF_DROP_DST_NOT_UNICAST;
-		if (ipv6_is_unspecified(ip + 8))
+		if (trf_ipv6_is_unspecified(ip + 8))
 			return TRF_DROP_SRC_NOT_UNICAST;
 		if (first_fragment) {
-			drop = transport(next, ip + off, total - off, flags, false);
+			drop = transport(next, ip + off, total - off, udp, false);
 			if (drop != TRF_DROP_NONE)
 				return drop;
 		}
@@ -352,47 +273,10 @@ static enum trf_drop respond_arp(const struct trf_reflect_ctx *ctx, uint8_t *fra
 	return TRF_DROP_NONE;
 }
 
-/*
- * Walk the Ethernet header and up to two VLAN tags (802.1Q, QinQ); the tags
- * stay in place, so every reply keeps them.
- */
-static enum trf_drop walk_ether(const uint8_t *frame, uint32_t len, struct l2 *l2)
-{
-	uint32_t off = 12;
-	int tags = 0;
-
-	if (len < TRF_ETH_HLEN)
-		return TRF_DROP_RUNT;
-	if (trf_mac_is_group(frame + TRF_ETH_ALEN) || trf_mac_is_zero(frame + TRF_ETH_ALEN))
-		return TRF_DROP_SRC_NOT_UNICAST;
-	l2->proto = trf_load_be16(frame + off);
-	while (l2->proto == TRF_ETHERTYPE_VLAN || l2->proto == TRF_ETHERTYPE_QINQ) {
-		if (++tags > TRF_MAX_VLAN_TAGS)
-			return TRF_DROP_VLAN_TOO_DEEP;
-		off += TRF_VLAN_HLEN;
-		if (len < off + 2)
-			return TRF_DROP_RUNT;
-		l2->proto = trf_load_be16(frame + off);
-	}
-	l2->l3 = off + 2;
-	return TRF_DROP_NONE;
-}
-
-/* A reply never leaves from a group address: answer as ourselves. */
-static void swap_ether(const struct trf_reflect_ctx *ctx, uint8_t *frame)
-{
-	if (trf_mac_is_group(frame)) {
-		memcpy(frame, frame + TRF_ETH_ALEN, TRF_ETH_ALEN);
-		memcpy(frame + TRF_ETH_ALEN, ctx->mac, TRF_ETH_ALEN);
-	} else {
-		trf_swap_bytes(frame, frame + TRF_ETH_ALEN, TRF_ETH_ALEN);
-	}
-}
-
 static enum trf_drop respond(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len,
-			     uint32_t *out_len, unsigned int flags)
+			     uint32_t *out_len, trf_udp_fn udp)
 {
-	struct l2 l2 = { 0, 0 };
+	struct trf_l2 l2 = { 0, 0 };
 	enum trf_drop drop;
 
 #if TRF_INJECT_SLOWDOWN > 0
@@ -401,7 +285,7 @@ static enum trf_drop respond(const struct trf_reflect_ctx *ctx, uint8_t *frame, 
 #endif
 	*out_len = len;
 	if (ctx->link == TRF_LINK_TAP) {
-		drop = walk_ether(frame, len, &l2);
+		drop = trf_walk_ether(frame, len, &l2);
 		if (drop != TRF_DROP_NONE)
 			return drop;
 	} else {
@@ -420,16 +304,16 @@ static enum trf_drop respond(const struct trf_reflect_ctx *ctx, uint8_t *frame, 
 		return ctx->link == TRF_LINK_TAP ? respond_arp(ctx, frame, l2.l3, len)
 						 : TRF_DROP_UNSUPPORTED;
 	case TRF_ETHERTYPE_IPV4:
-		drop = respond_ipv4(frame + l2.l3, len - l2.l3, flags);
+		drop = respond_ipv4(frame + l2.l3, len - l2.l3, udp);
 		break;
 	case TRF_ETHERTYPE_IPV6:
-		drop = respond_ipv6(ctx, frame, l2.l3, len, flags, out_len);
+		drop = respond_ipv6(ctx, frame, l2.l3, len, udp, out_len);
 		break;
 	default:
 		return TRF_DROP_UNSUPPORTED;
 	}
 	if (drop == TRF_DROP_NONE && ctx->link == TRF_LINK_TAP)
-		swap_ether(ctx, frame);
+		trf_swap_ether(ctx, frame);
 	return drop;
 }
 
@@ -437,68 +321,37 @@ enum trf_drop trf_respond_frame(const struct trf_reflect_ctx *ctx, uint8_t *fram
 				uint32_t *out_len)
 {
 	uint32_t out;
-	enum trf_drop drop = respond(ctx, frame, len, &out, 0);
+	enum trf_drop drop = respond(ctx, frame, len, &out, NULL);
 
 	if (drop == TRF_DROP_NONE)
 		*out_len = out;
 	return drop;
 }
 
-enum trf_drop trf_sockperf_frame(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len,
-				 uint32_t *out_len)
+enum trf_drop trf_respond_frame_with(const struct trf_reflect_ctx *ctx, uint8_t *frame,
+				     uint32_t len, uint32_t *out_len, trf_udp_fn udp)
 {
 	uint32_t out;
-	enum trf_drop drop = respond(ctx, frame, len, &out, RESPOND_SOCKPERF);
+	enum trf_drop drop = respond(ctx, frame, len, &out, udp);
 
 	if (drop == TRF_DROP_NONE)
 		*out_len = out;
 	return drop;
 }
 
-enum trf_drop trf_macswap_frame(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len,
-				uint32_t *out_len)
+static void respond_burst(const struct trf_reflect_ctx *ctx, struct trf_frame *frames,
+			  unsigned int count)
 {
-	if (len < TRF_ETH_HLEN)
-		return TRF_DROP_RUNT;
-	if (trf_mac_is_group(frame + TRF_ETH_ALEN) || trf_mac_is_zero(frame + TRF_ETH_ALEN))
-		return TRF_DROP_SRC_NOT_UNICAST;
-	swap_ether(ctx, frame);
-	*out_len = len;
-	return TRF_DROP_NONE;
-}
+	for (unsigned int i = 0; i < count; i++) {
+		struct trf_frame *f = &frames[i];
 
-#define TRF_BURST_OF(fn)                                                                     \
-	static void fn##_burst(const struct trf_reflect_ctx *ctx, struct trf_frame *frames,  \
-			       unsigned int count)                                           \
-	{                                                                                    \
-		for (unsigned int i = 0; i < count; i++) {                                   \
-			struct trf_frame *f = &frames[i];                                    \
-                                                                                             \
-			f->drop = (uint16_t)trf_##fn##_frame(ctx, f->data, f->len, &f->len); \
-		}                                                                            \
+		f->drop = (uint16_t)trf_respond_frame(ctx, f->data, f->len, &f->len);
 	}
-
-TRF_BURST_OF(respond)
-TRF_BURST_OF(macswap)
-TRF_BURST_OF(sockperf)
+}
 
 const struct trf_reflect_mode trf_reflect_mode_respond = {
 	.name = "respond",
 	.help = "answer ARP, NDP and ICMP/ICMPv6 echo, swap UDP/TCP 5-tuples, bounce other IP",
 	.links = TRF_LINK_TAP | TRF_LINK_TUN,
 	.burst = respond_burst,
-};
-
-const struct trf_reflect_mode trf_reflect_mode_macswap = {
-	.name = "macswap",
-	.help = "swap the Ethernet addresses of every frame, touch nothing else (L2 benchmarks)",
-	.links = TRF_LINK_TAP,
-	.burst = macswap_burst,
-};
-
-const struct trf_reflect_mode trf_reflect_mode_sockperf = {
-	.name = "sockperf",
-	.help = "respond, and answer UDP as a sockperf server (ping-pong, under-load)",
-	.links = TRF_LINK_TAP | TRF_LINK_TUN,
-	.burst = sockperf_burst,
 };

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* The respond mode's engine, for modes that answer UDP their own way. */
+#ifndef TRF_PROTO_RESPOND_H
+#define TRF_PROTO_RESPOND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tapreflect/reflect.h"
+
+/*
+ * What a mode does with a UDP datagram instead of swapping its ports.  udp
+ * points at the UDP header, l4len bytes of datagram follow it (at least the
+ * header: respond checked that), check_optional says that a checksum of zero
+ * means "none" (IPv4).  Like every reflect function it checks before its
+ * first store, and leaves a dropped datagram untouched; respond swaps the IP
+ * addresses (and the Ethernet ones on TAP) after it returns TRF_DROP_NONE.
+ */
+typedef enum trf_drop (*trf_udp_fn)(uint8_t *udp, uint32_t l4len, bool check_optional);
+
+/* trf_respond_frame() with UDP handed to udp. */
+enum trf_drop trf_respond_frame_with(const struct trf_reflect_ctx *ctx, uint8_t *frame,
+				     uint32_t len, uint32_t *out_len, trf_udp_fn udp);
+
+#endif /* TRF_PROTO_RESPOND_H */
