@@ -489,8 +489,8 @@ static bool report_summary(struct report *r, int exit_code)
 		fputs(" none", h);
 	for (unsigned int d = 1; d < TRF_STAT_DROPS; d++)
 		if (t->drops[d])
-			fprintf(h, " %s %" PRIu64 " (%s);", trf_stat_drop_name(d),
-				t->drops[d], trf_stat_drop_help(d));
+			fprintf(h, " %s %" PRIu64 " (%s);", trf_stat_drop_name(d), t->drops[d],
+				trf_stat_drop_help(d));
 	fputs("\n", h);
 	fprintf(h, "  cpu: %.3f s user+system, %.0f ns per frame read\n", s->cpu_s,
 		ns_per_frame(s->cpu_s, t->frames_read));
@@ -506,7 +506,8 @@ static bool report_summary(struct report *r, int exit_code)
 
 	if (r->json) {
 		fprintf(r->json,
-			"{\"type\":\"summary\",\"version\":\"%s\",\"dev\":\"%s\",\"mode\":\"%s\","
+			"{\"type\":\"summary\",\"version\":\"%s\",\"dev\":\"%s\","
+			"\"dev_persistent\":%s,\"mode\":\"%s\","
 			"\"io\":\"%s\",\"read\":\"%s\",\"ring_flags\":\"%s\",\"reflect\":\"%s\","
 			"\"queues\":%u,\"elapsed_s\":%.3f,\"cpu_s\":%.4f,\"cpu_ns_per_frame\":%.1f,"
 			"\"frames_read\":%" PRIu64 ",\"bytes_read\":%" PRIu64
@@ -514,6 +515,7 @@ static bool report_summary(struct report *r, int exit_code)
 			",\"frames_dropped\":%" PRIu64 ",\"kernel_tx_dropped\":%" PRIu64
 			",\"accounting_exact\":%s,\"exit_code\":%d,\"drops\":",
 			TRF_VERSION, trf_engine_dev(r->eng),
+			trf_engine_dev_persistent(r->eng) ? "true" : "false",
 			cfg->link == TRF_LINK_TAP ? "tap" : "tun", trf_io_name(cfg->io),
 			trf_engine_read_name(r->eng), trf_engine_ring_flags(r->eng),
 			cfg->mode->name, r->nq, s->t, s->cpu_s,
@@ -622,6 +624,8 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* The sync engine's stop interrupts its workers' read() with this signal. */
+	trf_engine_sync_wake_handler(o.cfg.wake_signal);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	if (sfd < 0) {
 		fprintf(stderr, "tapreflect: signalfd: %s\n", strerror(errno));

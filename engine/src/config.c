@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ void trf_config_init(struct trf_config *cfg)
 	cfg->mode = trf_reflect_modes[0];
 	cfg->reflect.link = TRF_LINK_TAP;
 	memcpy(cfg->reflect.mac, mac, sizeof(mac));
+	cfg->wake_signal = SIGUSR1;
 }
 
 int trf_config_default_cpus(struct trf_config *cfg, struct trf_err *err)

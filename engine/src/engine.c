@@ -8,6 +8,7 @@
  * frame is reflected: each worker sets up, reports, and waits for `go`.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,13 +48,16 @@ static void *worker_main(void *arg)
 {
 	struct trf_worker *w = arg;
 	struct trf_engine *eng = w->eng;
-	sigset_t usr1;
 	int ret, go;
 
-	/* SIGUSR1 is how the sync engine's blocking read is interrupted. */
-	sigemptyset(&usr1);
-	sigaddset(&usr1, SIGUSR1);
-	pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
+	/* How the sync engine's blocking read is interrupted: see tapreflect.h, Signals. */
+	if (eng->io->wake) {
+		sigset_t wake;
+
+		sigemptyset(&wake);
+		sigaddset(&wake, eng->cfg.wake_signal);
+		pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
+	}
 
 	ret = pin_to_cpu(w->cpu, &w->err);
 	if (ret == 0)
@@ -80,6 +84,31 @@ static void *worker_main(void *arg)
 static void ignore_signal(int sig)
 {
 	(void)sig;
+}
+
+void trf_engine_sync_wake_handler(int sig)
+{
+	struct sigaction sa = { .sa_handler = ignore_signal }; /* no SA_RESTART */
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+}
+
+/* The sync engine needs its wake signal to interrupt read(): a handler without SA_RESTART. */
+static int check_wake_signal(const struct trf_engine *eng, struct trf_err *err)
+{
+	struct sigaction sa;
+	int sig = eng->cfg.wake_signal;
+
+	if (sig <= 0 || sig >= NSIG || sigaction(sig, NULL, &sa) < 0)
+		return trf_errf(err, -EINVAL, "--io sync: bad wake signal %d", sig);
+	if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_RESTART))
+		return trf_errf(
+		    err, -EINVAL,
+		    "--io sync: signal %d (%s) needs a handler installed without "
+		    "SA_RESTART before the engine starts (trf_engine_sync_wake_handler)",
+		    sig, strsignal(sig));
+	return 0;
 }
 
 int trf_engine_create(const struct trf_config *cfg, struct trf_engine **out, struct trf_err *err)
@@ -112,6 +141,8 @@ int trf_engine_create(const struct trf_config *cfg, struct trf_engine **out, str
 	ret = trf_tap_open(eng->cfg.dev, cfg->link, cfg->queues, eng->fds, &eng->persistent, err);
 	if (ret < 0)
 		goto destroy;
+	/* Watched at exit: a device we created is gone when this index is. */
+	eng->ifindex = if_nametoindex(eng->cfg.dev);
 	ret = trf_netcfg_apply(eng->cfg.dev, cfg->mtu, cfg->addrs, cfg->naddrs, err);
 	if (ret < 0)
 		goto destroy;
@@ -170,10 +201,9 @@ int trf_engine_start(struct trf_engine *eng, struct trf_err *err)
 	int ret = 0;
 
 	if (eng->io->wake) {
-		struct sigaction sa = { .sa_handler = ignore_signal }; /* no SA_RESTART */
-
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGUSR1, &sa, NULL);
+		ret = check_wake_signal(eng, err);
+		if (ret < 0)
+			return ret;
 	}
 	eng->workers = aligned_alloc(TRF_CACHELINE, size);
 	if (!eng->workers)
@@ -256,13 +286,13 @@ void trf_engine_stop(struct trf_engine *eng)
  * A device we created goes away when its last queue closes; the kernel does
  * that a little later.  Wait (bounded) so that when tapreflect has exited,
  * its device is gone and the name can be reused at once, in either mode.
+ * The device is watched by its index, in our own network namespace.
  */
-static void wait_device_gone(const char *dev)
+static void wait_device_gone(unsigned int ifindex)
 {
-	char path[64];
+	char name[IF_NAMESIZE];
 
-	snprintf(path, sizeof(path), "/sys/class/net/%s", dev);
-	for (int i = 0; i < 200 && access(path, F_OK) == 0; i++)
+	for (int i = 0; i < 200 && if_indextoname(ifindex, name); i++)
 		usleep(10 * 1000);
 }
 
@@ -274,10 +304,10 @@ void trf_engine_destroy(struct trf_engine *eng)
 		return;
 	trf_engine_stop(eng);
 	free(eng->workers);
-	created = !eng->persistent && eng->fds[0] >= 0;
+	created = !eng->persistent && eng->fds[0] >= 0 && eng->ifindex;
 	trf_tap_close(eng->fds, eng->cfg.queues);
 	if (created)
-		wait_device_gone(eng->cfg.dev);
+		wait_device_gone(eng->ifindex);
 	if (eng->stop_efd >= 0)
 		close(eng->stop_efd);
 	if (eng->fail_efd >= 0)
@@ -310,4 +340,9 @@ const char *trf_engine_ring_flags(const struct trf_engine *eng)
 const char *trf_engine_dev(const struct trf_engine *eng)
 {
 	return eng->cfg.dev;
+}
+
+bool trf_engine_dev_persistent(const struct trf_engine *eng)
+{
+	return eng->persistent;
 }

@@ -55,7 +55,8 @@ struct trf_worker {
 struct trf_engine {
 	struct trf_config cfg;
 	const struct trf_io_ops *io;
-	bool persistent;
+	bool persistent; /* the device existed before: it stays */
+	unsigned int ifindex; /* of the device, in our network namespace */
 	int fds[TRF_MAX_QUEUES];
 	struct trf_worker *workers;
 	unsigned int nworkers; /* threads created */
@@ -75,6 +76,27 @@ static inline bool trf_engine_stopping(const struct trf_engine *eng)
 {
 	return __atomic_load_n(&eng->stop, __ATOMIC_ACQUIRE);
 }
+
+/* What rtnetlink says of a device, in the calling thread's network namespace. */
+struct trf_link_state {
+	unsigned int ifindex;
+	bool up;
+	bool is_tun; /* a TUN or TAP device (link kind "tun") */
+	bool have_tun_flags; /* the kernel reports them (Linux 4.15+) */
+	unsigned int
+	    tun_flags; /* IFF_TUN or IFF_TAP, IFF_NO_PI, IFF_MULTI_QUEUE, IFF_VNET_HDR, IFF_PERSIST */
+	bool have_stats;
+	uint64_t tx_dropped;
+};
+
+/*
+ * The state of the device called name, or of ifindex if it is not 0: 0, or
+ * -ENODEV when there is no such device here, or another -errno.
+ */
+int trf_rtnl_link(const char *name, unsigned int ifindex, struct trf_link_state *st);
+
+/* Add an address to a device (IPv6 without DAD); an existing one is fine. */
+int trf_rtnl_addr_add(unsigned int ifindex, const struct trf_addr *a);
 
 /* NUMA-local memory (page aligned, zeroed); falls back to plain mmap without NUMA. */
 int trf_mem_node_of_cpu(int cpu);

@@ -3,7 +3,9 @@
  * The reference engine: the design of the original blocking loop, one read()
  * and one write() per frame on a blocking queue fd, kept so that every
  * benchmark can report io_uring as a ratio against it in the same run.  It
- * shares the reflect code and the counters with the io_uring engine.
+ * shares the reflect code and the counters with the io_uring engine.  A
+ * worker blocked in read() is woken for the stop by cfg->wake_signal (see
+ * tapreflect.h, Signals).
  */
 #include <errno.h>
 #include <signal.h>
@@ -89,7 +91,7 @@ static void sync_teardown(struct trf_worker *w)
 
 static void sync_wake(struct trf_worker *w)
 {
-	pthread_kill(w->thread, SIGUSR1);
+	pthread_kill(w->thread, w->cfg->wake_signal);
 }
 
 const struct trf_io_ops trf_io_sync_ops = {

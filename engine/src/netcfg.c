@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Host-side setup of the device: MTU and link state by ioctl, addresses by
- * rtnetlink (ioctls cannot add a second IPv4 address or skip IPv6 DAD).
+ * rtnetlink (ioctls cannot add a second IPv4 address or skip IPv6 DAD), and
+ * the device's drop counter, also by rtnetlink (rtnl.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "tapreflect/tapreflect.h"
+#include "internal.h"
 
 static int link_set(const char *dev, unsigned int mtu, struct trf_err *err)
 {
@@ -45,64 +46,11 @@ close_fd:
 	return ret;
 }
 
-static void nl_put_attr(struct nlmsghdr *nh, size_t cap, unsigned short type, const void *data,
-			size_t len)
-{
-	struct rtattr *rta = (struct rtattr *)((char *)nh + NLMSG_ALIGN(nh->nlmsg_len));
-
-	if (NLMSG_ALIGN(nh->nlmsg_len) + RTA_SPACE(len) > cap)
-		return; /* cannot happen with the fixed-size request below */
-	rta->rta_type = type;
-	rta->rta_len = (unsigned short)RTA_LENGTH(len);
-	memcpy(RTA_DATA(rta), data, len);
-	nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + (unsigned int)RTA_SPACE(len);
-}
-
-static int addr_add(int nl, unsigned int ifindex, const struct trf_addr *a, unsigned int seq)
-{
-	struct {
-		struct nlmsghdr nh;
-		struct ifaddrmsg ifa;
-		char attrs[128];
-	} req = { 0 };
-	union {
-		struct nlmsghdr nh;
-		char buf[512];
-	} ack;
-	size_t alen = a->family == AF_INET ? 4 : 16;
-	ssize_t n;
-
-	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.ifa));
-	req.nh.nlmsg_type = RTM_NEWADDR;
-	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
-	req.nh.nlmsg_seq = seq;
-	req.ifa.ifa_family = (unsigned char)a->family;
-	req.ifa.ifa_prefixlen = (unsigned char)a->prefix;
-	req.ifa.ifa_index = ifindex;
-	/* The far end of a reflector answers everything: DAD can only fail. */
-	req.ifa.ifa_flags = a->family == AF_INET6 ? IFA_F_NODAD : 0;
-	nl_put_attr(&req.nh, sizeof(req), IFA_LOCAL, &a->u, alen);
-	nl_put_attr(&req.nh, sizeof(req), IFA_ADDRESS, &a->u, alen);
-
-	if (send(nl, &req, req.nh.nlmsg_len, 0) < 0)
-		return -errno;
-	n = recv(nl, &ack, sizeof(ack), 0);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n >= NLMSG_LENGTH(sizeof(struct nlmsgerr)) &&
-	    ack.nh.nlmsg_type == NLMSG_ERROR) {
-		const struct nlmsgerr *e = NLMSG_DATA(&ack.nh);
-
-		return e->error == -EEXIST ? 0 : e->error;
-	}
-	return -EPROTO;
-}
-
 int trf_netcfg_apply(const char *dev, unsigned int mtu, const struct trf_addr *addrs,
 		     unsigned int naddrs, struct trf_err *err)
 {
 	unsigned int ifindex;
-	int nl, ret;
+	int ret;
 
 	ret = link_set(dev, mtu, err);
 	if (ret < 0 || naddrs == 0)
@@ -110,11 +58,8 @@ int trf_netcfg_apply(const char *dev, unsigned int mtu, const struct trf_addr *a
 	ifindex = if_nametoindex(dev);
 	if (!ifindex)
 		return trf_errf(err, -errno, "cannot find %s: %s", dev, strerror(errno));
-	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (nl < 0)
-		return trf_errf(err, -errno, "cannot open rtnetlink: %s", strerror(errno));
 	for (unsigned int i = 0; i < naddrs; i++) {
-		ret = addr_add(nl, ifindex, &addrs[i], i + 1);
+		ret = trf_rtnl_addr_add(ifindex, &addrs[i]);
 		if (ret < 0) {
 			char text[INET6_ADDRSTRLEN];
 
@@ -124,25 +69,18 @@ int trf_netcfg_apply(const char *dev, unsigned int mtu, const struct trf_addr *a
 			break;
 		}
 	}
-	close(nl);
 	return ret;
 }
 
 int trf_netcfg_tx_dropped(const char *dev, uint64_t *out)
 {
-	char path[96];
-	unsigned long long v;
-	FILE *f;
-	int ret = 0;
+	struct trf_link_state st;
+	int ret = trf_rtnl_link(dev, 0, &st);
 
-	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/tx_dropped", dev);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	if (fscanf(f, "%llu", &v) == 1)
-		*out = v;
-	else
-		ret = -EIO;
-	fclose(f);
-	return ret;
+	if (ret < 0)
+		return ret;
+	if (!st.have_stats)
+		return -ENODATA;
+	*out = st.tx_dropped;
+	return 0;
 }

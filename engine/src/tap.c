@@ -1,40 +1,26 @@
 // SPDX-License-Identifier: MIT
-/* Opening the queues of a multi-queue TAP/TUN device. */
+/*
+ * Opening the queues of a multi-queue TAP/TUN device.  What exists already is
+ * asked of the kernel in the caller's own network namespace (if_nametoindex,
+ * rtnetlink), never of sysfs.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "tapreflect/tapreflect.h"
+#include "internal.h"
 
 #define TUN_PATH "/dev/net/tun"
 
+/* Whether name is a device of the caller's network namespace (not sysfs's: see rtnl.c). */
 static bool dev_exists(const char *name)
 {
-	char path[64];
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s", name);
-	return access(path, F_OK) == 0;
-}
-
-/* The device's tun_flags from sysfs, or -1 if it is no TUN/TAP device. */
-static long read_tun_flags(const char *name)
-{
-	char path[64];
-	long flags = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/tun_flags", name);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%lx", &flags) != 1)
-		flags = -1;
-	fclose(f);
-	return flags;
+	return if_nametoindex(name) != 0;
 }
 
 static void describe_flags(long flags, char *buf, size_t len)
@@ -48,17 +34,22 @@ static void describe_flags(long flags, char *buf, size_t len)
 static int explain_existing(const char *name, enum trf_link link, int ret, struct trf_err *err)
 {
 	const char *want = link == TRF_LINK_TAP ? "tap" : "tun";
+	struct trf_link_state st;
 	char have[64];
 	long flags;
 
-	if (!dev_exists(name))
+	if (trf_rtnl_link(name, 0, &st) < 0)
 		return trf_errf(err, ret, "cannot create %s: %s", name, strerror(-ret));
-	flags = read_tun_flags(name);
-	if (flags < 0)
+	if (!st.is_tun)
 		return trf_errf(err, ret,
 				"cannot attach to %s: it exists and is not a TUN/TAP device — "
 				"choose another name with --dev",
 				name);
+	if (!st.have_tun_flags)
+		return trf_errf(err, ret,
+				"cannot attach to %s: %s — it must be a %s multi_queue device",
+				name, strerror(-ret), want);
+	flags = (long)st.tun_flags;
 	describe_flags(flags, have, sizeof(have));
 	return trf_errf(err, ret,
 			"cannot attach to %s: it exists as a %s device but tapreflect needs %s "

@@ -79,6 +79,7 @@ struct trf_config {
 	struct trf_addr addrs[TRF_MAX_ADDRS];
 	unsigned int naddrs;
 	unsigned int mtu; /* 0: leave as is */
+	int wake_signal; /* --io sync: interrupts a worker's blocking read (see Signals) */
 };
 
 /* A config with every default filled in except queues/cpus (see trf_config_default_cpus). */
@@ -117,6 +118,21 @@ int trf_netcfg_tx_dropped(const char *dev, uint64_t *out);
 
 /* ---- engine ---- */
 
+/*
+ * Signals.  The library installs no handler and changes no disposition.
+ * Workers inherit the caller's signal mask when trf_engine_start() creates
+ * them (block SIGINT/SIGTERM first if the main thread is to take them).
+ *
+ * The sync engine's workers block in read(), which only a signal interrupts:
+ * trf_engine_stop() sends cfg->wake_signal (default SIGUSR1) to each of them
+ * with pthread_kill() until it has gone, and those workers unblock that one
+ * signal in themselves.  The caller installs a handler for it without
+ * SA_RESTART before trf_engine_start(), e.g. with
+ * trf_engine_sync_wake_handler(); start fails with -EINVAL and says so if it
+ * finds none.  The io_uring engine uses no signal.
+ */
+void trf_engine_sync_wake_handler(int sig);
+
 struct trf_engine;
 
 int trf_engine_create(const struct trf_config *cfg, struct trf_engine **out, struct trf_err *err);
@@ -150,6 +166,12 @@ const char *trf_engine_ring_flags(const struct trf_engine *eng);
 
 /* Name the device got (a name with %d is expanded by the kernel). */
 const char *trf_engine_dev(const struct trf_engine *eng);
+
+/*
+ * Whether the device existed before the engine opened it (it is then left in
+ * place at exit); a device the engine created is gone when destroy returns.
+ */
+bool trf_engine_dev_persistent(const struct trf_engine *eng);
 
 const char *trf_io_name(enum trf_io io);
 const char *trf_read_name(enum trf_read read);

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The io_uring engine's per-queue state, shared by the ring core (ring.c) and
+ * the read strategies (read_multishot.c, read_fixed.c).
+ *
+ * The ring core owns the ring, the registered frame memory, the writes and
+ * the loop; a read strategy owns how frames get from the queue fd into that
+ * memory, and where a buffer goes when the core hands it back.  The hot path
+ * reads top to bottom in ring.c (loop, reap, reflect, write, recycle) and in
+ * the one strategy file in use.
+ */
+#ifndef TRF_IO_URING_RING_H
+#define TRF_IO_URING_RING_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+#define TRF_UQ_QUEUE_FILE 0 /* the queue fd's index in the fixed file table */
+
+/* user_data: the operation in the top byte, a buffer id below. */
+enum trf_uq_op { TRF_UQ_READ = 1, TRF_UQ_WRITE, TRF_UQ_STOP, TRF_UQ_CANCEL, TRF_UQ_POLL };
+
+static inline uint64_t trf_uq_ud(enum trf_uq_op op, uint32_t bid)
+{
+	return (uint64_t)op << 56 | bid;
+}
+
+static inline enum trf_uq_op trf_uq_ud_op(uint64_t ud)
+{
+	return (enum trf_uq_op)(ud >> 56);
+}
+
+static inline uint16_t trf_uq_ud_bid(uint64_t ud)
+{
+	return (uint16_t)ud;
+}
+
+struct trf_uring_queue;
+
+/*
+ * A read strategy, one file each.  Calls come from the queue's own worker
+ * thread only.  Buffer ownership: a buffer id is, at any moment, in exactly
+ * one place: the strategy (free, or in a read the kernel holds), a frame of
+ * the current batch, or an in-flight write.  The core hands a buffer back with
+ * recycle() only after its write completed, or at once when its frame is
+ * dropped.
+ */
+struct trf_read_strategy {
+	const char *name; /* as the summary shows it */
+	/*
+	 * After the ring, the queue fd (fixed file 0) and the frame memory
+	 * (fixed buffer 0) are registered: take every buffer.  Returns 0 or
+	 * -errno (-EOPNOTSUPP: the kernel lacks what it needs), with err filled
+	 * where the strategy can say more than the core's own message.
+	 */
+	int (*setup)(struct trf_uring_queue *q, struct trf_err *err);
+	/* After each batch unless stopping: keep frames coming (queue SQEs). */
+	void (*arm)(struct trf_uring_queue *q);
+	/*
+	 * A completion of one of the strategy's own requests (TRF_UQ_READ or
+	 * TRF_UQ_POLL).  Frames it carries go to trf_uq_add_frame().  Returns 0,
+	 * or -errno for an error that ends the worker.
+	 */
+	int (*on_cqe)(struct trf_uring_queue *q, const struct io_uring_cqe *cqe);
+	/* A buffer comes back from a write or a dropped frame. */
+	void (*recycle)(struct trf_uring_queue *q, uint16_t bid);
+	/* After each batch: publish what recycle() queued (may be NULL). */
+	void (*flush)(struct trf_uring_queue *q);
+	/* Stop asked: cancel whatever is parked on the queue fd. */
+	void (*cancel)(struct trf_uring_queue *q);
+	/* Requests of the strategy still in flight: reads, and readiness polls. */
+	void (*inflight)(const struct trf_uring_queue *q, unsigned int *reads, unsigned int *polls);
+	/* Frees what setup allocated; accepts a half-set-up strategy. */
+	void (*teardown)(struct trf_uring_queue *q);
+};
+
+extern const struct trf_read_strategy trf_read_multishot;
+extern const struct trf_read_strategy trf_read_fixed;
+
+/* What one reap counted, added to the worker's stats once per batch. */
+struct trf_uq_totals {
+	uint64_t frames_read, bytes_read, frames_written, bytes_written, write_errors, rearms;
+};
+
+struct trf_uring_queue {
+	struct io_uring ring;
+	bool ring_ready;
+	bool stopping;
+	int fd; /* the queue fd, also registered as TRF_UQ_QUEUE_FILE */
+	const struct trf_config *cfg;
+	const struct trf_read_strategy *rs;
+	void *rs_state; /* the strategy's own state */
+	const char *read_name; /* rs->name, or what the strategy fell back to */
+	uint8_t *base; /* nbufs * frame_size, registered as fixed buffer 0 */
+	size_t mem_size;
+	uint32_t frame_size;
+	unsigned int nbufs;
+	unsigned int writes_inflight;
+	uint32_t *write_len; /* by buffer id, while its write is in flight */
+	struct trf_frame *batch; /* frames of the current reap, nbufs at most */
+	unsigned int nframes;
+	struct trf_uq_totals t;
+};
+
+static inline uint8_t *trf_uq_buf(const struct trf_uring_queue *q, uint16_t bid)
+{
+	return q->base + (size_t)bid * q->frame_size;
+}
+
+/* A frame of len bytes was read into buffer bid: it joins the current batch. */
+static inline void trf_uq_add_frame(struct trf_uring_queue *q, uint16_t bid, uint32_t len)
+{
+	q->batch[q->nframes++] = (struct trf_frame){
+		.data = trf_uq_buf(q, bid),
+		.len = len,
+		.cookie = bid,
+	};
+	q->t.frames_read++;
+	q->t.bytes_read += len;
+}
+
+/* An SQE; never NULL while the SQ is sized as ring.c sizes it (see there). */
+struct io_uring_sqe *trf_uq_get_sqe(struct trf_uring_queue *q);
+
+/* A cancel for the request whose user_data is ud. */
+void trf_uq_cancel(struct trf_uring_queue *q, uint64_t ud);
+
+#endif /* TRF_IO_URING_RING_H */
