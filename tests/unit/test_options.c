@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The tools' option tables against what users read: every option accepted
+ * (the table is what getopt_long is made from) is in --help and in
+ * docs/cli.md, docs/cli.md names no option that does not exist, and the
+ * generated getopt arguments take each option, long and short, to its own
+ * entry with its value.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "opttab.h"
+#include "options.h" /* tapreflect */
+#include "tapgen.h"
+
+#define MAX_OPTS 64
+
+/* The part of docs/cli.md that documents one tool: from its heading to the next tool's. */
+static char *doc_section(const char *tool)
+{
+	FILE *f = fopen(TRF_CLI_MD, "re");
+	char *text, *start, *end;
+	long size;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)size + 1);
+	assert_non_null(text);
+	assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
+	fclose(f);
+	/* Each tool's part starts with a level-1 heading "# <tool> command line". */
+	{
+		char heading[64];
+
+		snprintf(heading, sizeof(heading), "# %s command line\n", tool);
+		start = strstr(text, heading);
+		assert_non_null(start);
+	}
+	end = strstr(start + 1, "\n# ");
+	if (end)
+		end[1] = '\0';
+	memmove(text, start, strlen(start) + 1);
+	return text;
+}
+
+static char *help_text(const struct trf_opt_tool *tool)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	trf_opt_help(tool, f);
+	fclose(f);
+	return buf;
+}
+
+/* "--name" as a whole option name in text (not a prefix of a longer one). */
+static int mentions(const char *text, const char *name)
+{
+	char needle[80];
+	size_t n = (size_t)snprintf(needle, sizeof(needle), "--%s", name);
+
+	for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle)) {
+		char c = p[n];
+
+		if (!(c >= 'a' && c <= 'z') && c != '-')
+			return 1;
+	}
+	return 0;
+}
+
+static void check_tool(const struct trf_opt_tool *tool)
+{
+	char *help = help_text(tool), *doc = doc_section(tool->prog);
+	unsigned int n = trf_opt_count(tool->opts);
+
+	assert_true(n > 0 && n < MAX_OPTS);
+	for (unsigned int i = 0; i < n; i++) {
+		const struct trf_opt *o = &tool->opts[i];
+
+		if (!mentions(help, o->name))
+			fail_msg("%s --help does not list --%s", tool->prog, o->name);
+		if (o->short_name) {
+			char pair[80];
+
+			snprintf(pair, sizeof(pair), "-%c, --%s", o->short_name, o->name);
+			if (!strstr(help, pair))
+				fail_msg("%s --help does not show %s", tool->prog, pair);
+		}
+		if (!mentions(doc, o->name))
+			fail_msg("docs/cli.md does not document %s --%s", tool->prog, o->name);
+		for (unsigned int j = 0; j < i; j++) {
+			assert_string_not_equal(o->name, tool->opts[j].name);
+			if (o->short_name)
+				assert_int_not_equal(o->short_name, tool->opts[j].short_name);
+		}
+	}
+	/* The other way round: every option in the doc's tables exists. */
+	for (const char *line = doc; line && *line;
+	     line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		const char *p, *eol = strchr(line, '\n');
+
+		if (strncmp(line, "| `", 3) != 0)
+			continue;
+		for (p = strstr(line, "--"); p && (!eol || p < eol); p = strstr(p + 2, "--")) {
+			char name[64];
+			size_t len = strspn(p + 2, "abcdefghijklmnopqrstuvwxyz-");
+			int found = 0;
+
+			if (len == 0 || len >= sizeof(name))
+				continue;
+			memcpy(name, p + 2, len);
+			name[len] = '\0';
+			for (unsigned int i = 0; i < n && !found; i++)
+				found = strcmp(tool->opts[i].name, name) == 0;
+			if (!found)
+				fail_msg("docs/cli.md documents %s --%s, which it does not accept",
+					 tool->prog, name);
+		}
+		if (!eol)
+			break;
+	}
+	free(help);
+	free(doc);
+}
+
+static void tapreflect_options_documented(void **state)
+{
+	(void)state;
+	check_tool(&tapreflect_tool);
+}
+
+static void tapgen_options_documented(void **state)
+{
+	(void)state;
+	check_tool(&tapgen_tool);
+}
+
+/* A copy of a table whose handlers record which entry took what. */
+struct record {
+	int index;
+	char value[32];
+};
+
+static struct record *recorded;
+
+#define RECORDER(i)                                                                   \
+	static int rec##i(void *ctx, const char *v)                                   \
+	{                                                                             \
+		(void)ctx;                                                            \
+		recorded->index = i;                                                  \
+		snprintf(recorded->value, sizeof(recorded->value), "%s", v ? v : ""); \
+		return 0;                                                             \
+	}
+/* clang-format off */
+RECORDER(0) RECORDER(1) RECORDER(2) RECORDER(3) RECORDER(4) RECORDER(5) RECORDER(6) RECORDER(7)
+RECORDER(8) RECORDER(9) RECORDER(10) RECORDER(11) RECORDER(12) RECORDER(13) RECORDER(14)
+RECORDER(15) RECORDER(16) RECORDER(17) RECORDER(18) RECORDER(19) RECORDER(20) RECORDER(21)
+RECORDER(22) RECORDER(23)
+static int (*const recorders[])(void *, const char *) = {
+	rec0, rec1, rec2, rec3, rec4, rec5, rec6, rec7, rec8, rec9, rec10, rec11, rec12, rec13,
+	rec14, rec15, rec16, rec17, rec18, rec19, rec20, rec21, rec22, rec23,
+};
+/* clang-format on */
+
+static void check_dispatch(const struct trf_opt_tool *tool)
+{
+	unsigned int n = trf_opt_count(tool->opts);
+	struct trf_opt copy[MAX_OPTS];
+	struct trf_opt_tool t = *tool;
+	struct record rec;
+
+	assert_true(n <= sizeof(recorders) / sizeof(recorders[0]));
+	memcpy(copy, tool->opts, (n + 1) * sizeof(copy[0]));
+	for (unsigned int i = 0; i < n; i++)
+		copy[i].parse = recorders[i];
+	t.opts = copy;
+	recorded = &rec;
+	for (unsigned int i = 0; i < n; i++) {
+		char prog[] = "prog", value[] = "v42", lopt[80],
+		     sopt[3] = { '-', copy[i].short_name, 0 };
+		char *argv[4] = { prog, lopt, value, NULL };
+		int first = 0;
+
+		snprintf(lopt, sizeof(lopt), "--%s", copy[i].name);
+		rec = (struct record){ .index = -1 };
+		assert_int_equal(trf_opt_parse(&t, copy[i].arg ? 3 : 2, argv, NULL, &first), 0);
+		assert_int_equal(rec.index, (int)i);
+		assert_string_equal(rec.value, copy[i].arg ? "v42" : "");
+		assert_int_equal(first, copy[i].arg ? 3 : 2);
+		if (copy[i].short_name) {
+			argv[1] = sopt;
+			rec = (struct record){ .index = -1 };
+			assert_int_equal(trf_opt_parse(&t, copy[i].arg ? 3 : 2, argv, NULL, &first),
+					 0);
+			assert_int_equal(rec.index, (int)i);
+		}
+		if (copy[i].arg) {
+			/* Without its value: a usage error, and no handler runs. */
+			rec = (struct record){ .index = -1 };
+			assert_true(trf_opt_parse(&t, 2, argv, NULL, &first) < 0);
+			assert_int_equal(rec.index, -1);
+		}
+	}
+	{
+		char prog[] = "prog", bogus[] = "--no-such-option";
+		char *argv[3] = { prog, bogus, NULL };
+		int first;
+
+		rec = (struct record){ .index = -1 };
+		assert_true(trf_opt_parse(&t, 2, argv, NULL, &first) < 0);
+		assert_int_equal(rec.index, -1);
+	}
+}
+
+static void tapreflect_getopt_from_table(void **state)
+{
+	(void)state;
+	check_dispatch(&tapreflect_tool);
+}
+
+static void tapgen_getopt_from_table(void **state)
+{
+	(void)state;
+	check_dispatch(&tapgen_tool);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(tapreflect_options_documented),
+		cmocka_unit_test(tapgen_options_documented),
+		cmocka_unit_test(tapreflect_getopt_from_table),
+		cmocka_unit_test(tapgen_getopt_from_table),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

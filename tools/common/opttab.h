@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Command-line options declared once, in a table per tool, from which both
+ * the getopt_long() arguments and the --help text are made: help cannot
+ * drift from what is accepted.
+ */
+#ifndef TRF_TOOLS_OPTTAB_H
+#define TRF_TOOLS_OPTTAB_H
+
+#include <stdio.h>
+
+/* Returned by a handler after it printed what was asked (--help, --version): exit 0. */
+#define TRF_OPT_DONE 1
+
+struct trf_opt {
+	const char *name; /* long name without "--"; NULL ends the table */
+	char short_name; /* 0: none */
+	const char *arg; /* the value's placeholder in --help; NULL: the option takes none */
+	const char *help; /* lines separated by \n */
+	const char *group; /* starts a section of --help (NULL: same section as before) */
+	/*
+	 * Takes the value (NULL for an option without one).  Returns 0,
+	 * TRF_OPT_DONE, or a negative number after printing a usage error.
+	 */
+	int (*parse)(void *ctx, const char *value);
+};
+
+struct trf_opt_tool {
+	const char *prog; /* for error messages: "prog: ..." */
+	const char *usage; /* the text before the options */
+	const char *epilogue; /* the text after them */
+	const struct trf_opt *opts;
+};
+
+/* Write --help: usage, the options by section, the epilogue. */
+void trf_opt_help(const struct trf_opt_tool *tool, FILE *f);
+
+/* Print "prog: MESSAGE" and the pointer to --help on stderr; returns -EINVAL. */
+int trf_opt_error(const struct trf_opt_tool *tool, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * Parse argv with the table.  Returns 0 when every option was taken (*first
+ * then indexes the first operand), TRF_OPT_DONE when a handler asked to exit
+ * 0, or a negative number after a usage error was printed.
+ */
+int trf_opt_parse(const struct trf_opt_tool *tool, int argc, char **argv, void *ctx, int *first);
+
+/* Number of options in a table. */
+unsigned int trf_opt_count(const struct trf_opt *opts);
+
+#endif /* TRF_TOOLS_OPTTAB_H */

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tapgen: a UDP load generator for reflectors.  Sends sequence-numbered,
+ * timestamped datagrams over many flows (one destination port per flow) at a
+ * fixed rate or as fast as it can, receives the reflections on the same
+ * socket, and reports offered and reflected rate, loss, duplicates,
+ * reordering and round-trip times; or searches for the NDR and PDR.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tapgen.h"
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	tapgen_interrupted = 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct gen_opts o;
+	struct trial t = { 0 };
+	uint64_t seq = 0;
+	int fd, rcvbuf = 8 << 20, ret = 0;
+	FILE *json = NULL;
+
+	ret = tapgen_parse_args(argc, argv, &o);
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	if (o.cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(o.cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+			fprintf(stderr, "tapgen: cannot pin to CPU %d: %s\n", o.cpu,
+				strerror(errno));
+			return 1;
+		}
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	t.st.rtt_hist = calloc(RTT_BUCKETS, sizeof(*t.st.rtt_hist));
+	if (o.icmp) {
+		fd = socket(o.dst.ss_family, SOCK_RAW | SOCK_CLOEXEC,
+			    o.dst.ss_family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+		o.icmp_id = (uint16_t)(getpid() << 4);
+	} else {
+		fd = socket(o.dst.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	}
+	if (fd < 0 || !t.st.rtt_hist) {
+		fprintf(stderr, "tapgen: cannot open a %s socket: %s%s\n",
+			o.icmp ? "raw ICMP" : "UDP", strerror(errno),
+			o.icmp && errno == EPERM ? " — --icmp needs root (CAP_NET_RAW)" : "");
+		return 1;
+	}
+	/* Replies arrive in bursts while we are busy sending: give them room. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (o.json_path) {
+		json = strcmp(o.json_path, "-") == 0 ? stdout : fopen(o.json_path, "w");
+		if (!json) {
+			fprintf(stderr, "tapgen: cannot write %s: %s\n", o.json_path,
+				strerror(errno));
+			return 1;
+		}
+	}
+
+	if (!o.search) {
+		if (tapgen_run_trial(fd, &o, o.rate, o.duration, &seq, &t) == 0 || t.st.sent) {
+			tapgen_print_trial(json == stdout ? stderr : stdout, &o, &t);
+			if (json) {
+				fputs("{\"type\":\"tapgen\",", json);
+				tapgen_json_trial(json, &o, &t);
+				fputs("}\n", json);
+			}
+		}
+	} else {
+		FILE *trace = json == stdout ? stderr : stdout;
+		double ceiling = o.max_rate, ndr = 0, pdr = 0;
+
+		if (ceiling <= 0) {
+			if (tapgen_run_trial(fd, &o, 0, o.duration, &seq, &t) < 0)
+				goto out;
+			ceiling = (double)t.st.sent / t.elapsed;
+			fprintf(trace,
+				"tapgen: ceiling: unlimited trial offered %.0f pps, reflected %.0f "
+				"pps\n",
+				ceiling, (double)t.st.unique / t.elapsed);
+		}
+		ret = tapgen_search_rate(fd, &o, 0, ceiling, 0, &seq, &t, trace, "NDR", &ndr);
+		if (ret == 0)
+			ret = tapgen_search_rate(fd, &o, ndr, ceiling, o.pdr_loss, &seq, &t, trace,
+						 "PDR", &pdr);
+		if (ret < 0)
+			goto out;
+		fprintf(trace,
+			"tapgen: NDR %.0f pps (no loss), PDR %.0f pps (loss <= %.2f%%), ceiling "
+			"%.0f pps, "
+			"%u steps, majority of %u trials of %.1f s per rate\n",
+			ndr, pdr, o.pdr_loss * 100, ceiling, o.steps, o.repeats, o.duration);
+		if (json)
+			fprintf(
+			    json,
+			    "{\"type\":\"search\",\"flows\":%u,\"payload\":%u,\"ndr_pps\":%.0f,"
+			    "\"pdr_pps\":%.0f,\"pdr_loss\":%.4f,\"ceiling_pps\":%.0f,\"steps\":%u,"
+			    "\"repeats\":%u,\"trial_s\":%.2f}\n",
+			    o.flows, o.payload, ndr, pdr, o.pdr_loss, ceiling, o.steps, o.repeats,
+			    o.duration);
+	}
+out:
+	if (json && json != stdout)
+		fclose(json);
+	close(fd);
+	free(t.st.seen);
+	free(t.st.rtt_hist);
+	if (tapgen_interrupted)
+		return 130;
+	return ret < 0 ? 1 : 0;
+}

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tapgen's options, declared once: the table below makes getopt_long's
+ * arguments and --help (tools/common/opttab.c), and docs/cli.md is checked
+ * against it by unit.options.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "opttab.h"
+#include "tapgen.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+struct parse_ctx {
+	struct gen_opts *o;
+	const char *dst;
+};
+
+static int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A number in [min, max] (max < 0: no upper bound). */
+static int number(const char *name, const char *v, double min, double max, const char *what,
+		  double *out)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno || end == v || *end || !isfinite(d) || d < min || (max >= 0 && d > max))
+		return error("bad --%s '%s': %s", name, v, what);
+	*out = d;
+	return 0;
+}
+
+/* A whole number in [min, max]. */
+static int whole(const char *name, const char *v, double min, double max, const char *what,
+		 unsigned int *out)
+{
+	double d;
+	int ret = number(name, v, min, max, what, &d);
+
+	if (ret)
+		return ret;
+	if (d != floor(d))
+		return error("bad --%s '%s': %s", name, v, what);
+	*out = (unsigned int)d;
+	return 0;
+}
+
+#define O(ctx) (((struct parse_ctx *)(ctx))->o)
+
+static int opt_dst(void *ctx, const char *v)
+{
+	((struct parse_ctx *)ctx)->dst = v;
+	return 0;
+}
+
+static int opt_port(void *ctx, const char *v)
+{
+	return whole("port", v, 1, 65535, "a UDP port, 1..65535", &O(ctx)->port);
+}
+
+static int opt_flows(void *ctx, const char *v)
+{
+	return whole("flows", v, 1, 65535, "a number of flows, 1..65535", &O(ctx)->flows);
+}
+
+static int opt_size(void *ctx, const char *v)
+{
+	return whole("size", v, MIN_PAYLOAD, MAX_PAYLOAD,
+		     "payload bytes, " STR(MIN_PAYLOAD) ".." STR(MAX_PAYLOAD), &O(ctx)->payload);
+}
+
+static int opt_rate(void *ctx, const char *v)
+{
+	return number("rate", v, 0, -1, "datagrams per second, 0 = as fast as possible",
+		      &O(ctx)->rate);
+}
+
+static int opt_duration(void *ctx, const char *v)
+{
+	int ret = number("duration", v, 0, 1e7, "seconds greater than 0", &O(ctx)->duration);
+
+	if (ret == 0 && O(ctx)->duration == 0)
+		return error("bad --duration '%s': seconds greater than 0", v);
+	return ret;
+}
+
+static int opt_drain(void *ctx, const char *v)
+{
+	return number("drain", v, 0, 1e7, "seconds, 0 or more", &O(ctx)->drain);
+}
+
+static int opt_batch(void *ctx, const char *v)
+{
+	return whole("batch", v, 1, MAX_BATCH, "datagrams per sendmmsg, 1.." STR(MAX_BATCH),
+		     &O(ctx)->batch);
+}
+
+static int opt_cpu(void *ctx, const char *v)
+{
+	unsigned int cpu = 0;
+	int ret = whole("cpu", v, 0, CPU_SETSIZE - 1, "a CPU number", &cpu);
+
+	if (ret == 0)
+		O(ctx)->cpu = (int)cpu;
+	return ret;
+}
+
+static int opt_json(void *ctx, const char *v)
+{
+	O(ctx)->json_path = v;
+	return 0;
+}
+
+static int opt_search(void *ctx, const char *v)
+{
+	(void)v;
+	O(ctx)->search = true;
+	return 0;
+}
+
+static int opt_icmp(void *ctx, const char *v)
+{
+	(void)v;
+	O(ctx)->icmp = true;
+	return 0;
+}
+
+static int opt_steps(void *ctx, const char *v)
+{
+	return whole("steps", v, 1, 30, "binary search steps, 1..30", &O(ctx)->steps);
+}
+
+static int opt_repeats(void *ctx, const char *v)
+{
+	return whole("repeats", v, 1, 9, "trials per rate, 1..9", &O(ctx)->repeats);
+}
+
+static int opt_pdr_loss(void *ctx, const char *v)
+{
+	int ret = number("pdr-loss", v, 0, 1, "a loss ratio, 0 <= ratio < 1", &O(ctx)->pdr_loss);
+
+	if (ret == 0 && O(ctx)->pdr_loss >= 1)
+		return error("bad --pdr-loss '%s': a loss ratio, 0 <= ratio < 1", v);
+	return ret;
+}
+
+static int opt_max_rate(void *ctx, const char *v)
+{
+	return number("max-rate", v, 0, -1,
+		      "datagrams per second, 0 = what an unlimited trial offered",
+		      &O(ctx)->max_rate);
+}
+
+static int opt_help(void *ctx, const char *v)
+{
+	(void)ctx;
+	(void)v;
+	trf_opt_help(&tapgen_tool, stdout);
+	return TRF_OPT_DONE;
+}
+
+/* clang-format off */
+static const struct trf_opt options[] = {
+	{ "dst", 'd', "ADDR", "IPv4 or IPv6 address behind the reflector (required)", "Traffic:", opt_dst },
+	{ "port", 'p', "PORT", "first destination port (default 9000); flow i uses PORT+i", NULL, opt_port },
+	{ "flows", 'f', "N", "flows, i.e. destination ports (default 16), so the kernel\n"
+	  "spreads them over the device's queues", NULL, opt_flows },
+	{ "size", 's', "BYTES", "UDP payload bytes, " STR(MIN_PAYLOAD) ".." STR(MAX_PAYLOAD)
+	  " (default 18: a 64 B Ethernet frame)", NULL, opt_size },
+	{ "icmp", 0, NULL, "ICMP/ICMPv6 echo requests on a raw socket instead of UDP\n"
+	  "(needs CAP_NET_RAW); flow i uses echo id ID+i", NULL, opt_icmp },
+	{ "rate", 'r', "PPS", "offered datagrams per second (default 0 = as fast as possible)", NULL,
+	  opt_rate },
+	{ "duration", 't', "SECS", "sending time of a trial (default 5)", NULL, opt_duration },
+	{ "drain", 0, "SECS", "time to wait for late replies after sending (default 0.5)", NULL,
+	  opt_drain },
+	{ "batch", 'b', "N", "datagrams per sendmmsg (default 32, max " STR(MAX_BATCH) ")", NULL,
+	  opt_batch },
+	{ "cpu", 'c', "N", "pin to this CPU", NULL, opt_cpu },
+	{ "search", 0, NULL, "binary search for the NDR (no loss) and then the PDR (loss up\n"
+	  "to --pdr-loss) instead of one trial; every step is traced", "Rate search:", opt_search },
+	{ "steps", 0, "N", "binary search steps for each of NDR and PDR (default 8)", NULL, opt_steps },
+	{ "repeats", 0, "N", "trials per rate; the majority decides (default 3, max 9)", NULL,
+	  opt_repeats },
+	{ "pdr-loss", 0, "RATIO", "loss ratio the PDR allows (default 0.005 = 0.5%)", NULL,
+	  opt_pdr_loss },
+	{ "max-rate", 0, "PPS", "search ceiling (default 0: what an unlimited trial offered)", NULL,
+	  opt_max_rate },
+	{ "json", 0, "FILE|-", "write the result as one JSON object (a trial, or the search)",
+	  "Output:", opt_json },
+	{ "help", 'h', NULL, "show this help", NULL, opt_help },
+	{ NULL, 0, NULL, NULL, NULL, NULL },
+};
+/* clang-format on */
+
+const struct trf_opt_tool tapgen_tool = {
+	.prog = "tapgen",
+	.usage = "Usage: tapgen --dst ADDR [OPTIONS]\n"
+		 "\n"
+		 "Send numbered UDP datagrams to a reflector and measure what comes back: offered\n"
+		 "and reflected rate, loss, duplicates, reordering and round-trip times.\n",
+	.epilogue = "Exit status: 0 done, 1 runtime error, 2 bad usage, 130 interrupted.\n"
+		    "\n"
+		    "Examples:\n"
+		    "  tapgen --dst 198.18.0.2 --flows 16 --rate 100000 --duration 10\n"
+		    "  tapgen --dst 198.18.0.2 --search --duration 2 --json search.json\n",
+	.opts = options,
+};
+
+static int error(const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return trf_opt_error(&tapgen_tool, "%s", msg);
+}
+
+static int set_dst(struct gen_opts *o, const char *dst)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&o->dst;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&o->dst;
+
+	memset(&o->dst, 0, sizeof(o->dst));
+	if (inet_pton(AF_INET, dst, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		o->dst_len = sizeof(*s4);
+	} else if (inet_pton(AF_INET6, dst, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		o->dst_len = sizeof(*s6);
+	} else {
+		return error("bad --dst '%s': an IPv4 or IPv6 address", dst);
+	}
+	return 0;
+}
+
+int tapgen_parse_args(int argc, char **argv, struct gen_opts *o)
+{
+	struct parse_ctx ctx = { .o = o };
+	int first, ret;
+
+	*o = (struct gen_opts){ .port = 9000,
+				.flows = 16,
+				.payload = 18,
+				.duration = 5,
+				.drain = 0.5,
+				.batch = 32,
+				.cpu = -1,
+				.steps = 8,
+				.repeats = 3,
+				.pdr_loss = 0.005 };
+	ret = trf_opt_parse(&tapgen_tool, argc, argv, &ctx, &first);
+	if (ret)
+		return ret > 0 ? 1 : ret;
+	if (first < argc)
+		return error("unexpected argument '%s'", argv[first]);
+	if (!ctx.dst)
+		return error("--dst is required");
+	if (o->port + o->flows - 1 > 65535)
+		return error("--port %u with --flows %u goes beyond port 65535", o->port, o->flows);
+	ret = set_dst(o, ctx.dst);
+	if (ret)
+		return ret;
+	o->progress = isatty(STDERR_FILENO);
+	return 0;
+}

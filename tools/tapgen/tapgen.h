@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tapgen: a UDP (or ICMP echo) load generator for reflectors.  Shared by its
+ * files: options.c (the option table), trial.c (one timed trial: send,
+ * receive, account), search.c (NDR/PDR binary search), report.c (text and
+ * JSON), main.c.
+ */
+#ifndef TRF_TAPGEN_H
+#define TRF_TAPGEN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#define MAX_BATCH 256
+#define MAX_PAYLOAD 65000
+#define MIN_PAYLOAD 16 /* sequence number and send timestamp */
+#define RTT_BUCKETS 200000 /* 1 us each: 0..200 ms, beyond goes to the last */
+
+struct gen_opts {
+	struct sockaddr_storage dst;
+	socklen_t dst_len;
+	unsigned int port;
+	unsigned int flows;
+	unsigned int payload;
+	double rate;
+	double duration;
+	double drain;
+	unsigned int batch;
+	int cpu;
+	const char *json_path;
+	bool progress;
+	bool search; /* NDR/PDR binary search instead of one trial */
+	unsigned int steps; /* binary search steps */
+	unsigned int repeats; /* trials per rate in a search; the majority decides */
+	double pdr_loss; /* loss ratio allowed for the PDR */
+	double max_rate; /* search ceiling; 0 = what an unlimited trial offered */
+	bool icmp; /* ICMP/ICMPv6 echo instead of UDP; flow i uses echo id icmp_id + i */
+	uint16_t icmp_id; /* echo id of flow 0 */
+};
+
+#define ICMP_HLEN 8
+
+struct gen_stats {
+	uint64_t base_seq; /* the first sequence number of this trial */
+	uint64_t sent, send_errors, received, unique, duplicates, reordered, foreign, late;
+	uint64_t max_seq_seen;
+	uint8_t *seen; /* bitmap by sequence number */
+	size_t seen_bytes;
+	uint32_t *rtt_hist;
+	uint64_t rtt_min_ns, rtt_max_ns;
+};
+
+struct trial {
+	double rate; /* target; 0 = unlimited */
+	double elapsed; /* sending time */
+	struct gen_stats st;
+};
+
+/* Set by SIGINT/SIGTERM: the trial in progress ends, no new one starts. */
+extern volatile sig_atomic_t tapgen_interrupted;
+
+/* The option table (options.c): getopt_long's arguments and --help. */
+struct trf_opt_tool;
+extern const struct trf_opt_tool tapgen_tool;
+
+/* Parse the command line; 0 to run, 1 to exit 0 (--help), negative after a usage error. */
+int tapgen_parse_args(int argc, char **argv, struct gen_opts *o);
+
+/*
+ * One trial at `rate` (0 = as fast as possible) for `duration` seconds, then
+ * up to --drain seconds for late replies.  *seq carries the sequence numbers
+ * across trials, so that a late reply from an earlier trial is never counted
+ * in this one.  Returns 0, or -EINTR when interrupted.
+ */
+int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double duration, uint64_t *seq,
+		     struct trial *t);
+
+/* Lost share of what a trial sent (1 when it sent nothing). */
+double tapgen_loss_ratio(const struct trial *t);
+
+/* RTT percentile p (0..100) in microseconds, from the trial's histogram. */
+double tapgen_rtt_percentile_us(const struct gen_stats *s, double p);
+
+/*
+ * Binary search between lo (known good, may be 0) and hi for the highest rate
+ * that passes with loss <= allowed; each step's trials are traced on trace.
+ */
+int tapgen_search_rate(int fd, const struct gen_opts *o, double lo, double hi, double allowed,
+		       uint64_t *seq, struct trial *t, FILE *trace, const char *what,
+		       double *found);
+
+/* One trial as two lines of text, and as the fields of a JSON object (no braces). */
+void tapgen_print_trial(FILE *f, const struct gen_opts *o, const struct trial *t);
+void tapgen_json_trial(FILE *f, const struct gen_opts *o, const struct trial *t);
+
+#endif

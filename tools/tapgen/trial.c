@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: MIT
+/*
+ * One tapgen trial: sequence-numbered, timestamped datagrams over many flows
+ * (one destination port, or ICMP echo id, per flow) at a fixed rate or as
+ * fast as possible, the reflections received on the same socket, every one
+ * accounted: unique, duplicate, reordered, foreign (not ours) or late (from
+ * an earlier trial), with a round-trip time histogram.
+ */
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tapgen.h"
+#include "tapreflect/csum.h"
+
+volatile sig_atomic_t tapgen_interrupted;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void set_port(struct sockaddr_storage *ss, unsigned int port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+}
+
+static void mark_seen(struct gen_stats *s, uint64_t seq)
+{
+	uint64_t idx;
+	size_t byte;
+
+	if (seq < s->base_seq) {
+		s->late++; /* a straggler from an earlier trial */
+		return;
+	}
+	idx = seq - s->base_seq;
+	byte = idx / 8;
+	if (idx >= s->sent) {
+		s->foreign++; /* not a sequence number this trial sent */
+		return;
+	}
+	if (byte >= s->seen_bytes) {
+		size_t n = s->seen_bytes ? s->seen_bytes : 1 << 16;
+		uint8_t *p;
+
+		while (n <= byte)
+			n *= 2;
+		p = realloc(s->seen, n);
+		if (!p) {
+			s->foreign++;
+			return;
+		}
+		memset(p + s->seen_bytes, 0, n - s->seen_bytes);
+		s->seen = p;
+		s->seen_bytes = n;
+	}
+	if (s->seen[byte] & (1u << (idx % 8))) {
+		s->duplicates++;
+		return;
+	}
+	s->seen[byte] |= (uint8_t)(1u << (idx % 8));
+	s->unique++;
+	if (idx < s->max_seq_seen)
+		s->reordered++;
+	else
+		s->max_seq_seen = idx;
+}
+
+/* Where our sequence number and timestamp start in a received datagram, or -1 if it is not ours. */
+static int reply_offset(const struct gen_opts *o, const uint8_t *p, size_t len)
+{
+	size_t off = 0;
+	uint16_t id;
+
+	if (!o->icmp)
+		return len == o->payload ? 0 : -1;
+	if (o->dst.ss_family == AF_INET) {
+		/* IPv4 raw sockets hand over the IP header too. */
+		if (len < 20 || (p[0] >> 4) != 4)
+			return -1;
+		off = (size_t)(p[0] & 15) * 4;
+	}
+	if (len < off + ICMP_HLEN || len - off - ICMP_HLEN != o->payload)
+		return -1;
+	if (p[off] != (o->dst.ss_family == AF_INET ? 0 : 129)) /* echo reply */
+		return -1;
+	id = (uint16_t)(p[off + 4] << 8 | p[off + 5]);
+	if ((uint16_t)(id - o->icmp_id) >= o->flows)
+		return -1;
+	return (int)(off + ICMP_HLEN);
+}
+
+static void receive_some(int fd, struct gen_stats *s, const struct gen_opts *o)
+{
+	static uint8_t bufs[MAX_BATCH][2048];
+	struct mmsghdr msgs[MAX_BATCH];
+	struct iovec iov[MAX_BATCH];
+	int n;
+
+	for (;;) {
+		for (int i = 0; i < MAX_BATCH; i++) {
+			iov[i] = (struct iovec){ bufs[i], sizeof(bufs[i]) };
+			msgs[i] =
+			    (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+		}
+		n = recvmmsg(fd, msgs, MAX_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		uint64_t t = now_ns();
+		for (int i = 0; i < n; i++) {
+			int off = reply_offset(o, bufs[i], msgs[i].msg_len);
+			uint64_t seq, ts, rtt;
+
+			if (off < 0) {
+				/* A raw ICMP socket also sees others' ICMP: not ours, not counted. */
+				if (!o->icmp)
+					s->foreign++;
+				continue;
+			}
+			s->received++;
+			memcpy(&seq, bufs[i] + off, 8);
+			memcpy(&ts, bufs[i] + off + 8, 8);
+			mark_seen(s, seq);
+			rtt = t > ts ? t - ts : 0;
+			if (rtt < s->rtt_min_ns || s->rtt_min_ns == 0)
+				s->rtt_min_ns = rtt;
+			if (rtt > s->rtt_max_ns)
+				s->rtt_max_ns = rtt;
+			s->rtt_hist[rtt / 1000 < RTT_BUCKETS ? rtt / 1000 : RTT_BUCKETS - 1]++;
+		}
+	}
+}
+
+double tapgen_rtt_percentile_us(const struct gen_stats *s, double p)
+{
+	uint64_t total = 0, want, acc = 0;
+
+	for (int i = 0; i < RTT_BUCKETS; i++)
+		total += s->rtt_hist[i];
+	if (!total)
+		return 0;
+	want = (uint64_t)ceil(p / 100.0 * (double)total);
+	if (want == 0)
+		want = 1;
+	for (int i = 0; i < RTT_BUCKETS; i++) {
+		acc += s->rtt_hist[i];
+		if (acc >= want)
+			return i + 0.5;
+	}
+	return RTT_BUCKETS;
+}
+
+double tapgen_loss_ratio(const struct trial *t)
+{
+	return t->st.sent ? (double)(t->st.sent - t->st.unique) / (double)t->st.sent : 1.0;
+}
+
+/*
+ * One trial at `rate` for `duration` seconds, then up to --drain seconds for
+ * late replies.  *seq carries the sequence numbers across trials, so that a
+ * late reply from an earlier trial is never counted in this one.
+ */
+int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double duration, uint64_t *seq,
+		     struct trial *t)
+{
+	static uint8_t payloads[MAX_BATCH][MAX_PAYLOAD];
+	static struct sockaddr_storage names[MAX_BATCH];
+	static struct mmsghdr msgs[MAX_BATCH];
+	static struct iovec iov[MAX_BATCH];
+	uint64_t start, end, next, interval_ns = 0, last_progress, last_sent = 0, last_recv = 0;
+	unsigned int batch = o->batch, flow = 0;
+	uint32_t *hist = t->st.rtt_hist;
+	uint8_t *seen = t->st.seen;
+	size_t seen_bytes = t->st.seen_bytes;
+
+	memset(hist, 0, RTT_BUCKETS * sizeof(*hist));
+	if (seen)
+		memset(seen, 0, seen_bytes);
+	t->st = (struct gen_stats){
+		.base_seq = *seq, .rtt_hist = hist, .seen = seen, .seen_bytes = seen_bytes
+	};
+	t->rate = rate;
+	if (rate > 0) {
+		/* Keep bursts at most about 50 us apart at this rate. */
+		unsigned int max_batch = (unsigned int)(rate / 20000) + 1;
+
+		if (batch > max_batch)
+			batch = max_batch;
+		interval_ns = (uint64_t)(1e9 * batch / rate);
+	}
+	size_t hlen = o->icmp ? ICMP_HLEN : 0; /* our data follows the ICMP header */
+
+	for (unsigned int i = 0; i < batch; i++) {
+		iov[i] = (struct iovec){ payloads[i], hlen + o->payload };
+		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &names[i],
+							 .msg_namelen = o->dst_len,
+							 .msg_iov = &iov[i],
+							 .msg_iovlen = 1 } };
+		names[i] = o->dst;
+		for (unsigned int b = 16; b < o->payload; b++)
+			payloads[i][hlen + b] = (uint8_t)(b * 7 + 1);
+	}
+
+	start = now_ns();
+	end = start + (uint64_t)(duration * 1e9);
+	next = start;
+	last_progress = start;
+	while (!tapgen_interrupted) {
+		uint64_t now = now_ns();
+		int n;
+
+		if (now >= end)
+			break;
+		if (interval_ns && now < next) {
+			uint64_t wait_ns = next - now;
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+			if (wait_ns > 200000)
+				poll(&pfd, 1, (int)(wait_ns / 1000000)); /* wake for replies too */
+			receive_some(fd, &t->st, o);
+			continue;
+		}
+		for (unsigned int i = 0; i < batch; i++) {
+			uint64_t s = *seq + i;
+
+			memcpy(payloads[i] + hlen, &s, 8);
+			memcpy(payloads[i] + hlen + 8, &now, 8);
+			if (o->icmp) {
+				uint8_t *h = payloads[i];
+				uint16_t id = (uint16_t)(o->icmp_id + flow), check;
+
+				h[0] = o->dst.ss_family == AF_INET ? 8 : 128; /* echo request */
+				h[1] = 0;
+				h[2] = h[3] = 0;
+				h[4] = (uint8_t)(id >> 8);
+				h[5] = (uint8_t)id;
+				h[6] = (uint8_t)(s >> 8);
+				h[7] = (uint8_t)s;
+				/* IPv4 only: the kernel fills in ICMPv6 checksums. */
+				if (o->dst.ss_family == AF_INET) {
+					check = trf_csum_fold(
+					    trf_csum_partial(h, hlen + o->payload, 0));
+					memcpy(h + 2, &check, 2);
+				}
+			} else {
+				set_port(&names[i], o->port + flow);
+			}
+			flow = flow + 1 == o->flows ? 0 : flow + 1;
+		}
+		n = sendmmsg(fd, msgs, batch, 0);
+		if (n < 0) {
+			t->st.send_errors++;
+			n = 0;
+		}
+		t->st.sent += (unsigned int)n;
+		*seq += (unsigned int)n;
+		if (interval_ns)
+			next += interval_ns;
+		receive_some(fd, &t->st, o);
+		if (o->progress && !o->search && now - last_progress >= 1000000000ull) {
+			double dt = (double)(now - last_progress) / 1e9;
+
+			fprintf(stderr, "\r[%5.1fs] sent %9.0f pps  received %9.0f pps\033[K",
+				(double)(now - start) / 1e9, (double)(t->st.sent - last_sent) / dt,
+				(double)(t->st.received - last_recv) / dt);
+			last_progress = now;
+			last_sent = t->st.sent;
+			last_recv = t->st.received;
+		}
+	}
+	t->elapsed = (double)(now_ns() - start) / 1e9;
+	{
+		uint64_t drain_end = now_ns() + (uint64_t)(o->drain * 1e9);
+
+		while (now_ns() < drain_end && t->st.unique < t->st.sent) {
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+			poll(&pfd, 1, 10);
+			receive_some(fd, &t->st, o);
+		}
+	}
+	if (o->progress && !o->search)
+		fputs("\n", stderr);
+	return tapgen_interrupted ? -EINTR : 0;
+}

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tapreflect: the command-line front end of the engine.  Parses options
+ * (options.c), starts the engine, waits for a signal, a failure or the end,
+ * and has the counters sampled off the data path and reported (report.c).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "options.h"
+#include "report.h"
+
+/* Wait for a signal, a worker failure, the next stats tick or the end. */
+static int run_loop(struct report *r, int sfd)
+{
+	const struct opts *o = r->o;
+	double next_tick = o->stats_interval > 0 ? o->stats_interval : -1;
+	struct trf_err err;
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = trf_engine_failure_fd(r->eng), .events = POLLIN },
+		};
+		double now = report_elapsed(&r->start), until = -1;
+		int timeout_ms = -1;
+
+		if (o->duration > 0)
+			until = o->duration;
+		if (next_tick > 0 && (until < 0 || next_tick < until))
+			until = next_tick;
+		if (until >= 0)
+			timeout_ms = until > now ? (int)((until - now) * 1000) + 1 : 0;
+		if (poll(pfd, 2, timeout_ms) < 0 && errno != EINTR) {
+			fprintf(stderr, "tapreflect: poll: %s\n", strerror(errno));
+			return EXIT_RUNTIME;
+		}
+		if (pfd[1].revents && trf_engine_failure(r->eng, &err)) {
+			fprintf(stderr, "tapreflect: %s\n", err.msg);
+			return EXIT_RUNTIME;
+		}
+		if (pfd[0].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				return 0;
+		}
+		now = report_elapsed(&r->start);
+		if (next_tick > 0 && now >= next_tick) {
+			struct sample tmp;
+
+			report_sample(r, &r->cur);
+			report_interval(r);
+			tmp = r->prev;
+			r->prev = r->cur;
+			r->cur = tmp;
+			next_tick += o->stats_interval;
+			if (next_tick <= now)
+				next_tick = now + o->stats_interval;
+		}
+		if (o->duration > 0 && now >= o->duration)
+			return 0;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	struct report r = { 0 };
+	struct trf_engine *eng = NULL;
+	struct trf_err err = { { 0 } };
+	sigset_t sigs;
+	int ret, sfd, code = EXIT_RUNTIME;
+	bool exact;
+
+	ret = tapreflect_parse_args(argc, argv, &o);
+	if (ret)
+		return ret > 0 ? 0 : EXIT_USAGE;
+
+	/* Workers inherit this mask: only the main thread takes SIGINT/SIGTERM. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* The sync engine's stop interrupts its workers' read() with this signal. */
+	trf_engine_sync_wake_handler(o.cfg.wake_signal);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (sfd < 0) {
+		fprintf(stderr, "tapreflect: signalfd: %s\n", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+
+	r.o = &o;
+	r.human = stdout;
+	if (o.json_path) {
+		if (strcmp(o.json_path, "-") == 0) {
+			r.json = stdout;
+			r.human = stderr;
+		} else {
+			r.json = fopen(o.json_path, "we");
+			if (!r.json) {
+				fprintf(stderr, "tapreflect: cannot write --json %s: %s\n",
+					o.json_path, strerror(errno));
+				goto close_sfd;
+			}
+		}
+	}
+	r.live_tty = isatty(fileno(r.human));
+	r.live = o.stats_interval > 0 && (r.live_tty || o.stats_given);
+
+	if (trf_engine_create(&o.cfg, &eng, &err) < 0) {
+		fprintf(stderr, "tapreflect: %s\n", err.msg);
+		goto close_json;
+	}
+	if (trf_engine_start(eng, &err) < 0) {
+		fprintf(stderr, "tapreflect: %s\n", err.msg);
+		goto destroy_engine;
+	}
+	r.eng = eng;
+	r.nq = o.cfg.queues;
+	r.prev.queues = calloc(r.nq, sizeof(struct trf_queue_stats));
+	r.cur.queues = calloc(r.nq, sizeof(struct trf_queue_stats));
+	if (!r.prev.queues || !r.cur.queues) {
+		fprintf(stderr, "tapreflect: out of memory\n");
+		goto free_samples;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &r.start);
+	r.cpu_start = report_cpu_seconds();
+	trf_netcfg_tx_dropped(trf_engine_dev(eng), &r.kernel_drops_start);
+	report_start_line(eng, stderr);
+
+	code = run_loop(&r, sfd);
+	trf_engine_stop(eng);
+	if (code == 0 && trf_engine_failure(eng, &err)) {
+		fprintf(stderr, "tapreflect: %s\n", err.msg);
+		code = EXIT_RUNTIME;
+	}
+	report_sample(&r, &r.cur);
+	exact = report_summary(&r, code);
+	if (!exact && code == 0)
+		code = EXIT_RUNTIME;
+
+free_samples:
+	free(r.prev.queues);
+	free(r.cur.queues);
+destroy_engine:
+	trf_engine_destroy(eng);
+close_json:
+	if (r.json && r.json != stdout)
+		fclose(r.json);
+close_sfd:
+	close(sfd);
+	return code;
+}

@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tapreflect's options, declared once: the table below makes getopt_long's
+ * arguments and --help (tools/common/opttab.c), and docs/cli.md is checked
+ * against it by unit.options.
+ */
+#include "options.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || v < 0 || v > 1e7)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static void list_modes(FILE *f)
+{
+	fprintf(f, "Reflect modes:\n");
+	for (const struct trf_reflect_mode *const *m = trf_reflect_modes; *m; m++)
+		fprintf(f, "  %-10s %s (%s%s%s)\n", (*m)->name, (*m)->help,
+			((*m)->links & TRF_LINK_TAP) ? "tap" : "",
+			((*m)->links & TRF_LINK_TAP) && ((*m)->links & TRF_LINK_TUN) ? ", " : "",
+			((*m)->links & TRF_LINK_TUN) ? "tun" : "");
+}
+
+static int opt_dev(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+
+	if (!*v || strlen(v) >= IFNAMSIZ || strchr(v, '/'))
+		return error("bad --dev '%s': a device name of 1..%d characters", v, IFNAMSIZ - 1);
+	snprintf(o->cfg.dev, sizeof(o->cfg.dev), "%s", v);
+	return 0;
+}
+
+static int opt_mode(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+
+	if (strcmp(v, "tap") == 0)
+		o->cfg.link = TRF_LINK_TAP;
+	else if (strcmp(v, "tun") == 0)
+		o->cfg.link = TRF_LINK_TUN;
+	else
+		return error("bad --mode '%s': expected tap or tun", v);
+	return 0;
+}
+
+static int opt_queues(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+
+	if (trf_parse_uint(v, 1, TRF_MAX_QUEUES, &o->queues) < 0)
+		return error("bad --queues '%s': expected 1..%d", v, TRF_MAX_QUEUES);
+	return 0;
+}
+
+static int opt_cpus(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+	struct trf_err err;
+
+	o->ncpus = trf_parse_cpulist(v, o->cfg.cpus, TRF_MAX_QUEUES, &err);
+	if (o->ncpus < 0)
+		return error("%s", err.msg);
+	return 0;
+}
+
+static int opt_addr(void *ctx, const char *v)
+{
+	struct trf_config *cfg = &((struct opts *)ctx)->cfg;
+	struct trf_err err;
+
+	if (cfg->naddrs == TRF_MAX_ADDRS)
+		return error("at most %d --addr options", TRF_MAX_ADDRS);
+	if (trf_parse_addr(v, &cfg->addrs[cfg->naddrs], &err) < 0)
+		return error("%s", err.msg);
+	cfg->naddrs++;
+	return 0;
+}
+
+static int opt_mtu(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+	unsigned long mtu;
+
+	if (trf_parse_uint(v, 68, 65535, &mtu) < 0)
+		return error("bad --mtu '%s': expected 68..65535", v);
+	o->cfg.mtu = (unsigned int)mtu;
+	return 0;
+}
+
+static int opt_mac(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+	struct trf_err err;
+
+	if (trf_parse_mac(v, o->cfg.reflect.mac, &err) < 0)
+		return error("%s", err.msg);
+	return 0;
+}
+
+static int opt_io(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+
+	if (strcmp(v, "uring") == 0)
+		o->cfg.io = TRF_IO_URING;
+	else if (strcmp(v, "sync") == 0)
+		o->cfg.io = TRF_IO_SYNC;
+	else
+		return error("bad --io '%s': expected uring or sync", v);
+	return 0;
+}
+
+static int opt_read(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+
+	if (strcmp(v, "auto") == 0)
+		o->cfg.read = TRF_READ_AUTO;
+	else if (strcmp(v, "multishot") == 0)
+		o->cfg.read = TRF_READ_MULTISHOT;
+	else if (strcmp(v, "fixed") == 0)
+		o->cfg.read = TRF_READ_FIXED;
+	else
+		return error("bad --read '%s': expected auto, multishot or fixed", v);
+	return 0;
+}
+
+static int opt_fixed_reads(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+	unsigned long n;
+
+	if (trf_parse_uint(v, 1, TRF_MAX_FIXED_READS, &n) < 0)
+		return error("bad --fixed-reads '%s': expected 1..%d", v, TRF_MAX_FIXED_READS);
+	o->cfg.fixed_reads = (unsigned int)n;
+	return 0;
+}
+
+static int opt_buffers(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+	unsigned long n;
+
+	if (trf_parse_uint(v, 2, 32768, &n) < 0 || (n & (n - 1)))
+		return error("bad --buffers '%s': a power of two in 2..32768", v);
+	o->cfg.buffers = (unsigned int)n;
+	return 0;
+}
+
+static int opt_frame_size(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+	unsigned long n;
+
+	if (trf_parse_uint(v, 128, TRF_MAX_FRAME_SIZE, &n) < 0)
+		return error("bad --frame-size '%s': expected 128..%d", v, TRF_MAX_FRAME_SIZE);
+	o->cfg.frame_size = (unsigned int)n;
+	return 0;
+}
+
+static int opt_reflect(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+
+	if (strcmp(v, "help") == 0) {
+		list_modes(stdout);
+		return TRF_OPT_DONE;
+	}
+	o->cfg.mode = trf_reflect_mode_find(v);
+	if (!o->cfg.mode) {
+		list_modes(stderr);
+		return error("unknown --reflect mode '%s'", v);
+	}
+	return 0;
+}
+
+static int opt_stats(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+
+	if (parse_seconds(v, &o->stats_interval) < 0)
+		return error("bad --stats '%s': seconds, e.g. 1 or 0.5 (0 = off)", v);
+	o->stats_given = true;
+	return 0;
+}
+
+static int opt_json(void *ctx, const char *v)
+{
+	((struct opts *)ctx)->json_path = v;
+	return 0;
+}
+
+static int opt_duration(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+
+	if (parse_seconds(v, &o->duration) < 0 || o->duration == 0)
+		return error("bad --duration '%s': seconds greater than 0", v);
+	return 0;
+}
+
+static int opt_help(void *ctx, const char *v)
+{
+	(void)ctx;
+	(void)v;
+	trf_opt_help(&tapreflect_tool, stdout);
+	return TRF_OPT_DONE;
+}
+
+static int opt_version(void *ctx, const char *v)
+{
+	(void)ctx;
+	(void)v;
+	printf("tapreflect %s\n", TRF_VERSION);
+	return TRF_OPT_DONE;
+}
+
+/* clang-format off */
+static const struct trf_opt options[] = {
+	{ "dev", 'd', "NAME", "device to create or attach to (default trf0); a persistent\n"
+	  "device must be multi_queue and of the same --mode", "Device:", opt_dev },
+	{ "mode", 'm', "tap|tun", "tap: Ethernet frames (default); tun: bare IP packets", NULL, opt_mode },
+	{ "queues", 'q', "N", "queues = worker threads (default: one per --cpus entry,\n"
+	  "else one per CPU this process may use)", NULL, opt_queues },
+	{ "cpus", 'c', "LIST", "CPUs for the queues, queue i on the i-th, e.g. 0-3,6", NULL, opt_cpus },
+	{ "addr", 0, "CIDR", "add a host-side address and bring the link up; repeatable,\n"
+	  "IPv4 or IPv6, e.g. --addr 198.18.0.1/24", NULL, opt_addr },
+	{ "mtu", 0, "BYTES", "set the device MTU (68..65535) before starting", NULL, opt_mtu },
+	{ "mac", 0, "MAC", "the reflector's own MAC, used in ARP replies\n"
+	  "(default 02:74:72:66:00:01)", NULL, opt_mac },
+	{ "io", 0, "uring|sync", "uring: one io_uring per queue on registered buffers (default);\n"
+	  "sync: blocking read/write per frame, the reference design", "Engine:", opt_io },
+	{ "read", 0, "auto|multishot|fixed", "io_uring read strategy: multishot = one IORING_OP_READ_MULTISHOT\n"
+	  "on a provided buffer ring (Linux 6.7+); fixed = one readiness\n"
+	  "poll and rounds of non-blocking READ_FIXEDs while frames wait\n"
+	  "(older kernels too); auto = multishot where available (default)", NULL, opt_read },
+	{ "fixed-reads", 0, "N", "smallest round of READ_FIXEDs with --read fixed (default 4,\n"
+	  "max 16); a round grows to the last burst's size, and doubles\n"
+	  "while rounds come back full; no read is ever left parked", NULL, opt_fixed_reads },
+	{ "buffers", 0, "N", "frame buffers per queue, a power of two (default 256)", NULL, opt_buffers },
+	{ "frame-size", 0, "BYTES", "largest frame accepted (default 16384, enough for 9216 B\n"
+	  "jumbo frames); longer frames are dropped as truncated", NULL, opt_frame_size },
+	{ "reflect", 'r', "MODE", "reflect mode (default respond); 'help' lists them", NULL, opt_reflect },
+	{ "stats", 0, "SECONDS", "interval of the live line and JSON records (default 1, 0 = off);\n"
+	  "the live line is shown on a terminal or when this is given", "Reporting and lifetime:",
+	  opt_stats },
+	{ "json", 0, "FILE|-", "write JSON lines: one per interval, then a summary", NULL, opt_json },
+	{ "duration", 0, "SECONDS", "stop by itself after this long (default: run until SIGINT/SIGTERM)",
+	  NULL, opt_duration },
+	{ "help", 'h', NULL, "show this help", NULL, opt_help },
+	{ "version", 'V', NULL, "show the version", NULL, opt_version },
+	{ NULL, 0, NULL, NULL, NULL, NULL },
+};
+/* clang-format on */
+
+const struct trf_opt_tool tapreflect_tool = {
+	.prog = "tapreflect",
+	.usage =
+	    "Usage: tapreflect [OPTIONS]\n"
+	    "\n"
+	    "Reflect every frame sent into a multi-queue TAP or TUN device back to its sender:\n"
+	    "ARP requests and ICMP echo requests are answered, UDP/TCP 5-tuples are swapped,\n"
+	    "other IPv4 is bounced with its addresses swapped.  One pinned worker per queue.\n",
+	.epilogue =
+	    "Exit status: 0 clean stop (signal or --duration), 1 runtime error, 2 bad usage.\n"
+	    "Every frame read is counted as written or dropped with a reason; the summary "
+	    "checks\n"
+	    "read = written + dropped.\n"
+	    "\n"
+	    "Examples:\n"
+	    "  # TAP device with a host address; ping anything else in the subnet\n"
+	    "  tapreflect --addr 198.18.0.1/24 &  ping 198.18.0.2\n"
+	    "  # TUN, two queues on CPUs 0 and 1, JSON summary after 10 s\n"
+	    "  tapreflect -m tun -c 0,1 --addr 198.18.0.1/24 --duration 10 --json run.json\n"
+	    "  # the reference engine, for a same-run comparison\n"
+	    "  tapreflect --io sync -c 0 --addr 198.18.0.1/24\n",
+	.opts = options,
+};
+
+static int error(const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return trf_opt_error(&tapreflect_tool, "%s", msg);
+}
+
+/* Queues and CPUs agree, and the whole configuration holds together. */
+static int finish(struct opts *o)
+{
+	struct trf_config *cfg = &o->cfg;
+	struct trf_err err;
+
+	if (o->ncpus == 0) {
+		int allowed[TRF_MAX_QUEUES];
+		unsigned int n;
+
+		if (trf_config_default_cpus(cfg, &err) < 0)
+			return error("%s", err.msg);
+		n = cfg->queues;
+		memcpy(allowed, cfg->cpus, sizeof(allowed));
+		if (o->queues) {
+			/* More queues than CPUs: wrap around. */
+			for (unsigned int q = 0; q < o->queues; q++)
+				cfg->cpus[q] = allowed[q % n];
+			cfg->queues = (unsigned int)o->queues;
+		}
+	} else if (o->queues && o->queues != (unsigned long)o->ncpus) {
+		return error("--queues %lu does not match the %d CPU(s) in --cpus: queue i "
+			     "runs on the i-th CPU of the list",
+			     o->queues, o->ncpus);
+	} else {
+		cfg->queues = (unsigned int)o->ncpus;
+	}
+	cfg->reflect.link = cfg->link;
+	if (trf_config_validate(cfg, &err) < 0)
+		return error("%s", err.msg);
+	if (cfg->read != TRF_READ_AUTO && cfg->io == TRF_IO_SYNC)
+		return error("--read applies to --io uring only");
+	return 0;
+}
+
+int tapreflect_parse_args(int argc, char **argv, struct opts *o)
+{
+	int first, ret;
+
+	trf_config_init(&o->cfg);
+	o->stats_interval = 1.0;
+	ret = trf_opt_parse(&tapreflect_tool, argc, argv, o, &first);
+	if (ret)
+		return ret > 0 ? 1 : ret;
+	if (first < argc)
+		return error("unexpected argument '%s'", argv[first]);
+	return finish(o);
+}

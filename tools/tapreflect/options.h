@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/* tapreflect's command line: the option table and what it fills in. */
+#ifndef TRF_TAPREFLECT_OPTIONS_H
+#define TRF_TAPREFLECT_OPTIONS_H
+
+#include <stdbool.h>
+
+#include "opttab.h"
+#include "tapreflect/tapreflect.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+struct opts {
+	struct trf_config cfg;
+	double stats_interval;
+	bool stats_given;
+	double duration;
+	const char *json_path;
+	/* while parsing */
+	unsigned long queues;
+	int ncpus;
+};
+
+extern const struct trf_opt_tool tapreflect_tool;
+
+/* 0 to run, 1 to exit 0 (help, version), -EINVAL after a usage error was printed. */
+int tapreflect_parse_args(int argc, char **argv, struct opts *o);
+
+#endif

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tapreflect's reports: the start line, the live line and JSON interval
+ * records, and the summary with its accounting check.
+ */
+#include "report.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+double report_elapsed(const struct timespec *start)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)(ts.tv_sec - start->tv_sec) + (double)(ts.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+double report_cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+void report_sample(struct report *r, struct sample *s)
+{
+	s->t = report_elapsed(&r->start);
+	s->cpu_s = report_cpu_seconds() - r->cpu_start;
+	s->total = (struct trf_queue_stats){ 0 };
+	for (unsigned int q = 0; q < r->nq; q++) {
+		trf_engine_sample(r->eng, q, &s->queues[q]);
+		trf_stats_accumulate(&s->total, &s->queues[q]);
+	}
+}
+
+static void json_drops(FILE *f, const struct trf_queue_stats *now,
+		       const struct trf_queue_stats *before)
+{
+	fputs("{", f);
+	for (unsigned int d = 1; d < TRF_STAT_DROPS; d++)
+		fprintf(f, "%s\"%s\":%" PRIu64, d > 1 ? "," : "", trf_stat_drop_name(d),
+			now->drops[d] - (before ? before->drops[d] : 0));
+	fputs("}", f);
+}
+
+static double ns_per_frame(double cpu_s, uint64_t frames)
+{
+	return frames ? cpu_s * 1e9 / (double)frames : 0.0;
+}
+
+void report_interval(struct report *r)
+{
+	const struct sample *a = &r->prev, *b = &r->cur;
+	double dt = b->t - a->t;
+	uint64_t rd = b->total.frames_read - a->total.frames_read;
+	uint64_t wr = b->total.frames_written - a->total.frames_written;
+	uint64_t dr = trf_stats_dropped(&b->total) - trf_stats_dropped(&a->total);
+	uint64_t bytes = b->total.bytes_read - a->total.bytes_read;
+	double cpu = ns_per_frame(b->cpu_s - a->cpu_s, rd);
+
+	if (dt <= 0)
+		return;
+	if (r->live) {
+		fprintf(r->human,
+			"%s[%7.1fs] rx %8.1f kpps  tx %8.1f kpps  %6.2f Gbit/s  dropped %" PRIu64
+			"  cpu %5.0f ns/frame%s",
+			r->live_tty ? "\r" : "", b->t, (double)rd / dt / 1e3, (double)wr / dt / 1e3,
+			(double)bytes * 8 / dt / 1e9, dr, cpu, r->live_tty ? "\033[K" : "\n");
+		fflush(r->human);
+	}
+	if (r->json) {
+		fprintf(r->json,
+			"{\"type\":\"interval\",\"t\":%.3f,\"dt\":%.3f,\"frames_read\":%" PRIu64
+			",\"frames_written\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
+			",\"bytes_read\":%" PRIu64 ",\"pps_read\":%.0f,\"pps_written\":%.0f,"
+			"\"gbps\":%.4f,\"cpu_ns_per_frame\":%.1f,"
+			"\"drops\":",
+			b->t, dt, rd, wr, dr, bytes, (double)rd / dt, (double)wr / dt,
+			(double)bytes * 8 / dt / 1e9, cpu);
+		json_drops(r->json, &b->total, &a->total);
+		fputs(",\"per_queue\":[", r->json);
+		for (unsigned int q = 0; q < r->nq; q++) {
+			const struct trf_queue_stats *qa = &a->queues[q], *qb = &b->queues[q];
+
+			fprintf(r->json,
+				"%s{\"queue\":%u,\"frames_read\":%" PRIu64
+				",\"frames_written\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
+				",\"pps_read\":%.0f}",
+				q ? "," : "", q, qb->frames_read - qa->frames_read,
+				qb->frames_written - qa->frames_written,
+				trf_stats_dropped(qb) - trf_stats_dropped(qa),
+				(double)(qb->frames_read - qa->frames_read) / dt);
+		}
+		fputs("]}\n", r->json);
+		fflush(r->json);
+	}
+}
+
+static void json_queue_totals(FILE *f, unsigned int q, int cpu, const struct trf_queue_stats *s)
+{
+	fprintf(f,
+		"%s{\"queue\":%u,\"cpu\":%d,\"frames_read\":%" PRIu64 ",\"bytes_read\":%" PRIu64
+		",\"frames_written\":%" PRIu64 ",\"bytes_written\":%" PRIu64
+		",\"frames_dropped\":%" PRIu64 ",\"read_rearms\":%" PRIu64 ",\"waits\":%" PRIu64
+		",\"drops\":",
+		q ? "," : "", q, cpu, s->frames_read, s->bytes_read, s->frames_written,
+		s->bytes_written, trf_stats_dropped(s), s->read_rearms, s->waits);
+	json_drops(f, s, NULL);
+	fputs("}", f);
+}
+
+bool report_summary(struct report *r, int exit_code)
+{
+	const struct trf_config *cfg = trf_engine_config(r->eng);
+	const struct sample *s = &r->cur;
+	const struct trf_queue_stats *t = &s->total;
+	uint64_t dropped = trf_stats_dropped(t), kernel_drops = 0, kd_now = 0;
+	bool exact = true, have_kd;
+	FILE *h = r->human;
+
+	for (unsigned int q = 0; q < r->nq; q++)
+		if (s->queues[q].frames_read !=
+		    s->queues[q].frames_written + trf_stats_dropped(&s->queues[q]))
+			exact = false;
+	have_kd = trf_netcfg_tx_dropped(trf_engine_dev(r->eng), &kd_now) == 0;
+	if (have_kd && kd_now >= r->kernel_drops_start)
+		kernel_drops = kd_now - r->kernel_drops_start;
+
+	if (r->live_tty && r->live)
+		fputs("\n", h);
+	fprintf(h, "tapreflect summary: %s (%s, %u queue%s), io %s", trf_engine_dev(r->eng),
+		cfg->link == TRF_LINK_TAP ? "tap" : "tun", r->nq, r->nq == 1 ? "" : "s",
+		trf_io_name(cfg->io));
+	if (cfg->io == TRF_IO_URING)
+		fprintf(h, " (%s reads, ring %s)", trf_engine_read_name(r->eng),
+			trf_engine_ring_flags(r->eng));
+	fprintf(h, ", reflect %s, %.2f s\n", cfg->mode->name, s->t);
+	fprintf(h, "  %5s %4s %15s %15s %12s %12s\n", "queue", "cpu", "frames read",
+		"frames written", "dropped", "avg pps");
+	for (unsigned int q = 0; q < r->nq; q++) {
+		const struct trf_queue_stats *qs = &s->queues[q];
+
+		fprintf(h, "  %5u %4d %15" PRIu64 " %15" PRIu64 " %12" PRIu64 " %12.0f\n", q,
+			cfg->cpus[q], qs->frames_read, qs->frames_written, trf_stats_dropped(qs),
+			s->t > 0 ? (double)qs->frames_read / s->t : 0.0);
+	}
+	fprintf(h, "  %5s %4s %15" PRIu64 " %15" PRIu64 " %12" PRIu64 " %12.0f\n", "total", "",
+		t->frames_read, t->frames_written, dropped,
+		s->t > 0 ? (double)t->frames_read / s->t : 0.0);
+	fputs("  drops:", h);
+	if (!dropped)
+		fputs(" none", h);
+	for (unsigned int d = 1; d < TRF_STAT_DROPS; d++)
+		if (t->drops[d])
+			fprintf(h, " %s %" PRIu64 " (%s);", trf_stat_drop_name(d), t->drops[d],
+				trf_stat_drop_help(d));
+	fputs("\n", h);
+	fprintf(h, "  cpu: %.3f s user+system, %.0f ns per frame read\n", s->cpu_s,
+		ns_per_frame(s->cpu_s, t->frames_read));
+	if (have_kd)
+		fprintf(h,
+			"  kernel: %" PRIu64 " frame(s) dropped by %s before they were read "
+			"(queue full)\n",
+			kernel_drops, trf_engine_dev(r->eng));
+	fprintf(h,
+		"  accounting: read %" PRIu64 " = written %" PRIu64 " + dropped %" PRIu64 ": %s\n",
+		t->frames_read, t->frames_written, dropped, exact ? "exact" : "MISMATCH");
+	fflush(h);
+
+	if (r->json) {
+		fprintf(r->json,
+			"{\"type\":\"summary\",\"version\":\"%s\",\"dev\":\"%s\","
+			"\"dev_persistent\":%s,\"mode\":\"%s\","
+			"\"io\":\"%s\",\"read\":\"%s\",\"ring_flags\":\"%s\",\"reflect\":\"%s\","
+			"\"queues\":%u,\"elapsed_s\":%.3f,\"cpu_s\":%.4f,\"cpu_ns_per_frame\":%.1f,"
+			"\"frames_read\":%" PRIu64 ",\"bytes_read\":%" PRIu64
+			",\"frames_written\":%" PRIu64 ",\"bytes_written\":%" PRIu64
+			",\"frames_dropped\":%" PRIu64 ",\"kernel_tx_dropped\":%" PRIu64
+			",\"accounting_exact\":%s,\"exit_code\":%d,\"drops\":",
+			TRF_VERSION, trf_engine_dev(r->eng),
+			trf_engine_dev_persistent(r->eng) ? "true" : "false",
+			cfg->link == TRF_LINK_TAP ? "tap" : "tun", trf_io_name(cfg->io),
+			trf_engine_read_name(r->eng), trf_engine_ring_flags(r->eng),
+			cfg->mode->name, r->nq, s->t, s->cpu_s,
+			ns_per_frame(s->cpu_s, t->frames_read), t->frames_read, t->bytes_read,
+			t->frames_written, t->bytes_written, dropped, kernel_drops,
+			exact ? "true" : "false", exit_code);
+		json_drops(r->json, t, NULL);
+		fputs(",\"per_queue\":[", r->json);
+		for (unsigned int q = 0; q < r->nq; q++)
+			json_queue_totals(r->json, q, cfg->cpus[q], &s->queues[q]);
+		fputs("]}\n", r->json);
+		fflush(r->json);
+	}
+	return exact;
+}
+
+void report_start_line(const struct trf_engine *eng, FILE *f)
+{
+	const struct trf_config *cfg = trf_engine_config(eng);
+
+	fprintf(f, "tapreflect: reflecting on %s (%s, %u queue%s on CPU%s ", trf_engine_dev(eng),
+		cfg->link == TRF_LINK_TAP ? "tap" : "tun", cfg->queues, cfg->queues == 1 ? "" : "s",
+		cfg->queues == 1 ? "" : "s");
+	for (unsigned int q = 0; q < cfg->queues; q++)
+		fprintf(f, "%s%d", q ? "," : "", cfg->cpus[q]);
+	fprintf(f, ", io %s", trf_io_name(cfg->io));
+	if (cfg->io == TRF_IO_URING)
+		fprintf(f, " with %s reads, ring %s", trf_engine_read_name(eng),
+			trf_engine_ring_flags(eng));
+	fprintf(f, ", reflect %s, mac %02x:%02x:%02x:%02x:%02x:%02x)\n", cfg->mode->name,
+		cfg->reflect.mac[0], cfg->reflect.mac[1], cfg->reflect.mac[2], cfg->reflect.mac[3],
+		cfg->reflect.mac[4], cfg->reflect.mac[5]);
+	fflush(f);
+}

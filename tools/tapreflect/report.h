@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* tapreflect's reports: start line, live line, JSON records, summary. */
+#ifndef TRF_TAPREFLECT_REPORT_H
+#define TRF_TAPREFLECT_REPORT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "options.h"
+#include "tapreflect/tapreflect.h"
+
+struct sample {
+	double t; /* seconds since start */
+	double cpu_s; /* process user + system time */
+	struct trf_queue_stats *queues;
+	struct trf_queue_stats total;
+};
+
+struct report {
+	const struct opts *o;
+	struct trf_engine *eng;
+	unsigned int nq;
+	FILE *json;
+	FILE *human;
+	bool live_tty;
+	bool live;
+	struct timespec start;
+	double cpu_start;
+	uint64_t kernel_drops_start;
+	struct sample prev, cur;
+};
+
+/* Seconds since start (CLOCK_MONOTONIC). */
+double report_elapsed(const struct timespec *start);
+
+/* This process's user + system CPU time. */
+double report_cpu_seconds(void);
+
+/* Every queue's counters and their total into s. */
+void report_sample(struct report *r, struct sample *s);
+
+/* The live line and the JSON interval record for r->prev .. r->cur. */
+void report_interval(struct report *r);
+
+/* The summary of r->cur; returns whether the accounting holds on every queue. */
+bool report_summary(struct report *r, int exit_code);
+
+/* The start line: device, queues, CPUs, engine, reflect mode. */
+void report_start_line(const struct trf_engine *eng, FILE *f);
+
+#endif
