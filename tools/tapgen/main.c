@@ -49,19 +49,13 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	t.st.rtt_hist = calloc(RTT_BUCKETS, sizeof(*t.st.rtt_hist));
-	if (o.icmp) {
-		fd = socket(o.dst.ss_family, SOCK_RAW | SOCK_CLOEXEC,
-			    o.dst.ss_family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
-		o.icmp_id = (uint16_t)(getpid() << 4);
-	} else {
-		fd = socket(o.dst.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	}
-	if (fd < 0 || !t.st.rtt_hist) {
-		fprintf(stderr, "tapgen: cannot open a %s socket: %s%s\n",
-			o.icmp ? "raw ICMP" : "UDP", strerror(errno),
-			o.icmp && errno == EPERM ? " — --icmp needs root (CAP_NET_RAW)" : "");
+	if (!t.st.rtt_hist) {
+		fprintf(stderr, "tapgen: out of memory\n");
 		return 1;
 	}
+	fd = o.traffic->open(&o);
+	if (fd < 0)
+		return 1;
 	/* Replies arrive in bursts while we are busy sending: give them room. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));

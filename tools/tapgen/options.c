@@ -133,7 +133,7 @@ static int opt_search(void *ctx, const char *v)
 static int opt_icmp(void *ctx, const char *v)
 {
 	(void)v;
-	O(ctx)->icmp = true;
+	O(ctx)->traffic = &tapgen_icmp;
 	return 0;
 }
 
@@ -262,7 +262,8 @@ int tapgen_parse_args(int argc, char **argv, struct gen_opts *o)
 				.cpu = -1,
 				.steps = 8,
 				.repeats = 3,
-				.pdr_loss = 0.005 };
+				.pdr_loss = 0.005,
+				.traffic = &tapgen_udp };
 	ret = trf_opt_parse(&tapgen_tool, argc, argv, &ctx, &first);
 	if (ret)
 		return ret > 0 ? 1 : ret;

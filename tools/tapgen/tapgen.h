@@ -2,8 +2,8 @@
 /*
  * tapgen: a UDP (or ICMP echo) load generator for reflectors.  Shared by its
  * files: options.c (the option table), trial.c (one timed trial: send,
- * receive, account), search.c (NDR/PDR binary search), report.c (text and
- * JSON), main.c.
+ * receive, account), traffic_udp.c and traffic_icmp.c (the kinds of traffic),
+ * search.c (NDR/PDR binary search), report.c (text and JSON), main.c.
  */
 #ifndef TRF_TAPGEN_H
 #define TRF_TAPGEN_H
@@ -18,6 +18,8 @@
 #define MAX_PAYLOAD 65000
 #define MIN_PAYLOAD 16 /* sequence number and send timestamp */
 #define RTT_BUCKETS 200000 /* 1 us each: 0..200 ms, beyond goes to the last */
+
+struct tapgen_traffic;
 
 struct gen_opts {
 	struct sockaddr_storage dst;
@@ -37,11 +39,9 @@ struct gen_opts {
 	unsigned int repeats; /* trials per rate in a search; the majority decides */
 	double pdr_loss; /* loss ratio allowed for the PDR */
 	double max_rate; /* search ceiling; 0 = what an unlimited trial offered */
-	bool icmp; /* ICMP/ICMPv6 echo instead of UDP; flow i uses echo id icmp_id + i */
-	uint16_t icmp_id; /* echo id of flow 0 */
+	const struct tapgen_traffic *traffic; /* UDP (default) or ICMP echo */
+	uint16_t icmp_id; /* echo id of flow 0 (ICMP) */
 };
-
-#define ICMP_HLEN 8
 
 struct gen_stats {
 	uint64_t base_seq; /* the first sequence number of this trial */
@@ -58,6 +58,34 @@ struct trial {
 	double elapsed; /* sending time */
 	struct gen_stats st;
 };
+
+/*
+ * A kind of traffic: how its socket is opened, how a datagram is made, and
+ * how a reply is recognised.  Every datagram carries our 8-byte sequence
+ * number and 8-byte send time (CLOCK_MONOTONIC ns) at offset hlen, followed
+ * by filler up to --size bytes; a new kind is a file with one of these and a
+ * way to choose it in options.c.
+ */
+struct tapgen_traffic {
+	const char *name; /* "proto" in JSON */
+	const char *label; /* in the text report */
+	size_t hlen; /* header bytes the kind writes before our sequence number */
+	/* Replies that are not ours count as foreign (a raw socket also sees others' traffic: no). */
+	bool counts_foreign;
+	/* Open the socket (may set fields of o, e.g. the ICMP id); returns it, or -errno with a message printed. */
+	int (*open)(struct gen_opts *o);
+	/*
+	 * Finish datagram seq of flow `flow`: its first hlen bytes (the rest is
+	 * written) and its destination in name.
+	 */
+	void (*fill)(const struct gen_opts *o, uint8_t *dgram, size_t len,
+		     struct sockaddr_storage *name, unsigned int flow, uint64_t seq);
+	/* Offset of our sequence number in a received datagram, or -1 if it is not a reply of ours. */
+	int (*match)(const struct gen_opts *o, const uint8_t *p, size_t len);
+};
+
+extern const struct tapgen_traffic tapgen_udp;
+extern const struct tapgen_traffic tapgen_icmp;
 
 /* Set by SIGINT/SIGTERM: the trial in progress ends, no new one starts. */
 extern volatile sig_atomic_t tapgen_interrupted;

@@ -15,7 +15,6 @@
 #include <time.h>
 
 #include "tapgen.h"
-#include "tapreflect/csum.h"
 
 volatile sig_atomic_t tapgen_interrupted;
 
@@ -25,14 +24,6 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void set_port(struct sockaddr_storage *ss, unsigned int port)
-{
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-	else
-		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
 }
 
 static void mark_seen(struct gen_stats *s, uint64_t seq)
@@ -77,30 +68,6 @@ static void mark_seen(struct gen_stats *s, uint64_t seq)
 		s->max_seq_seen = idx;
 }
 
-/* Where our sequence number and timestamp start in a received datagram, or -1 if it is not ours. */
-static int reply_offset(const struct gen_opts *o, const uint8_t *p, size_t len)
-{
-	size_t off = 0;
-	uint16_t id;
-
-	if (!o->icmp)
-		return len == o->payload ? 0 : -1;
-	if (o->dst.ss_family == AF_INET) {
-		/* IPv4 raw sockets hand over the IP header too. */
-		if (len < 20 || (p[0] >> 4) != 4)
-			return -1;
-		off = (size_t)(p[0] & 15) * 4;
-	}
-	if (len < off + ICMP_HLEN || len - off - ICMP_HLEN != o->payload)
-		return -1;
-	if (p[off] != (o->dst.ss_family == AF_INET ? 0 : 129)) /* echo reply */
-		return -1;
-	id = (uint16_t)(p[off + 4] << 8 | p[off + 5]);
-	if ((uint16_t)(id - o->icmp_id) >= o->flows)
-		return -1;
-	return (int)(off + ICMP_HLEN);
-}
-
 static void receive_some(int fd, struct gen_stats *s, const struct gen_opts *o)
 {
 	static uint8_t bufs[MAX_BATCH][2048];
@@ -119,12 +86,11 @@ static void receive_some(int fd, struct gen_stats *s, const struct gen_opts *o)
 			return;
 		uint64_t t = now_ns();
 		for (int i = 0; i < n; i++) {
-			int off = reply_offset(o, bufs[i], msgs[i].msg_len);
+			int off = o->traffic->match(o, bufs[i], msgs[i].msg_len);
 			uint64_t seq, ts, rtt;
 
 			if (off < 0) {
-				/* A raw ICMP socket also sees others' ICMP: not ours, not counted. */
-				if (!o->icmp)
+				if (o->traffic->counts_foreign)
 					s->foreign++;
 				continue;
 			}
@@ -199,7 +165,7 @@ int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double durat
 			batch = max_batch;
 		interval_ns = (uint64_t)(1e9 * batch / rate);
 	}
-	size_t hlen = o->icmp ? ICMP_HLEN : 0; /* our data follows the ICMP header */
+	size_t hlen = o->traffic->hlen; /* our data follows the kind's header */
 
 	for (unsigned int i = 0; i < batch; i++) {
 		iov[i] = (struct iovec){ payloads[i], hlen + o->payload };
@@ -236,26 +202,7 @@ int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double durat
 
 			memcpy(payloads[i] + hlen, &s, 8);
 			memcpy(payloads[i] + hlen + 8, &now, 8);
-			if (o->icmp) {
-				uint8_t *h = payloads[i];
-				uint16_t id = (uint16_t)(o->icmp_id + flow), check;
-
-				h[0] = o->dst.ss_family == AF_INET ? 8 : 128; /* echo request */
-				h[1] = 0;
-				h[2] = h[3] = 0;
-				h[4] = (uint8_t)(id >> 8);
-				h[5] = (uint8_t)id;
-				h[6] = (uint8_t)(s >> 8);
-				h[7] = (uint8_t)s;
-				/* IPv4 only: the kernel fills in ICMPv6 checksums. */
-				if (o->dst.ss_family == AF_INET) {
-					check = trf_csum_fold(
-					    trf_csum_partial(h, hlen + o->payload, 0));
-					memcpy(h + 2, &check, 2);
-				}
-			} else {
-				set_port(&names[i], o->port + flow);
-			}
+			o->traffic->fill(o, payloads[i], hlen + o->payload, &names[i], flow, s);
 			flow = flow + 1 == o->flows ? 0 : flow + 1;
 		}
 		n = sendmmsg(fd, msgs, batch, 0);

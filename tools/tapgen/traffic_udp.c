@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+/*
+ * UDP traffic: one flow per destination port (--port + i), so that the
+ * kernel's flow hash spreads the flows over the device's queues.  A reply is
+ * any datagram of exactly --size bytes on our socket; anything else is
+ * counted as foreign.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tapgen.h"
+
+static int udp_open(struct gen_opts *o)
+{
+	int fd = socket(o->dst.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		fprintf(stderr, "tapgen: cannot open a UDP socket: %s\n", strerror(errno));
+		return -errno;
+	}
+	return fd;
+}
+
+static void udp_fill(const struct gen_opts *o, uint8_t *dgram, size_t len,
+		     struct sockaddr_storage *name, unsigned int flow, uint64_t seq)
+{
+	uint16_t port = htons((uint16_t)(o->port + flow));
+
+	(void)dgram;
+	(void)len;
+	(void)seq;
+	if (name->ss_family == AF_INET)
+		((struct sockaddr_in *)name)->sin_port = port;
+	else
+		((struct sockaddr_in6 *)name)->sin6_port = port;
+}
+
+static int udp_match(const struct gen_opts *o, const uint8_t *p, size_t len)
+{
+	(void)p;
+	return len == o->payload ? 0 : -1;
+}
+
+const struct tapgen_traffic tapgen_udp = {
+	.name = "udp",
+	.label = "UDP",
+	.hlen = 0,
+	.counts_foreign = true,
+	.open = udp_open,
+	.fill = udp_fill,
+	.match = udp_match,
+};
