@@ -90,7 +90,8 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* The sync engine's stop interrupts its workers' read() with this signal. */
-	trf_engine_sync_wake_handler(o.cfg.wake_signal);
+	if (o.cfg.io == TRF_IO_SYNC)
+		trf_engine_sync_wake_handler(o.cfg.wake_signal);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	if (sfd < 0) {
 		fprintf(stderr, "tapreflect: signalfd: %s\n", strerror(errno));
