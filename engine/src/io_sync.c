@@ -57,6 +57,11 @@ static int sync_run(struct trf_worker *w, struct trf_err *err)
 		}
 		TRF_STAT_ADD(st, frames_read, 1);
 		TRF_STAT_ADD(st, bytes_read, (uint64_t)n);
+		/* A read that filled the buffer was cut short by tun: see trf_uq_add_frame(). */
+		if (TRF_UNLIKELY((size_t)n >= sq->size)) {
+			TRF_STAT_ADD(st, drops[TRF_DROP_TRUNCATED], 1);
+			continue;
+		}
 
 		f = (struct trf_frame){ .data = sq->buf, .len = (uint32_t)n };
 		mode->burst(ctx, &f, 1);

@@ -20,6 +20,13 @@ for dst in "$PEER_IP" 2001:db8::2; do
 		fail "icmp trial to $dst: $(cat "$TMP/icmp.json")"
 	echo "tapgen --icmp $dst: $(jq -r '"sent \(.sent), reflected \(.reflected)"' "$TMP/icmp.json")"
 done
+# Datagrams larger than a page come back whole and are recognised as ours.
+nsx ip link set trf0 mtu 9000
+ip netns exec "$NS" "$TAPGEN" --dst "$PEER_IP" --size 8000 --rate 2000 --duration 0.5 --cpu "$CPU_B" \
+	--json "$TMP/big.json" >/dev/null || fail "tapgen --size 8000"
+jq -e '.reflected > 0 and .foreign == 0 and .duplicates == 0' "$TMP/big.json" >/dev/null ||
+	fail "8000 B datagrams: $(cat "$TMP/big.json")"
+echo "tapgen --size 8000: $(jq -r '"sent \(.sent), reflected \(.reflected), foreign \(.foreign)"' "$TMP/big.json")"
 ip netns exec "$NS" "$TAPGEN" --dst "$PEER_IP" --search --steps 3 --repeats 1 --duration 0.3 \
 	--cpu "$CPU_B" --json "$TMP/search.json" >"$TMP/search.out" || fail "tapgen --search"
 grep -cE "(NDR|PDR) step [0-9]+:" "$TMP/search.out" | grep -qx 6 || fail "expected 3 NDR + 3 PDR steps: $(cat "$TMP/search.out")"

@@ -70,7 +70,8 @@ static void mark_seen(struct gen_stats *s, uint64_t seq)
 
 static void receive_some(int fd, struct gen_stats *s, const struct gen_opts *o)
 {
-	static uint8_t bufs[MAX_BATCH][2048];
+	/* Room for the largest datagram (a raw IPv4 socket adds the IP header). */
+	static uint8_t bufs[MAX_BATCH][65536];
 	struct mmsghdr msgs[MAX_BATCH];
 	struct iovec iov[MAX_BATCH];
 	int n;

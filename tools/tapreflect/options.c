@@ -255,8 +255,8 @@ static const struct trf_opt options[] = {
 	  "max 16); a round grows to the last burst's size, and doubles\n"
 	  "while rounds come back full; no read is ever left parked", NULL, opt_fixed_reads },
 	{ "buffers", 0, "N", "frame buffers per queue, a power of two (default 256)", NULL, opt_buffers },
-	{ "frame-size", 0, "BYTES", "largest frame accepted (default 16384, enough for 9216 B\n"
-	  "jumbo frames); longer frames are dropped as truncated", NULL, opt_frame_size },
+	{ "frame-size", 0, "BYTES", "bytes per buffer (default 16384, enough for 9216 B jumbo\n"
+	  "frames); a frame that fills its buffer is dropped as truncated", NULL, opt_frame_size },
 	{ "reflect", 'r', "MODE", "reflect mode (default respond); 'help' lists them", NULL, opt_reflect },
 	{ "stats", 0, "SECONDS", "interval of the live line and JSON records (default 1, 0 = off);\n"
 	  "the live line is shown on a terminal or when this is given", "Reporting and lifetime:",

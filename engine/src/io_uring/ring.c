@@ -279,6 +279,8 @@ static void publish_totals(struct trf_uring_queue *q, struct trf_queue_stats *st
 		TRF_STAT_ADD(st, drops[TRF_IO_DROP_WRITE_ERROR], t->write_errors);
 	if (t->rearms)
 		TRF_STAT_ADD(st, read_rearms, t->rearms);
+	if (t->truncated)
+		TRF_STAT_ADD(st, drops[TRF_DROP_TRUNCATED], t->truncated);
 	q->t = (struct trf_uq_totals){ 0 };
 }
 

@@ -83,6 +83,7 @@ extern const struct trf_read_strategy trf_read_fixed;
 /* What one reap counted, added to the worker's stats once per batch. */
 struct trf_uq_totals {
 	uint64_t frames_read, bytes_read, frames_written, bytes_written, write_errors, rearms;
+	uint64_t truncated; /* reads that filled their buffer */
 };
 
 struct trf_uring_queue {
@@ -110,16 +111,26 @@ static inline uint8_t *trf_uq_buf(const struct trf_uring_queue *q, uint16_t bid)
 	return q->base + (size_t)bid * q->frame_size;
 }
 
-/* A frame of len bytes was read into buffer bid: it joins the current batch. */
+/*
+ * A frame of len bytes was read into buffer bid: it joins the current batch.
+ * tun cuts a frame longer than the buffer to the buffer's size without a
+ * word, so a read that filled its buffer is taken for a truncated frame and
+ * dropped: the largest frame accepted is one byte less than a buffer.
+ */
 static inline void trf_uq_add_frame(struct trf_uring_queue *q, uint16_t bid, uint32_t len)
 {
+	q->t.frames_read++;
+	q->t.bytes_read += len;
+	if (TRF_UNLIKELY(len >= q->frame_size)) {
+		q->t.truncated++;
+		q->rs->recycle(q, bid);
+		return;
+	}
 	q->batch[q->nframes++] = (struct trf_frame){
 		.data = trf_uq_buf(q, bid),
 		.len = len,
 		.cookie = bid,
 	};
-	q->t.frames_read++;
-	q->t.bytes_read += len;
 }
 
 /* An SQE; never NULL while the SQ is sized as ring.c sizes it (see there). */

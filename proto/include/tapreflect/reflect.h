@@ -33,7 +33,7 @@ enum trf_link {
 /* clang-format off */
 #define TRF_DROP_REASONS(X)                                                                        \
 	X(RUNT, "runt", "shorter than the link or network header it starts")                      \
-	X(TRUNCATED, "truncated", "IP length beyond the bytes read: larger than its buffer")        \
+	X(TRUNCATED, "truncated", "larger than its buffer: the read filled it, or the IP length exceeds it")        \
 	X(MALFORMED, "malformed", "bad IP version, header length, total length or L4 header")      \
 	X(UNSUPPORTED, "unsupported", "link or network protocol this mode does not handle")       \
 	X(VLAN_TOO_DEEP, "vlan_too_deep", "more than two VLAN tags (802.1Q/QinQ)")                   \
