@@ -192,6 +192,12 @@ int trf_config_validate(const struct trf_config *cfg, struct trf_err *err)
 	if (cfg->frame_size < 128 || cfg->frame_size > TRF_MAX_FRAME_SIZE)
 		return trf_errf(err, -EINVAL, "--frame-size must be 128..%d bytes",
 				TRF_MAX_FRAME_SIZE);
+	if (cfg->offload == TRF_OFFLOAD_ON && cfg->frame_size_set &&
+	    cfg->frame_size < TRF_VNET_FRAME_SIZE)
+		return trf_errf(err, -EINVAL,
+				"--offload on needs --frame-size %d or more: a superpacket is up "
+				"to 64 KiB plus its headers (leave --frame-size out to get that)",
+				TRF_VNET_FRAME_SIZE);
 	if ((uint64_t)cfg->buffers * cfg->frame_size > (1ull << 30))
 		return trf_errf(
 		    err, -EINVAL,
@@ -207,6 +213,43 @@ int trf_config_validate(const struct trf_config *cfg, struct trf_err *err)
 	if (cfg->mtu && (cfg->mtu < 68 || cfg->mtu > 65535))
 		return trf_errf(err, -EINVAL, "--mtu must be 68..65535");
 	return 0;
+}
+
+const char *trf_offload_name(enum trf_offload offload)
+{
+	switch (offload) {
+	case TRF_OFFLOAD_ON:
+		return "on";
+	case TRF_OFFLOAD_OFF:
+		return "off";
+	default:
+		return "auto";
+	}
+}
+
+const char *trf_offloads_describe(unsigned int offloads, char *buf, size_t len)
+{
+	static const struct {
+		unsigned int bit;
+		const char *name;
+	} names[] = {
+		{ TRF_TUN_F_CSUM, "csum" }, { TRF_TUN_F_TSO4, "tso4" },
+		{ TRF_TUN_F_TSO6, "tso6" }, { TRF_TUN_F_TSO_ECN, "tso_ecn" },
+		{ TRF_TUN_F_USO4, "uso4" }, { TRF_TUN_F_USO6, "uso6" },
+	};
+	size_t used = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(offloads & names[i].bit) || used >= len)
+			continue;
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? "," : "",
+					 names[i].name);
+	}
+	if (!used && len)
+		snprintf(buf, len, "none");
+	return buf;
 }
 
 const char *trf_io_name(enum trf_io io)

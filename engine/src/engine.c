@@ -113,6 +113,7 @@ static int check_wake_signal(const struct trf_engine *eng, struct trf_err *err)
 
 int trf_engine_create(const struct trf_config *cfg, struct trf_engine **out, struct trf_err *err)
 {
+	enum trf_offload offload;
 	struct trf_engine *eng;
 	int ret;
 
@@ -124,6 +125,7 @@ int trf_engine_create(const struct trf_config *cfg, struct trf_engine **out, str
 		return trf_errf(err, -ENOMEM, "out of memory");
 	eng->cfg = *cfg;
 	eng->cfg.reflect.link = cfg->link;
+	eng->cfg.reflect.vnet_hdr = false;
 	eng->io = cfg->io == TRF_IO_SYNC ? &trf_io_sync_ops : &trf_io_uring_ops;
 	eng->stop_efd = -1;
 	eng->fail_efd = -1;
@@ -138,9 +140,25 @@ int trf_engine_create(const struct trf_config *cfg, struct trf_engine **out, str
 		ret = trf_errf(err, -errno, "cannot create an eventfd: %s", strerror(errno));
 		goto destroy;
 	}
-	ret = trf_tap_open(eng->cfg.dev, cfg->link, cfg->queues, eng->fds, &eng->persistent, err);
+	/* Buffers the user made too small for a superpacket: auto means off. */
+	offload = cfg->offload;
+	if (offload == TRF_OFFLOAD_AUTO && cfg->frame_size_set &&
+	    cfg->frame_size < TRF_VNET_FRAME_SIZE)
+		offload = TRF_OFFLOAD_OFF;
+	ret = trf_tap_open(eng->cfg.dev, cfg->link, cfg->queues, eng->fds, &eng->persistent,
+			   offload, &eng->vnet_hdr, &eng->offloads, err);
 	if (ret < 0)
 		goto destroy;
+	if (eng->vnet_hdr) {
+		if (!cfg->frame_size_set)
+			eng->cfg.frame_size = TRF_VNET_FRAME_SIZE;
+		if (!cfg->buffers_set)
+			eng->cfg.buffers = TRF_VNET_BUFFERS;
+		eng->cfg.reflect.vnet_hdr = true;
+		ret = trf_config_validate(&eng->cfg, err);
+		if (ret < 0)
+			goto destroy;
+	}
 	/* Watched at exit: a device we created is gone when this index is. */
 	eng->ifindex = if_nametoindex(eng->cfg.dev);
 	ret = trf_netcfg_apply(eng->cfg.dev, cfg->mtu, cfg->addrs, cfg->naddrs, err);
@@ -345,4 +363,14 @@ const char *trf_engine_dev(const struct trf_engine *eng)
 bool trf_engine_dev_persistent(const struct trf_engine *eng)
 {
 	return eng->persistent;
+}
+
+bool trf_engine_vnet_hdr(const struct trf_engine *eng)
+{
+	return eng->vnet_hdr;
+}
+
+unsigned int trf_engine_offloads(const struct trf_engine *eng)
+{
+	return eng->offloads;
 }

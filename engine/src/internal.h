@@ -57,6 +57,8 @@ struct trf_engine {
 	const struct trf_io_ops *io;
 	bool persistent; /* the device existed before: it stays */
 	unsigned int ifindex; /* of the device, in our network namespace */
+	bool vnet_hdr; /* frames carry a virtio-net header (IFF_VNET_HDR) */
+	unsigned int offloads; /* TRF_TUN_F_* the kernel granted */
 	int fds[TRF_MAX_QUEUES];
 	struct trf_worker *workers;
 	unsigned int nworkers; /* threads created */

@@ -18,6 +18,7 @@
 struct sync_queue {
 	uint8_t *buf;
 	size_t size;
+	uint32_t vnet_len; /* virtio-net header bytes per frame: not counted as bytes */
 };
 
 static int sync_setup(struct trf_worker *w, struct trf_err *err)
@@ -28,6 +29,7 @@ static int sync_setup(struct trf_worker *w, struct trf_err *err)
 		return trf_errf(err, -ENOMEM, "out of memory");
 	w->io = sq;
 	sq->size = w->cfg->frame_size;
+	sq->vnet_len = w->cfg->reflect.vnet_hdr ? TRF_VNET_HDR_LEN : 0;
 	sq->buf = trf_mem_alloc(sq->size, w->node);
 	if (!sq->buf)
 		return trf_errf(err, -ENOMEM, "cannot allocate a %zu B frame buffer", sq->size);
@@ -56,7 +58,7 @@ static int sync_run(struct trf_worker *w, struct trf_err *err)
 					w->queue, n < 0 ? strerror(errno) : "end of file");
 		}
 		TRF_STAT_ADD(st, frames_read, 1);
-		TRF_STAT_ADD(st, bytes_read, (uint64_t)n);
+		TRF_STAT_ADD(st, bytes_read, (uint64_t)n - sq->vnet_len);
 		/* A read that filled the buffer was cut short by tun: see trf_uq_add_frame(). */
 		if (TRF_UNLIKELY((size_t)n >= sq->size)) {
 			TRF_STAT_ADD(st, drops[TRF_DROP_TRUNCATED], 1);
@@ -75,7 +77,7 @@ static int sync_run(struct trf_worker *w, struct trf_err *err)
 		} while (n < 0 && errno == EINTR);
 		if (n == (ssize_t)f.len) {
 			TRF_STAT_ADD(st, frames_written, 1);
-			TRF_STAT_ADD(st, bytes_written, (uint64_t)n);
+			TRF_STAT_ADD(st, bytes_written, (uint64_t)n - sq->vnet_len);
 		} else {
 			TRF_STAT_ADD(st, drops[TRF_IO_DROP_WRITE_ERROR], 1);
 		}

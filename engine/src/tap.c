@@ -59,7 +59,8 @@ static int explain_existing(const char *name, enum trf_link link, int ret, struc
 			(flags & IFF_MULTI_QUEUE) ? "" : " after recreating it as multi_queue");
 }
 
-static int open_queue(char *name, enum trf_link link, bool first, struct trf_err *err)
+static int open_queue(char *name, enum trf_link link, bool vnet_hdr, bool first,
+		      struct trf_err *err)
 {
 	struct ifreq ifr = { 0 };
 	int fd, ret;
@@ -82,8 +83,8 @@ static int open_queue(char *name, enum trf_link link, bool first, struct trf_err
 		return trf_errf(err, ret, "cannot open " TUN_PATH ": %s", strerror(-ret));
 	}
 
-	ifr.ifr_flags =
-	    (short)((link == TRF_LINK_TAP ? IFF_TAP : IFF_TUN) | IFF_NO_PI | IFF_MULTI_QUEUE);
+	ifr.ifr_flags = (short)((link == TRF_LINK_TAP ? IFF_TAP : IFF_TUN) | IFF_NO_PI |
+				IFF_MULTI_QUEUE | (vnet_hdr ? IFF_VNET_HDR : 0));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		ret = -errno;
@@ -107,19 +108,102 @@ static int open_queue(char *name, enum trf_link link, bool first, struct trf_err
 	return fd;
 }
 
+/*
+ * --offload against a device that exists: its own vnet_hdr flag decides under
+ * auto; on or off must agree with it, since attaching with the other flag
+ * would change the device under whoever else uses it.
+ */
+static int vnet_for_existing(const char *name, enum trf_link link, enum trf_offload offload,
+			     bool *vnet_hdr, struct trf_err *err)
+{
+	const char *mode = link == TRF_LINK_TAP ? "tap" : "tun";
+	struct trf_link_state st;
+	bool has;
+
+	if (trf_rtnl_link(name, 0, &st) < 0 || !st.is_tun || !st.have_tun_flags) {
+		/* Not a TUN/TAP device, or flags unknown: TUNSETIFF says what is wrong. */
+		*vnet_hdr = offload == TRF_OFFLOAD_ON;
+		return 0;
+	}
+	has = st.tun_flags & IFF_VNET_HDR;
+	if (offload == TRF_OFFLOAD_ON && !has)
+		return trf_errf(err, -EINVAL,
+				"cannot attach to %s with --offload on: it was created without "
+				"vnet_hdr — recreate it (ip link del %s; ip tuntap add dev %s mode "
+				"%s multi_queue vnet_hdr) or run with --offload off",
+				name, name, name, mode);
+	if (offload == TRF_OFFLOAD_OFF && has)
+		return trf_errf(
+		    err, -EINVAL,
+		    "cannot attach to %s with --offload off: it was created with "
+		    "vnet_hdr — run with --offload auto, or recreate it without "
+		    "vnet_hdr (ip link del %s; ip tuntap add dev %s mode %s multi_queue)",
+		    name, name, name, mode);
+	*vnet_hdr = has;
+	return 0;
+}
+
+/*
+ * Ask for every offload, then for less until the kernel agrees: USO needs
+ * Linux 6.2 (USO4 and USO6 only together), TSO needs CSUM.  The bits are
+ * per device; any queue fd sets them.
+ */
+static int negotiate_offloads(int fd, const char *name, unsigned int *granted, struct trf_err *err)
+{
+	static const unsigned int tries[] = {
+		TRF_TUN_F_CSUM | TRF_TUN_F_TSO4 | TRF_TUN_F_TSO6 | TRF_TUN_F_TSO_ECN |
+		    TRF_TUN_F_USO4 | TRF_TUN_F_USO6,
+		TRF_TUN_F_CSUM | TRF_TUN_F_TSO4 | TRF_TUN_F_TSO6 | TRF_TUN_F_TSO_ECN,
+		TRF_TUN_F_CSUM | TRF_TUN_F_TSO4 | TRF_TUN_F_TSO6,
+		TRF_TUN_F_CSUM,
+	};
+	int hdr_size = TRF_VNET_HDR_LEN;
+
+	/* The header tun writes and expects: the 10-byte struct virtio_net_hdr. */
+	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_size) < 0)
+		return trf_errf(err, -errno, "cannot set the virtio-net header size of %s: %s",
+				name, strerror(errno));
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)tries[i]) == 0) {
+			*granted = tries[i];
+			return 0;
+		}
+		if (errno != EINVAL)
+			break;
+	}
+	*granted = 0;
+	if (ioctl(fd, TUNSETOFFLOAD, 0UL) < 0)
+		return trf_errf(err, -errno, "cannot set the offloads of %s: %s", name,
+				strerror(errno));
+	return 0;
+}
+
 int trf_tap_open(char *name, enum trf_link link, unsigned int queues, int *fds, bool *persistent,
+		 enum trf_offload offload, bool *vnet_hdr, unsigned int *offloads,
 		 struct trf_err *err)
 {
 	int ret = 0;
 
 	*persistent = !strchr(name, '%') && dev_exists(name);
+	*vnet_hdr = offload != TRF_OFFLOAD_OFF;
+	*offloads = 0;
 	for (unsigned int q = 0; q < queues; q++)
 		fds[q] = -1;
+	if (*persistent) {
+		ret = vnet_for_existing(name, link, offload, vnet_hdr, err);
+		if (ret < 0)
+			return ret;
+	}
 	for (unsigned int q = 0; q < queues; q++) {
-		ret = open_queue(name, link, q == 0, err);
+		ret = open_queue(name, link, *vnet_hdr, q == 0, err);
 		if (ret < 0)
 			goto close_fds;
 		fds[q] = ret;
+	}
+	if (*vnet_hdr) {
+		ret = negotiate_offloads(fds[0], name, offloads, err);
+		if (ret < 0)
+			goto close_fds;
 	}
 	return 0;
 

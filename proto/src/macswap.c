@@ -7,6 +7,7 @@
 #include "modes.h"
 #include "parse.h"
 #include "tapreflect/reflect.h"
+#include "vnet.h"
 #include "wire.h"
 
 enum trf_drop trf_macswap_frame(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len,
@@ -21,9 +22,39 @@ enum trf_drop trf_macswap_frame(const struct trf_reflect_ctx *ctx, uint8_t *fram
 	return TRF_DROP_NONE;
 }
 
+/*
+ * Behind a virtio-net header: nothing the header refers to changes, so it
+ * stays valid if it was; only what no frame can satisfy is refused.
+ */
+enum trf_drop trf_macswap_vnet_frame(const struct trf_reflect_ctx *ctx, uint8_t *buf, uint32_t len,
+				     uint32_t *out_len)
+{
+	struct trf_vnet vn;
+	enum trf_drop drop;
+
+	if (len < TRF_VNET_HDR_LEN)
+		return TRF_DROP_RUNT;
+	trf_vnet_load(&vn, buf);
+	drop = trf_vnet_check(&vn, len - TRF_VNET_HDR_LEN);
+	if (drop != TRF_DROP_NONE)
+		return drop;
+	drop = trf_macswap_frame(ctx, buf + TRF_VNET_HDR_LEN, len - TRF_VNET_HDR_LEN, out_len);
+	if (drop == TRF_DROP_NONE)
+		*out_len += TRF_VNET_HDR_LEN;
+	return drop;
+}
+
 static void macswap_burst(const struct trf_reflect_ctx *ctx, struct trf_frame *frames,
 			  unsigned int count)
 {
+	if (ctx->vnet_hdr) {
+		for (unsigned int i = 0; i < count; i++) {
+			struct trf_frame *f = &frames[i];
+
+			f->drop = (uint16_t)trf_macswap_vnet_frame(ctx, f->data, f->len, &f->len);
+		}
+		return;
+	}
 	for (unsigned int i = 0; i < count; i++) {
 		struct trf_frame *f = &frames[i];
 

@@ -107,6 +107,47 @@ static inline enum trf_drop trf_walk_ether(const uint8_t *frame, uint32_t len, s
 }
 
 /*
+ * Walk the IPv6 extension headers of the packet ip[0..total) (total checked
+ * against the frame by the caller, at least TRF_IPV6_HLEN), a bounded number
+ * of them.  Returns the offset and protocol of what follows them, and whether
+ * this is the first fragment (a later one carries no transport header).
+ */
+static inline enum trf_drop trf_ipv6_walk_ext(const uint8_t *ip, uint32_t total, uint32_t *off_out,
+					      uint8_t *next_out, bool *first_fragment)
+{
+	uint32_t off = TRF_IPV6_HLEN;
+	uint8_t next = ip[6];
+
+	*first_fragment = true;
+	for (int i = 0;; i++) {
+		uint32_t hlen;
+
+		if (next != TRF_IPPROTO_HOPOPTS && next != TRF_IPPROTO_ROUTING &&
+		    next != TRF_IPPROTO_DSTOPTS && next != TRF_IPPROTO_FRAGMENT)
+			break;
+		if (i == TRF_IPV6_MAX_EXT_HEADERS || total - off < 8)
+			return TRF_DROP_MALFORMED;
+		if (next == TRF_IPPROTO_FRAGMENT) {
+			hlen = 8;
+			if ((trf_load_be16(ip + off + 2) & 0xfff8) != 0) {
+				*first_fragment = false;
+				next = ip[off];
+				break; /* the rest is payload of a later fragment */
+			}
+		} else {
+			hlen = ((uint32_t)ip[off + 1] + 1) * 8;
+			if (total - off < hlen)
+				return TRF_DROP_MALFORMED;
+		}
+		next = ip[off];
+		off += hlen;
+	}
+	*off_out = off;
+	*next_out = next;
+	return TRF_DROP_NONE;
+}
+
+/*
  * Turn the Ethernet header of a checked frame around.  A reply never leaves
  * from a group address: one sent to a group is answered as ourselves.
  */

@@ -19,6 +19,7 @@
 #include "parse.h"
 #include "tapreflect/csum.h"
 #include "tapreflect/reflect.h"
+#include "vnet.h"
 #include "wire.h"
 
 /* Deliberate extra work per frame, only in builds that test the regression gate. */
@@ -161,8 +162,9 @@ static enum trf_drop respond_ipv6(const struct trf_reflect_ctx *ctx, uint8_t *fr
 				  uint32_t len, trf_udp_fn udp, uint32_t *out_len)
 {
 	uint8_t *ip = frame + l3off;
-	uint32_t total, off = TRF_IPV6_HLEN;
-	bool first_fragment = true;
+	uint32_t total, off;
+	bool first_fragment;
+	enum trf_drop drop;
 	uint8_t next;
 
 	len -= l3off;
@@ -176,31 +178,9 @@ static enum trf_drop respond_ipv6(const struct trf_reflect_ctx *ctx, uint8_t *fr
 	if (trf_ipv6_is_multicast(ip + 8))
 		return TRF_DROP_SRC_NOT_UNICAST;
 
-	/* Extension headers, a bounded number of them. */
-	next = ip[6];
-	for (int i = 0;; i++) {
-		uint32_t hlen;
-
-		if (next != TRF_IPPROTO_HOPOPTS && next != TRF_IPPROTO_ROUTING &&
-		    next != TRF_IPPROTO_DSTOPTS && next != TRF_IPPROTO_FRAGMENT)
-			break;
-		if (i == TRF_IPV6_MAX_EXT_HEADERS || total - off < 8)
-			return TRF_DROP_MALFORMED;
-		if (next == TRF_IPPROTO_FRAGMENT) {
-			hlen = 8;
-			if ((trf_load_be16(ip + off + 2) & 0xfff8) != 0) {
-				first_fragment = false;
-				next = ip[off];
-				break; /* the rest is payload of a later fragment */
-			}
-		} else {
-			hlen = ((uint32_t)ip[off + 1] + 1) * 8;
-			if (total - off < hlen)
-				return TRF_DROP_MALFORMED;
-		}
-		next = ip[off];
-		off += hlen;
-	}
+	drop = trf_ipv6_walk_ext(ip, total, &off, &next, &first_fragment);
+	if (drop != TRF_DROP_NONE)
+		return drop;
 
 	if (first_fragment && next == TRF_IPPROTO_ICMPV6) {
 		uint8_t *icmp = ip + off;
@@ -229,8 +209,6 @@ static enum trf_drop respond_ipv6(const struct trf_reflect_ctx *ctx, uint8_t *fr
 			return TRF_DROP_ICMP_NOT_ECHO;
 		}
 	} else {
-		enum trf_drop drop;
-
 		if (trf_ipv6_is_multicast(ip + 24))
 			return TRF_DROP_DST_NOT_UNICAST;
 		if (trf_ipv6_is_unspecified(ip + 8))
@@ -317,11 +295,71 @@ static enum trf_drop respond(const struct trf_reflect_ctx *ctx, uint8_t *frame, 
 	return drop;
 }
 
+/*
+ * A frame behind its virtio-net header (ctx->vnet_hdr).  The header is
+ * checked against the frame before respond() touches a byte.  respond()
+ * changes no length or offset the header refers to, except when it answers a
+ * neighbour solicitation, so the header stays valid as it was read.  A
+ * checksum the receiver is to complete (NEEDS_CSUM) holds only the
+ * pseudo-header sum, which the swaps leave as it is; what respond() adds to
+ * it for a rewritten payload word (an echo type, sockperf's flags) would be
+ * counted twice once the receiver sums the payload, so the field gets its
+ * read value back.
+ */
+static enum trf_drop respond_vnet(const struct trf_reflect_ctx *ctx, uint8_t *buf, uint32_t len,
+				  uint32_t *out_len, trf_udp_fn udp)
+{
+	uint8_t *frame = buf + TRF_VNET_HDR_LEN, partial[2] = { 0, 0 };
+	struct trf_l4_loc loc;
+	struct trf_vnet vn;
+	enum trf_drop drop;
+	bool answer_ns;
+
+	if (len < TRF_VNET_HDR_LEN)
+		return TRF_DROP_RUNT;
+	len -= TRF_VNET_HDR_LEN;
+	trf_vnet_load(&vn, buf);
+	drop = trf_vnet_check(&vn, len);
+	if (drop != TRF_DROP_NONE)
+		return drop;
+	trf_vnet_locate_l4(ctx, frame, len, &loc);
+	drop = trf_vnet_check_l4(&vn, loc.ip_version, loc.proto, loc.off, loc.len);
+	if (drop != TRF_DROP_NONE)
+		return drop;
+	/* The advertisement is built anew, shorter, with a full checksum. */
+	answer_ns = loc.proto == TRF_IPPROTO_ICMPV6 && loc.icmp_type == TRF_ND_NEIGHBOR_SOLICIT;
+	if (answer_ns && vn.gso_type != TRF_VNET_GSO_NONE)
+		return TRF_DROP_BAD_VNET_HDR;
+	if (vn.flags & TRF_VNET_F_NEEDS_CSUM)
+		memcpy(partial, frame + vn.csum_start + vn.csum_offset, 2);
+
+	drop = respond(ctx, frame, len, out_len, udp);
+	if (drop != TRF_DROP_NONE)
+		return drop;
+	if (answer_ns)
+		memset(buf, 0, TRF_VNET_HDR_LEN); /* a plain frame, complete as it is */
+	else if (vn.flags & TRF_VNET_F_NEEDS_CSUM)
+		memcpy(frame + vn.csum_start + vn.csum_offset, partial, 2);
+	*out_len += TRF_VNET_HDR_LEN;
+	return TRF_DROP_NONE;
+}
+
 enum trf_drop trf_respond_frame(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len,
 				uint32_t *out_len)
 {
 	uint32_t out;
 	enum trf_drop drop = respond(ctx, frame, len, &out, NULL);
+
+	if (drop == TRF_DROP_NONE)
+		*out_len = out;
+	return drop;
+}
+
+enum trf_drop trf_respond_vnet_frame(const struct trf_reflect_ctx *ctx, uint8_t *buf, uint32_t len,
+				     uint32_t *out_len)
+{
+	uint32_t out;
+	enum trf_drop drop = respond_vnet(ctx, buf, len, &out, NULL);
 
 	if (drop == TRF_DROP_NONE)
 		*out_len = out;
@@ -339,9 +377,29 @@ enum trf_drop trf_respond_frame_with(const struct trf_reflect_ctx *ctx, uint8_t 
 	return drop;
 }
 
+enum trf_drop trf_respond_vnet_frame_with(const struct trf_reflect_ctx *ctx, uint8_t *buf,
+					  uint32_t len, uint32_t *out_len, trf_udp_fn udp)
+{
+	uint32_t out;
+	enum trf_drop drop = respond_vnet(ctx, buf, len, &out, udp);
+
+	if (drop == TRF_DROP_NONE)
+		*out_len = out;
+	return drop;
+}
+
+/* Every frame of a burst comes from one queue: with a virtio-net header, or none has one. */
 static void respond_burst(const struct trf_reflect_ctx *ctx, struct trf_frame *frames,
 			  unsigned int count)
 {
+	if (ctx->vnet_hdr) {
+		for (unsigned int i = 0; i < count; i++) {
+			struct trf_frame *f = &frames[i];
+
+			f->drop = (uint16_t)trf_respond_vnet_frame(ctx, f->data, f->len, &f->len);
+		}
+		return;
+	}
 	for (unsigned int i = 0; i < count; i++) {
 		struct trf_frame *f = &frames[i];
 

@@ -18,8 +18,10 @@
  */
 typedef enum trf_drop (*trf_udp_fn)(uint8_t *udp, uint32_t l4len, bool check_optional);
 
-/* trf_respond_frame() with UDP handed to udp. */
+/* trf_respond_frame() and trf_respond_vnet_frame() with UDP handed to udp. */
 enum trf_drop trf_respond_frame_with(const struct trf_reflect_ctx *ctx, uint8_t *frame,
 				     uint32_t len, uint32_t *out_len, trf_udp_fn udp);
+enum trf_drop trf_respond_vnet_frame_with(const struct trf_reflect_ctx *ctx, uint8_t *buf,
+					  uint32_t len, uint32_t *out_len, trf_udp_fn udp);
 
 #endif /* TRF_PROTO_RESPOND_H */

@@ -42,9 +42,23 @@ enum trf_drop trf_sockperf_frame(const struct trf_reflect_ctx *ctx, uint8_t *fra
 	return trf_respond_frame_with(ctx, frame, len, out_len, sockperf_udp);
 }
 
+enum trf_drop trf_sockperf_vnet_frame(const struct trf_reflect_ctx *ctx, uint8_t *buf, uint32_t len,
+				      uint32_t *out_len)
+{
+	return trf_respond_vnet_frame_with(ctx, buf, len, out_len, sockperf_udp);
+}
+
 static void sockperf_burst(const struct trf_reflect_ctx *ctx, struct trf_frame *frames,
 			   unsigned int count)
 {
+	if (ctx->vnet_hdr) {
+		for (unsigned int i = 0; i < count; i++) {
+			struct trf_frame *f = &frames[i];
+
+			f->drop = (uint16_t)trf_sockperf_vnet_frame(ctx, f->data, f->len, &f->len);
+		}
+		return;
+	}
 	for (unsigned int i = 0; i < count; i++) {
 		struct trf_frame *f = &frames[i];
 

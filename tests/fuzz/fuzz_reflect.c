@@ -12,6 +12,13 @@
  *    (ICMP, ICMPv6, UDP, TCP), that verified on input verifies on output;
  *  - reflecting the output again never yields a frame for echo, ARP, NDP or
  *    sockperf traffic: two reflectors facing each other cannot ping-pong.
+ * With FUZZ_VNET the input starts with a virtio-net header, and beyond the
+ * above (on the frame after it):
+ *  - a reflected frame's header is one the kernel's write path accepts, for
+ *    the frame it is written with;
+ *  - where the header leaves the L4 checksum to the receiver (NEEDS_CSUM),
+ *    the checksum completed as the receiver would verifies on output if it
+ *    did on input.
  * This harness parses frames on its own, independently of the engine.
  */
 #include <stdbool.h>
@@ -28,8 +35,14 @@
 			__builtin_trap(); \
 	} while (0)
 
+#ifndef FUZZ_VNET
+#define FUZZ_VNET 0
+#endif
+#define HDR (FUZZ_VNET ? TRF_VNET_HDR_LEN : 0)
+
 static const struct trf_reflect_ctx ctx = { .link = FUZZ_LINK,
-					    .mac = { 0x02, 0x74, 0x72, 0x66, 0x00, 0x01 } };
+					    .mac = { 0x02, 0x74, 0x72, 0x66, 0x00, 0x01 },
+					    .vnet_hdr = FUZZ_VNET };
 
 static uint16_t be16(const uint8_t *p)
 {
@@ -167,6 +180,62 @@ static enum trf_drop reflect(uint8_t *f, uint32_t len, uint32_t *out)
 	return FUZZ_FN(&ctx, f, len, out);
 }
 
+static uint16_t host16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return v;
+}
+
+/* What virtio_net_hdr_to_skb() and tun's write path accept, for a frame of len bytes. */
+static bool kernel_accepts(const uint8_t *h, uint32_t len)
+{
+	uint8_t flags = h[0], gso = h[1] & 0x7f;
+	uint32_t hdr_len = host16(h + 2), gso_size = host16(h + 4);
+	uint32_t start = host16(h + 6), off = host16(h + 8);
+
+	if (flags & ~3u)
+		return false;
+	if (gso != 0 && gso != 1 && gso != 4 && gso != 5)
+		return false;
+	if (gso && gso_size == 0)
+		return false;
+	if (flags & 1) {
+		if (start + off + 2 > len)
+			return false;
+		if (hdr_len < start + off + 2)
+			hdr_len = start + off + 2;
+	}
+	if (hdr_len > len)
+		return false;
+	if (gso == 5 && (!(flags & 1) || off != 6 || len - start - 8 > gso_size * 128u))
+		return false;
+	if (FUZZ_LINK == TRF_LINK_TAP && len < 14)
+		return false;
+	return true;
+}
+
+/*
+ * The frame f[0..len) with a NEEDS_CSUM header: complete its checksum as the
+ * receiver would (over csum_start..end, the field holding the partial sum),
+ * into a copy, and say whether the L4 checksum then verifies.
+ */
+static bool completed_verifies(const uint8_t *h, const uint8_t *f, uint32_t len)
+{
+	uint32_t start = host16(h + 6), off = host16(h + 8);
+	uint8_t *c = malloc(len ? len : 1);
+	uint16_t check;
+	struct view v;
+
+	memcpy(c, f, len);
+	check = trf_csum_fold(trf_csum_partial(c + start, len - start, 0));
+	memcpy(c + start + off, &check, 2);
+	v = look(c, len);
+	free(c);
+	return v.l4 && v.l4 == start && v.l4_csum_ok;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -184,14 +253,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(f, data, size);
 	memcpy(orig, data, size);
 
-	in = look(f, (uint32_t)size);
+	in = size >= HDR ? look(f + HDR, (uint32_t)(size - HDR)) : (struct view){ 0 };
 	d = reflect(f, (uint32_t)size, &out);
 	if (d != TRF_DROP_NONE) {
 		CHECK(d < TRF_DROP__COUNT);
 		CHECK(memcmp(f, orig, size) == 0);
 		goto done;
 	}
-	CHECK(out <= size && out > 0);
+	CHECK(out <= size && out > HDR);
+	if (FUZZ_VNET) {
+		bool partial_in = orig[0] & 1, partial_out = f[0] & 1;
+
+		CHECK(kernel_accepts(f, out - HDR));
+		if (partial_in && partial_out &&
+		    completed_verifies(orig, orig + HDR, (uint32_t)size - HDR))
+			CHECK(completed_verifies(f, f + HDR, out - HDR));
+		/* A partial checksum is not a checksum: the checks below are for plain frames. */
+		if (partial_in || partial_out)
+			goto done;
+		/* Past the header, the frame checks are those of a plain frame. */
+		memmove(f, f + HDR, out - HDR);
+		memmove(orig, orig + HDR, size - HDR);
+		out -= HDR;
+	}
 	res = look(f, out);
 	if (in.ipv4 && in.ip_csum_ok && res.ipv4)
 		CHECK(res.ip_csum_ok);
@@ -205,10 +289,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* Turned around once more, an answer is never answered. */
 	if (is_answer(f, &res) && !(FUZZ_MODE_MACSWAP)) {
-		uint8_t *again = malloc(out);
+		uint8_t *again = malloc(out + HDR);
 
-		memcpy(again, f, out);
-		CHECK(reflect(again, out, &out2) != TRF_DROP_NONE);
+		memset(again, 0, HDR); /* a plain header in front, where there is one */
+		memcpy(again + HDR, f, out);
+		CHECK(reflect(again, out + HDR, &out2) != TRF_DROP_NONE);
 		free(again);
 	}
 done:

@@ -28,6 +28,30 @@ static void put(const char *dir, const char *sub, const char *name, const uint8_
 	fclose(f);
 }
 
+/*
+ * A frame behind a virtio-net header (offloads), in TAP framing to DIR/tap_vnet
+ * and in TUN framing to DIR/tun_vnet; csum_start counts from the frame.
+ */
+static void vnet(const char *dir, const char *name, uint8_t flags, uint8_t gso_type,
+		 uint16_t gso_size, uint16_t l4_from_ip, uint16_t csum_offset, size_t len)
+{
+	static uint8_t out[TF_MAX + 10];
+
+	for (int tap = 1; tap >= 0; tap--) {
+		uint16_t hdr_len = 0, start = (uint16_t)(l4_from_ip + (tap ? 14 : 0));
+		size_t skip = tap ? 0 : 14;
+
+		out[0] = flags;
+		out[1] = gso_type;
+		memcpy(out + 2, &hdr_len, 2);
+		memcpy(out + 4, &gso_size, 2);
+		memcpy(out + 6, &start, 2);
+		memcpy(out + 8, &csum_offset, 2);
+		memcpy(out + 10, buf + skip, len - skip);
+		put(dir, tap ? "tap_vnet" : "tun_vnet", name, out, 10 + len - skip);
+	}
+}
+
 /* Write the frame in TAP framing and, without its 14-byte Ethernet header, in TUN framing. */
 static void both(const char *dir, const char *name, size_t len)
 {
@@ -99,7 +123,7 @@ int main(int argc, char **argv)
 
 	/* 802.1Q and QinQ tagged echo. */
 	len = tf_icmp_frame(buf + 8, 1, &icmp, 8, 40) + 8;
-	memcpy(buf, buf + 8, 12);
+	memmove(buf, buf + 8, 12);
 	buf[12] = 0x88;
 	buf[13] = 0xa8;
 	buf[14] = 0x00;
@@ -111,5 +135,10 @@ int main(int argc, char **argv)
 	buf[20] = 0x08;
 	buf[21] = 0x00;
 	put(dir, "tap", "qinq_echo", buf, len);
+
+	/* Offloads: a TCP superpacket (TSO), a UDP one (USO), a checksum left to complete. */
+	vnet(dir, "tso4", 1, 1, 1448, 20, 16, tf_udp_frame(buf, 1, &tcp, 40000, 80, 6000));
+	vnet(dir, "uso", 1, 5, 1000, 20, 6, tf_udp_frame(buf, 1, &udp, 40000, 9000, 4000));
+	vnet(dir, "udp_csum", 1, 0, 0, 20, 6, tf_udp_frame(buf, 1, &udp, 40000, 9000, 100));
 	return 0;
 }

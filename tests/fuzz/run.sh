@@ -13,11 +13,19 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/trf-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 run_one() {
-	local target=$1 link=${1#*_} dir=$work/$1
+	local target=$1 link=${1##*_} dir=$work/$1
 	mkdir -p "$dir/corpus" "$dir/artifacts"
-	cp "$here/corpus/$link"/* "$dir/corpus/"
+	if [[ $target == *_vnet_* ]]; then
+		# Every plain seed behind a plain header, and the offload seeds.
+		for s in "$here/corpus/$link"/*; do
+			{ head -c 10 /dev/zero; cat "$s"; } >"$dir/corpus/plain-$(basename "$s")"
+		done
+		cp "$here/corpus/${link}_vnet"/* "$dir/corpus/"
+	else
+		cp "$here/corpus/$link"/* "$dir/corpus/"
+	fi
 	local rc=0
-	"$build/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -max_len=9300 -print_final_stats=1 \
+	"$build/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -max_len=16384 -print_final_stats=1 \
 		-artifact_prefix="$dir/artifacts/" "$dir/corpus" >"$dir/log" 2>&1 || rc=$?
 	local execs
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log")
@@ -30,7 +38,8 @@ run_one() {
 	echo "fuzz_$target: ${execs} executions in ${seconds} s, 0 findings"
 }
 
-targets=(respond_tap respond_tun macswap_tap sockperf_tap sockperf_tun)
+targets=(respond_tap respond_tun macswap_tap sockperf_tap sockperf_tun
+	respond_vnet_tap respond_vnet_tun macswap_vnet_tap sockperf_vnet_tun)
 fail=0
 for ((i = 0; i < ${#targets[@]}; i += parallel)); do
 	pids=()

@@ -27,14 +27,25 @@ fd=$(ring_fd)
 [[ -n $fd ]] || fail "no io_uring fd in /proc/$RPID/fd"
 grep -q '^PollList:' "/proc/$RPID/fdinfo/$fd" || fail "this kernel's io_uring fdinfo has no PollList"
 
-# The ops parked on the ring, sorted numerically, one line.
+# The ops parked on the ring, sorted numerically, one line; "busy" when the
+# kernel listed nothing because the worker held the ring's lock: fdinfo walks
+# the ring's tables (its registered files, its PollList) only when a trylock
+# of that lock succeeds, so a sample taken while the worker is inside
+# io_uring_enter shows neither.
 parked() {
-	awk '/^PollList:/ {p = 1; next} /^[^ \t]/ {p = 0} p && match($0, /op=[0-9]+/) {print substr($0, RSTART + 3, RLENGTH - 3)}' \
-		"/proc/$RPID/fdinfo/$fd" | sort -n | tr '\n' ' ' | sed 's/ $//'
+	awk '/^UserFiles:/ {f = 1; next} f && /^ +0: / {locked = 1} /^[^ \t]/ {f = 0}
+		/^PollList:/ {p = 1; next} /^[^ \t]/ {p = 0}
+		p && match($0, /op=[0-9]+/) {ops = ops " " substr($0, RSTART + 3, RLENGTH - 3)}
+		END {if (!locked) print "busy"; else print ops}' "/proc/$RPID/fdinfo/$fd" |
+		tr ' ' '\n' | sed '/^$/d' | sort -n | tr '\n' ' ' | sed 's/ $//'
 }
 check() {
 	local got
-	got=$(parked)
+	for _ in $(seq 100); do
+		got=$(parked)
+		[[ $got == busy ]] || break
+		sleep 0.01
+	done
 	[[ $got == "$want" ]] || fail "$1: parked ops '$got', expected '$want'"
 }
 

@@ -49,6 +49,26 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	t.st.rtt_hist = calloc(RTT_BUCKETS, sizeof(*t.st.rtt_hist));
+	if (o.tcp) {
+		FILE *out = stdout;
+
+		json = NULL;
+		if (o.json_path) {
+			json = strcmp(o.json_path, "-") == 0 ? stdout : fopen(o.json_path, "w");
+			if (!json) {
+				fprintf(stderr, "tapgen: cannot write %s: %s\n", o.json_path,
+					strerror(errno));
+				return 1;
+			}
+			if (json == stdout)
+				out = stderr;
+		}
+		ret = tapgen_run_tcp(&o, out, json);
+		if (json && json != stdout)
+			fclose(json);
+		free(t.st.rtt_hist);
+		return tapgen_interrupted ? 130 : ret;
+	}
 	if (!t.st.rtt_hist) {
 		fprintf(stderr, "tapgen: out of memory\n");
 		return 1;

@@ -137,6 +137,18 @@ static int opt_icmp(void *ctx, const char *v)
 	return 0;
 }
 
+static int opt_tcp(void *ctx, const char *v)
+{
+	(void)v;
+	O(ctx)->tcp = true;
+	return 0;
+}
+
+static int opt_gso(void *ctx, const char *v)
+{
+	return whole("gso", v, 1, 64, "datagrams per send, 1..64", &O(ctx)->gso);
+}
+
 static int opt_steps(void *ctx, const char *v)
 {
 	return whole("steps", v, 1, 30, "binary search steps, 1..30", &O(ctx)->steps);
@@ -181,6 +193,12 @@ static const struct trf_opt options[] = {
 	  " (default 18: a 64 B Ethernet frame)", NULL, opt_size },
 	{ "icmp", 0, NULL, "ICMP/ICMPv6 echo requests on a raw socket instead of UDP\n"
 	  "(needs CAP_NET_RAW); flow i uses echo id ID+i", NULL, opt_icmp },
+	{ "tcp", 0, NULL, "TCP streams instead of datagrams: --flows connections to\n"
+	  "ADDR:PORT+i, each one to itself through the reflector; every byte\n"
+	  "is checked on return; reports goodput (Gbit/s) and retransmissions", NULL, opt_tcp },
+	{ "gso", 0, "SEGMENTS", "UDP: send SEGMENTS datagrams of --size bytes at once as one\n"
+	  "superpacket (UDP_SEGMENT) that the kernel cuts apart; each is\n"
+	  "numbered and checked on return as any datagram (1..64)", NULL, opt_gso },
 	{ "rate", 'r', "PPS", "offered datagrams per second (default 0 = as fast as possible)", NULL,
 	  opt_rate },
 	{ "duration", 't', "SECS", "sending time of a trial (default 5)", NULL, opt_duration },
@@ -271,6 +289,14 @@ int tapgen_parse_args(int argc, char **argv, struct gen_opts *o)
 		return error("unexpected argument '%s'", argv[first]);
 	if (!ctx.dst)
 		return error("--dst is required");
+	if (o->tcp && (o->search || o->traffic != &tapgen_udp || o->rate > 0))
+		return error(
+		    "--tcp runs streams as fast as TCP goes: not with --search, --icmp or --rate");
+	if (o->gso > 1 && (o->tcp || o->traffic != &tapgen_udp))
+		return error("--gso is for UDP datagrams: not with --tcp or --icmp");
+	if (o->gso > 1 && (size_t)o->gso * o->payload > MAX_PAYLOAD)
+		return error("--gso %u x --size %u is over %d bytes per send", o->gso, o->payload,
+			     MAX_PAYLOAD);
 	if (o->port + o->flows - 1 > 65535)
 		return error("--port %u with --flows %u goes beyond port 65535", o->port, o->flows);
 	ret = set_dst(o, ctx.dst);

@@ -40,6 +40,9 @@ struct gen_opts {
 	double pdr_loss; /* loss ratio allowed for the PDR */
 	double max_rate; /* search ceiling; 0 = what an unlimited trial offered */
 	const struct tapgen_traffic *traffic; /* UDP (default) or ICMP echo */
+	bool tcp; /* TCP streams instead of datagrams (tcp.c) */
+	unsigned int
+	    gso; /* UDP: datagrams per send, cut apart by the kernel (UDP_SEGMENT); 0 = off */
 	uint16_t icmp_id; /* echo id of flow 0 (ICMP) */
 };
 
@@ -105,6 +108,14 @@ int tapgen_parse_args(int argc, char **argv, struct gen_opts *o);
  */
 int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double duration, uint64_t *seq,
 		     struct trial *t);
+
+/*
+ * --tcp: o->flows TCP streams for o->duration seconds, every byte checked;
+ * one line on text, one JSON object on json (if not NULL).  Returns the exit
+ * status: 0, or 1 when a byte came back wrong, did not come back, or no
+ * connection could be made.
+ */
+int tapgen_run_tcp(const struct gen_opts *o, FILE *text, FILE *json);
 
 /* Lost share of what a trial sent (1 when it sent nothing). */
 double tapgen_loss_ratio(const struct trial *t);

@@ -7,8 +7,14 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
 
 #include "tapgen.h"
 
@@ -19,6 +25,20 @@ static int udp_open(struct gen_opts *o)
 	if (fd < 0) {
 		fprintf(stderr, "tapgen: cannot open a UDP socket: %s\n", strerror(errno));
 		return -errno;
+	}
+	if (o->gso > 1) {
+		int seg = (int)o->payload;
+
+		/* Every send of gso x payload bytes leaves as one superpacket of gso datagrams. */
+		if (setsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg)) < 0) {
+			int err = errno;
+
+			fprintf(stderr,
+				"tapgen: --gso: UDP_SEGMENT refused: %s (needs Linux 4.18)\n",
+				strerror(err));
+			close(fd);
+			return -err;
+		}
 	}
 	return fd;
 }

@@ -147,6 +147,9 @@ int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double durat
 	static struct iovec iov[MAX_BATCH];
 	uint64_t start, end, next, interval_ns = 0, last_progress, last_sent = 0, last_recv = 0;
 	unsigned int batch = o->batch, flow = 0;
+	unsigned int segs = o->gso ? o->gso : 1;
+	size_t hlen = o->traffic->hlen; /* our data follows the kind's header */
+	size_t dgram = hlen + o->payload;
 	uint32_t *hist = t->st.rtt_hist;
 	uint8_t *seen = t->st.seen;
 	size_t seen_bytes = t->st.seen_bytes;
@@ -160,23 +163,24 @@ int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double durat
 	t->rate = rate;
 	if (rate > 0) {
 		/* Keep bursts at most about 50 us apart at this rate. */
-		unsigned int max_batch = (unsigned int)(rate / 20000) + 1;
+		unsigned int max_batch = (unsigned int)(rate / 20000 / segs) + 1;
 
 		if (batch > max_batch)
 			batch = max_batch;
-		interval_ns = (uint64_t)(1e9 * batch / rate);
+		interval_ns = (uint64_t)(1e9 * batch * segs / rate);
 	}
-	size_t hlen = o->traffic->hlen; /* our data follows the kind's header */
 
+	/* A message is one datagram, or --gso datagrams the kernel cuts apart (UDP_SEGMENT). */
 	for (unsigned int i = 0; i < batch; i++) {
-		iov[i] = (struct iovec){ payloads[i], hlen + o->payload };
+		iov[i] = (struct iovec){ payloads[i], dgram * segs };
 		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &names[i],
 							 .msg_namelen = o->dst_len,
 							 .msg_iov = &iov[i],
 							 .msg_iovlen = 1 } };
 		names[i] = o->dst;
-		for (unsigned int b = 16; b < o->payload; b++)
-			payloads[i][hlen + b] = (uint8_t)(b * 7 + 1);
+		for (unsigned int j = 0; j < segs; j++)
+			for (unsigned int b = 16; b < o->payload; b++)
+				payloads[i][j * dgram + hlen + b] = (uint8_t)(b * 7 + 1);
 	}
 
 	start = now_ns();
@@ -199,11 +203,15 @@ int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double durat
 			continue;
 		}
 		for (unsigned int i = 0; i < batch; i++) {
-			uint64_t s = *seq + i;
+			/* Every datagram of a message goes to the message's flow. */
+			for (unsigned int j = 0; j < segs; j++) {
+				uint64_t s = *seq + (uint64_t)i * segs + j;
+				uint8_t *d = payloads[i] + j * dgram;
 
-			memcpy(payloads[i] + hlen, &s, 8);
-			memcpy(payloads[i] + hlen + 8, &now, 8);
-			o->traffic->fill(o, payloads[i], hlen + o->payload, &names[i], flow, s);
+				memcpy(d + hlen, &s, 8);
+				memcpy(d + hlen + 8, &now, 8);
+				o->traffic->fill(o, d, dgram, &names[i], flow, s);
+			}
 			flow = flow + 1 == o->flows ? 0 : flow + 1;
 		}
 		n = sendmmsg(fd, msgs, batch, 0);
@@ -211,8 +219,8 @@ int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double durat
 			t->st.send_errors++;
 			n = 0;
 		}
-		t->st.sent += (unsigned int)n;
-		*seq += (unsigned int)n;
+		t->st.sent += (uint64_t)n * segs;
+		*seq += (uint64_t)n * segs;
 		if (interval_ns)
 			next += interval_ns;
 		receive_some(fd, &t->st, o);

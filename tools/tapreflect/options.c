@@ -161,6 +161,7 @@ static int opt_buffers(void *ctx, const char *v)
 	if (trf_parse_uint(v, 2, 32768, &n) < 0 || (n & (n - 1)))
 		return error("bad --buffers '%s': a power of two in 2..32768", v);
 	o->cfg.buffers = (unsigned int)n;
+	o->cfg.buffers_set = true;
 	return 0;
 }
 
@@ -172,6 +173,22 @@ static int opt_frame_size(void *ctx, const char *v)
 	if (trf_parse_uint(v, 128, TRF_MAX_FRAME_SIZE, &n) < 0)
 		return error("bad --frame-size '%s': expected 128..%d", v, TRF_MAX_FRAME_SIZE);
 	o->cfg.frame_size = (unsigned int)n;
+	o->cfg.frame_size_set = true;
+	return 0;
+}
+
+static int opt_offload(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+
+	if (strcmp(v, "auto") == 0)
+		o->cfg.offload = TRF_OFFLOAD_AUTO;
+	else if (strcmp(v, "on") == 0)
+		o->cfg.offload = TRF_OFFLOAD_ON;
+	else if (strcmp(v, "off") == 0)
+		o->cfg.offload = TRF_OFFLOAD_OFF;
+	else
+		return error("bad --offload '%s': expected auto, on or off", v);
 	return 0;
 }
 
@@ -254,9 +271,16 @@ static const struct trf_opt options[] = {
 	{ "fixed-reads", 0, "N", "smallest round of READ_FIXEDs with --read fixed (default 4,\n"
 	  "max 16); a round grows to the last burst's size, and doubles\n"
 	  "while rounds come back full; no read is ever left parked", NULL, opt_fixed_reads },
-	{ "buffers", 0, "N", "frame buffers per queue, a power of two (default 256)", NULL, opt_buffers },
+	{ "offload", 0, "auto|on|off", "on: a virtio-net header on every frame (IFF_VNET_HDR), so TCP\n"
+	  "and UDP superpackets (TSO, USO) and checksums pass whole; off:\n"
+	  "the kernel cuts and checksums every frame first; auto (default):\n"
+	  "on for a device tapreflect creates, a persistent device's own\n"
+	  "vnet_hdr flag decides", NULL, opt_offload },
+	{ "buffers", 0, "N", "frame buffers per queue, a power of two (default 256; 64 with\n"
+	  "offloads)", NULL, opt_buffers },
 	{ "frame-size", 0, "BYTES", "bytes per buffer (default 16384, enough for 9216 B jumbo\n"
-	  "frames); a frame that fills its buffer is dropped as truncated", NULL, opt_frame_size },
+	  "frames; 65600 with offloads); a frame that fills its buffer is\n"
+	  "dropped as truncated", NULL, opt_frame_size },
 	{ "reflect", 'r', "MODE", "reflect mode (default respond); 'help' lists them", NULL, opt_reflect },
 	{ "stats", 0, "SECONDS", "interval of the live line and JSON records (default 1, 0 = off);\n"
 	  "the live line is shown on a terminal or when this is given", "Reporting and lifetime:",

@@ -40,6 +40,16 @@ void report_sample(struct report *r, struct sample *s)
 	}
 }
 
+/* "off" without a virtio-net header, else the offloads granted ("csum,tso4,..."). */
+static const char *offloads_text(const struct trf_engine *eng)
+{
+	static char buf[64];
+
+	if (!trf_engine_vnet_hdr(eng))
+		return "off";
+	return trf_offloads_describe(trf_engine_offloads(eng), buf, sizeof(buf));
+}
+
 static void json_drops(FILE *f, const struct trf_queue_stats *now,
 		       const struct trf_queue_stats *before)
 {
@@ -141,7 +151,8 @@ bool report_summary(struct report *r, int exit_code)
 	if (cfg->io == TRF_IO_URING)
 		fprintf(h, " (%s reads, ring %s)", trf_engine_read_name(r->eng),
 			trf_engine_ring_flags(r->eng));
-	fprintf(h, ", reflect %s, %.2f s\n", cfg->mode->name, s->t);
+	fprintf(h, ", offload %s, reflect %s, %.2f s\n", offloads_text(r->eng), cfg->mode->name,
+		s->t);
 	fprintf(h, "  %5s %4s %15s %15s %12s %12s\n", "queue", "cpu", "frames read",
 		"frames written", "dropped", "avg pps");
 	for (unsigned int q = 0; q < r->nq; q++) {
@@ -179,6 +190,7 @@ bool report_summary(struct report *r, int exit_code)
 			"{\"type\":\"summary\",\"version\":\"%s\",\"dev\":\"%s\","
 			"\"dev_persistent\":%s,\"mode\":\"%s\","
 			"\"io\":\"%s\",\"read\":\"%s\",\"ring_flags\":\"%s\",\"reflect\":\"%s\","
+			"\"vnet_hdr\":%s,\"offloads\":\"%s\",\"buffers\":%u,\"frame_size\":%u,"
 			"\"queues\":%u,\"elapsed_s\":%.3f,\"cpu_s\":%.4f,\"cpu_ns_per_frame\":%.1f,"
 			"\"frames_read\":%" PRIu64 ",\"bytes_read\":%" PRIu64
 			",\"frames_written\":%" PRIu64 ",\"bytes_written\":%" PRIu64
@@ -188,7 +200,8 @@ bool report_summary(struct report *r, int exit_code)
 			trf_engine_dev_persistent(r->eng) ? "true" : "false",
 			cfg->link == TRF_LINK_TAP ? "tap" : "tun", trf_io_name(cfg->io),
 			trf_engine_read_name(r->eng), trf_engine_ring_flags(r->eng),
-			cfg->mode->name, r->nq, s->t, s->cpu_s,
+			cfg->mode->name, trf_engine_vnet_hdr(r->eng) ? "true" : "false",
+			offloads_text(r->eng), cfg->buffers, cfg->frame_size, r->nq, s->t, s->cpu_s,
 			ns_per_frame(s->cpu_s, t->frames_read), t->frames_read, t->bytes_read,
 			t->frames_written, t->bytes_written, dropped, kernel_drops,
 			exact ? "true" : "false", exit_code);
@@ -215,6 +228,8 @@ void report_start_line(const struct trf_engine *eng, FILE *f)
 	if (cfg->io == TRF_IO_URING)
 		fprintf(f, " with %s reads, ring %s", trf_engine_read_name(eng),
 			trf_engine_ring_flags(eng));
+	fprintf(f, ", offload %s, buffers %u x %u B = %.1f MiB per queue", offloads_text(eng),
+		cfg->buffers, cfg->frame_size, (double)cfg->buffers * cfg->frame_size / (1 << 20));
 	fprintf(f, ", reflect %s, mac %02x:%02x:%02x:%02x:%02x:%02x)\n", cfg->mode->name,
 		cfg->reflect.mac[0], cfg->reflect.mac[1], cfg->reflect.mac[2], cfg->reflect.mac[3],
 		cfg->reflect.mac[4], cfg->reflect.mac[5]);

@@ -30,7 +30,14 @@ extern "C" {
 #define TRF_DEFAULT_BUFFERS 256
 #define TRF_DEFAULT_FRAME_SIZE 16384 /* holds a 9216 B jumbo frame with room to spare */
 #define TRF_DEFAULT_FIXED_READS 4
-#define TRF_MAX_FRAME_SIZE 65536 /* a TUN/TAP MTU cannot exceed 65535 */
+/*
+ * With offloads a frame is up to a 64 KiB superpacket plus its virtio-net,
+ * Ethernet and VLAN headers: buffers of 65600 B, fewer of them by default, so
+ * that a queue locks about as much memory as without (64 x 65600 B = 4.0 MiB).
+ */
+#define TRF_VNET_FRAME_SIZE 65600
+#define TRF_VNET_BUFFERS 64
+#define TRF_MAX_FRAME_SIZE TRF_VNET_FRAME_SIZE
 #define TRF_DEFAULT_MAC                            \
 	{                                          \
 		0x02, 0x74, 0x72, 0x66, 0x00, 0x01 \
@@ -48,6 +55,21 @@ enum trf_io {
 	TRF_IO_URING, /* one io_uring per queue, fixed buffers */
 	TRF_IO_SYNC, /* blocking read/write loop: the reference design */
 };
+
+/* --offload: a virtio-net header in front of every frame, and what it lets the kernel leave undone. */
+enum trf_offload {
+	TRF_OFFLOAD_AUTO, /* on for a device we create; a persistent device's vnet_hdr flag decides */
+	TRF_OFFLOAD_ON, /* IFF_VNET_HDR and every offload the kernel grants */
+	TRF_OFFLOAD_OFF, /* plain frames: the kernel segments and checksums everything first */
+};
+
+/* TUNSETOFFLOAD bits, as the kernel names them (Debian 12's headers lack the USO ones). */
+#define TRF_TUN_F_CSUM 0x01
+#define TRF_TUN_F_TSO4 0x02
+#define TRF_TUN_F_TSO6 0x04
+#define TRF_TUN_F_TSO_ECN 0x08
+#define TRF_TUN_F_USO4 0x20
+#define TRF_TUN_F_USO6 0x40
 
 enum trf_read {
 	TRF_READ_AUTO, /* multishot where the kernel has it, else fixed */
@@ -73,7 +95,9 @@ struct trf_config {
 	enum trf_read read;
 	unsigned int fixed_reads; /* READ_FIXEDs in flight per queue (fixed strategy) */
 	unsigned int buffers; /* per queue, a power of two */
-	unsigned int frame_size; /* bytes per buffer: the largest frame that fits */
+	unsigned int frame_size; /* bytes per buffer: a read that fills one is a truncated frame */
+	bool buffers_set, frame_size_set; /* chosen by the user: else sized for the offload in force */
+	enum trf_offload offload;
 	const struct trf_reflect_mode *mode;
 	struct trf_reflect_ctx reflect;
 	struct trf_addr addrs[TRF_MAX_ADDRS];
@@ -103,9 +127,12 @@ int trf_config_validate(const struct trf_config *cfg, struct trf_err *err);
  * Open (creating if needed) `queues` queues of a multi-queue TAP/TUN device
  * with IFF_NO_PI.  name (IFNAMSIZ bytes) may hold a %d pattern and returns
  * the name the kernel chose.  *persistent tells whether the device existed
- * before (it is then left in place when the fds close).
+ * before (it is then left in place when the fds close).  offload decides
+ * IFF_VNET_HDR (*vnet_hdr) and the offloads asked of the kernel; *offloads
+ * returns the TRF_TUN_F_* bits it granted.
  */
 int trf_tap_open(char *name, enum trf_link link, unsigned int queues, int *fds, bool *persistent,
+		 enum trf_offload offload, bool *vnet_hdr, unsigned int *offloads,
 		 struct trf_err *err);
 void trf_tap_close(int *fds, unsigned int queues);
 
@@ -172,6 +199,14 @@ const char *trf_engine_dev(const struct trf_engine *eng);
  * place at exit); a device the engine created is gone when destroy returns.
  */
 bool trf_engine_dev_persistent(const struct trf_engine *eng);
+
+/* Whether frames carry a virtio-net header, and the TRF_TUN_F_* offloads granted. */
+bool trf_engine_vnet_hdr(const struct trf_engine *eng);
+unsigned int trf_engine_offloads(const struct trf_engine *eng);
+
+/* "csum,tso4,tso6,tso_ecn,uso4,uso6" for the bits set, "none" for none. */
+const char *trf_offloads_describe(unsigned int offloads, char *buf, size_t len);
+const char *trf_offload_name(enum trf_offload offload);
 
 const char *trf_io_name(enum trf_io io);
 const char *trf_read_name(enum trf_read read);

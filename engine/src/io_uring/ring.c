@@ -182,6 +182,7 @@ static int uring_setup(struct trf_worker *w, struct trf_err *err)
 	q->fd = w->fd;
 	q->nbufs = cfg->buffers;
 	q->frame_size = cfg->frame_size;
+	q->vnet_len = cfg->reflect.vnet_hdr ? TRF_VNET_HDR_LEN : 0;
 	q->mem_size = (size_t)q->nbufs * q->frame_size;
 	q->base = trf_mem_alloc(q->mem_size, w->node);
 	q->write_len = calloc(q->nbufs, sizeof(*q->write_len));
@@ -230,7 +231,7 @@ static void on_write(struct trf_uring_queue *q, const struct io_uring_cqe *cqe)
 	/* tun writes are all or nothing; anything else is a lost frame. */
 	if (TRF_LIKELY(cqe->res >= 0 && (uint32_t)cqe->res == q->write_len[bid])) {
 		q->t.frames_written++;
-		q->t.bytes_written += (uint32_t)cqe->res;
+		q->t.bytes_written += (uint32_t)cqe->res - q->vnet_len;
 	} else {
 		q->t.write_errors++;
 	}

@@ -98,6 +98,8 @@ struct trf_uring_queue {
 	uint8_t *base; /* nbufs * frame_size, registered as fixed buffer 0 */
 	size_t mem_size;
 	uint32_t frame_size;
+	uint32_t
+	    vnet_len; /* virtio-net header bytes in front of each frame (0 or 10): not counted as bytes */
 	unsigned int nbufs;
 	unsigned int writes_inflight;
 	uint32_t *write_len; /* by buffer id, while its write is in flight */
@@ -120,7 +122,7 @@ static inline uint8_t *trf_uq_buf(const struct trf_uring_queue *q, uint16_t bid)
 static inline void trf_uq_add_frame(struct trf_uring_queue *q, uint16_t bid, uint32_t len)
 {
 	q->t.frames_read++;
-	q->t.bytes_read += len;
+	q->t.bytes_read += len > q->vnet_len ? len - q->vnet_len : 0;
 	if (TRF_UNLIKELY(len >= q->frame_size)) {
 		q->t.truncated++;
 		q->rs->recycle(q, bid);

@@ -11,6 +11,7 @@
 #ifndef TAPREFLECT_REFLECT_H
 #define TAPREFLECT_REFLECT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,7 +43,8 @@ enum trf_link {
 	X(ICMP_NOT_ECHO, "icmp_not_echo", "ICMP other than echo request: errors are never answered") \
 	X(SOCKPERF_IGNORED, "sockperf_ignored", "UDP that is no sockperf request for a reply")      \
 	X(SRC_NOT_UNICAST, "src_not_unicast", "source MAC or IP is multicast, broadcast or zero")    \
-	X(DST_NOT_UNICAST, "dst_not_unicast", "destination IP is multicast or broadcast")
+	X(DST_NOT_UNICAST, "dst_not_unicast", "destination IP is multicast or broadcast")            \
+	X(BAD_VNET_HDR, "bad_vnet_hdr", "virtio-net header that does not fit the frame (offloads)")
 
 enum trf_drop {
 	TRF_DROP_NONE = 0, /* reflected */
@@ -57,10 +59,33 @@ enum trf_drop {
 const char *trf_drop_name(enum trf_drop reason);
 const char *trf_drop_help(enum trf_drop reason);
 
+/*
+ * The virtio-net header tun puts in front of every frame of a device opened
+ * with IFF_VNET_HDR (struct virtio_net_hdr, 10 bytes, fields in the host's
+ * byte order as tun writes them by default): how the frame is to be
+ * checksummed and segmented.  With it, a TCP or UDP superpacket of up to
+ * 64 KiB passes as one frame.
+ */
+#define TRF_VNET_HDR_LEN 10
+#define TRF_VNET_F_NEEDS_CSUM 1 /* the L4 checksum field holds the pseudo-header sum */
+#define TRF_VNET_F_DATA_VALID 2
+#define TRF_VNET_GSO_NONE 0
+#define TRF_VNET_GSO_TCPV4 1
+#define TRF_VNET_GSO_TCPV6 4
+#define TRF_VNET_GSO_UDP_L4 5 /* UDP segmentation (USO), Linux 6.2+ */
+#define TRF_VNET_GSO_ECN 0x80
+#define TRF_VNET_UDP_MAX_SEGMENTS 128 /* the kernel refuses a longer UDP superpacket */
+
 /* What a mode needs to know about the far end it pretends to be. */
 struct trf_reflect_ctx {
 	enum trf_link link;
 	uint8_t mac[6]; /* the reflector's MAC: ARP replies, multicast-destined frames */
+	/*
+	 * Every frame of a burst starts with a virtio-net header
+	 * (TRF_VNET_HDR_LEN bytes, counted in len), and the burst function takes
+	 * it as the *_vnet_frame() entry points below do.
+	 */
+	bool vnet_hdr;
 };
 
 /*
@@ -111,6 +136,23 @@ enum trf_drop trf_macswap_frame(const struct trf_reflect_ctx *ctx, uint8_t *fram
 				uint32_t *out_len);
 enum trf_drop trf_sockperf_frame(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len,
 				 uint32_t *out_len);
+
+/*
+ * The same behind a virtio-net header: buf holds the header and then the
+ * frame, len counts both, and *out_len too.  The header is checked against
+ * the frame before anything is stored, and kept on what is reflected (the
+ * swaps change nothing it refers to; a checksum left for the receiver to
+ * complete keeps its pseudo-header sum; an NDP answer, built anew, gets a
+ * plain header).  A header that the kernel's write path would refuse, or that
+ * does not describe the frame, drops it as bad_vnet_hdr: such a frame is
+ * never written.
+ */
+enum trf_drop trf_respond_vnet_frame(const struct trf_reflect_ctx *ctx, uint8_t *buf, uint32_t len,
+				     uint32_t *out_len);
+enum trf_drop trf_macswap_vnet_frame(const struct trf_reflect_ctx *ctx, uint8_t *buf, uint32_t len,
+				     uint32_t *out_len);
+enum trf_drop trf_sockperf_vnet_frame(const struct trf_reflect_ctx *ctx, uint8_t *buf, uint32_t len,
+				      uint32_t *out_len);
 
 #ifdef __cplusplus
 }
