@@ -96,7 +96,8 @@ struct trf_config {
 	unsigned int fixed_reads; /* READ_FIXEDs in flight per queue (fixed strategy) */
 	unsigned int buffers; /* per queue, a power of two */
 	unsigned int frame_size; /* bytes per buffer: a read that fills one is a truncated frame */
-	bool buffers_set, frame_size_set; /* chosen by the user: else sized for the offload in force */
+	bool buffers_set,
+	    frame_size_set; /* chosen by the user: else sized for the offload in force */
 	enum trf_offload offload;
 	const struct trf_reflect_mode *mode;
 	struct trf_reflect_ctx reflect;
