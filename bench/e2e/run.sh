@@ -11,8 +11,10 @@ usage() {
 	cat <<'TXT'
 Usage: bench/e2e/run.sh [--profile quick|full] [--reps N] [--build DIR] [--out FILE] [--metrics FILE]
 
-  --profile quick   tap and tun, 64 B, uring and sync, 1 queue; short trials (about 2 min)
-  --profile full    tap and tun x 64/512/1400 B x uring/sync x 1/2 queues (about 30 min)
+  --profile quick   tap and tun, 64 B, uring and sync, 1 queue; short trials; and one
+                    TCP stream scenario (tap, uring) with --offload on and off (about 3 min)
+  --profile full    tap and tun x 64/512/1400 B x uring/sync x 1/2 queues, and TCP and
+                    UDP-GSO streams, tap and tun, uring and sync, offload on and off (about 40 min)
   --reps N          repeat every scenario N times, interleaved (uring, sync, uring, ...);
                     the table shows medians and min..max (default 1)
   --build DIR       build directory (default build)
@@ -38,8 +40,10 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 case $PROFILE in
-quick) MODES="tap tun" SIZES="64" IOS="uring sync" QUEUES="1" STEPS=5 REPEATS=3 TRIAL=0.5 RTT_TRIAL=2 ;;
-full) MODES="tap tun" SIZES="64 512 1400" IOS="uring sync" QUEUES="1 2" STEPS=8 REPEATS=3 TRIAL=2 RTT_TRIAL=5 ;;
+quick) MODES="tap tun" SIZES="64" IOS="uring sync" QUEUES="1" STEPS=5 REPEATS=3 TRIAL=0.5 RTT_TRIAL=2
+	STREAMS=(--modes tap --traffic tcp --ios uring --duration 2) ;;
+full) MODES="tap tun" SIZES="64 512 1400" IOS="uring sync" QUEUES="1 2" STEPS=8 REPEATS=3 TRIAL=2 RTT_TRIAL=5
+	STREAMS=(--modes "tap tun" --traffic "tcp gso" --ios "uring sync" --duration 3) ;;
 *) echo "run.sh: --profile quick or full" >&2; exit 2 ;;
 esac
 PROG=run.sh
@@ -124,3 +128,12 @@ if [[ -n $METRICS ]]; then
 	echo "metrics: $METRICS"
 fi
 jq -se 'all(.accounting_exact)' "$OUT" >/dev/null || { echo "accounting MISMATCH" >&2; exit 1; }
+
+# Streams: superpackets with --offload on against off, interleaved.
+echo
+"$(dirname "$0")/streams.sh" --build "$BUILD" "${STREAMS[@]}" --reps "$REPS" --out "$OUT.streams"
+if [[ -n $METRICS ]]; then
+	jq -c '{kind: "timed", name: "e2e/stream/\(.scenario)/offload-\(.offload)/gbps", value: .gbps, unit: "Gbit/s", better: "higher"},
+	       {kind: "timed", name: "e2e/stream/\(.scenario)/offload-\(.offload)/cpu_ns_per_kib", value: .cpu_ns_per_kib, unit: "ns/KiB", better: "lower"}' \
+		"$OUT.streams" >>"$METRICS"
+fi

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Hand-made Ethernet frames on an AF_PACKET socket, for what no stock client sends.
 
-usage: l2frames.py IFACE vlan|macswap|hostile REFLECTOR_MAC
+usage: l2frames.py IFACE vlan|macswap|hostile|vnet REFLECTOR_MAC
 
   vlan     802.1Q-tagged ARP request and QinQ-tagged ICMP echo; the replies must
            keep their tags.  This kernel moves the outer tag of a received frame
@@ -11,6 +11,10 @@ usage: l2frames.py IFACE vlan|macswap|hostile REFLECTOR_MAC
            MAC addresses swapped.
   hostile  malformed, truncated, over-tagged and group-source frames: none may
            come back.
+  vnet     frames sent with a virtio-net header (PACKET_VNET_HDR) that leaves
+           the L4 checksum to the receiver at the right place, at a wrong one,
+           or asks for TCP segmentation; the reflector's counters say what
+           became of them (the calling test checks them).
 Exit 0 on success; on failure a line saying what differed, exit 1.
 """
 import socket
@@ -174,13 +178,66 @@ def test_hostile(port, refl):
     print(f"l2frames: {len(frames)} hostile frames sent, none reflected")
 
 
+PACKET_VNET_HDR = 15
+
+
+def vnet_hdr(flags=0, gso_type=0, hdr_len=0, gso_size=0, csum_start=0, csum_offset=0):
+    return struct.pack("=BBHHHH", flags, gso_type, hdr_len, gso_size, csum_start, csum_offset)
+
+
+def pseudo_sum(proto, length, src=HOST_IP, dst=PEER_IP):
+    """The non-complemented IPv4 pseudo-header sum a NEEDS_CSUM sender leaves in the field."""
+    data = src + dst + struct.pack("!BBH", 0, proto, length)
+    s = sum(struct.unpack("!6H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s
+
+
+def test_vnet(port, refl):
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
+    sock.bind((port.sock.getsockname()[0], 0))
+    eth = refl + port.mac + b"\x08\x00"
+
+    def udp(payload, sport=40000, dport=9000):
+        length = 8 + len(payload)
+        return struct.pack("!HHHH", sport, dport, length, pseudo_sum(17, length)) + payload
+
+    def tcp(payload):
+        length = 20 + len(payload)
+        return struct.pack("!HHIIBBHHH", 40001, 9001, 1, 0, 0x50, 0x18, 65535, pseudo_sum(6, length), 0) + payload
+
+    echo = icmp_echo(0x7273, 1, b"vnet" * 8)
+    sent = {
+        # Reflected: the checksum left to complete is the transport's own.
+        "udp, checksum to complete": (vnet_hdr(1, 0, 0, 0, 34, 6), eth + ipv4(17, udp(b"u" * 100))),
+        "icmp echo, checksum to complete": (vnet_hdr(1, 0, 0, 0, 34, 2),
+                                            eth + ipv4(1, echo[:2] + b"\0\0" + echo[4:])),
+        # Dropped as bad_vnet_hdr: the checksum is not the transport's.
+        "udp, checksum inside the IP header": (vnet_hdr(1, 0, 0, 0, 24, 6), eth + ipv4(17, udp(b"v" * 100))),
+        "tcp, checksum at UDP's offset": (vnet_hdr(1, 0, 0, 0, 34, 6), eth + ipv4(6, tcp(b"w" * 100))),
+        # A TCP superpacket: passed whole or cut by the kernel; never written back malformed.
+        "tcp superpacket": (vnet_hdr(1, 1, 54, 1448, 34, 16), eth + ipv4(6, tcp(bytes(range(256)) * 40))),
+    }
+    refused = 0
+    for name, (hdr, frame) in sent.items():
+        try:
+            sock.send(hdr + frame)
+        except OSError as e:
+            refused += 1
+            print(f"l2frames: the kernel refused to send '{name}': {e.strerror}")
+    time.sleep(0.5)
+    print(f"l2frames: {len(sent) - refused} frames with virtio-net headers sent")
+
+
 def main():
     if len(sys.argv) != 4:
         print(__doc__)
         return 2
     port = Port(sys.argv[1])
     refl = mac_bytes(sys.argv[3])
-    {"vlan": test_vlan, "macswap": test_macswap, "hostile": test_hostile}[sys.argv[2]](port, refl)
+    {"vlan": test_vlan, "macswap": test_macswap, "hostile": test_hostile, "vnet": test_vnet}[sys.argv[2]](port, refl)
     return 0
 
 

@@ -2,8 +2,10 @@
 # Shared set-up for the network tests: a private network namespace holding the
 # device, the reflector started inside it, and cleanup on every exit path.
 #
-# Environment: TRF_BUILD_DIR (set by CTest).  Under CI=true a machine that
-# cannot run these tests is a failure, not a skip.
+# Environment: TRF_BUILD_DIR (set by CTest); TRF_TEST_OFFLOAD=on|off runs every
+# reflector started here with that --offload (a test's own options come after
+# and win).  Under CI=true a machine that cannot run these tests is a failure,
+# not a skip.
 set -euo pipefail
 
 BUILD=${TRF_BUILD_DIR:?TRF_BUILD_DIR must point at the build directory}
@@ -91,7 +93,8 @@ CPU_B=${CPUS[1]:-${CPUS[0]}}
 # start_reflector ARGS...: run tapreflect in the namespace and wait until it is ready.
 start_reflector() {
 	# Not through nsx: $! must be tapreflect itself (ip netns exec execs it).
-	ip netns exec "$NS" "$TAPREFLECT" --addr "$HOST_IP/24" --stats 0 --json "$TMP/reflector.json" "$@" \
+	ip netns exec "$NS" "$TAPREFLECT" --addr "$HOST_IP/24" --stats 0 --json "$TMP/reflector.json" \
+		${TRF_TEST_OFFLOAD:+--offload "$TRF_TEST_OFFLOAD"} "$@" \
 		>"$TMP/reflector.out" 2>"$TMP/reflector.err" &
 	RPID=$!
 	for _ in $(seq 100); do

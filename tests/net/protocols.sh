@@ -29,6 +29,12 @@ if [[ $mode == tap ]]; then
 	nsx "$PY" "$(dirname "$0")/l2frames.py" trf0 vlan 02:74:72:66:00:01 || fail "tagged frames"
 	nsx "$PY" "$(dirname "$0")/l2frames.py" trf0 hostile 02:74:72:66:00:01 || fail "hostile frames"
 	ping_ok "$PEER_IP" # still answering after the hostile frames
+	vnet=false
+	if grep -q "offload csum" "$TMP/reflector.err"; then
+		vnet=true
+		nsx "$PY" "$(dirname "$0")/l2frames.py" trf0 vnet 02:74:72:66:00:01 || fail "frames with virtio-net headers"
+		ping_ok "$PEER_IP"
+	fi
 fi
 stop_reflector
 if [[ $mode == tap ]]; then
@@ -36,4 +42,10 @@ if [[ $mode == tap ]]; then
 		and .drops.vlan_too_deep == 1 and .drops.src_not_unicast >= 2' >/dev/null ||
 		fail "hostile frames not counted as expected: $(summary .drops)"
 	echo "drops: $(summary .drops)"
+	# A header whose checksum is not the transport's is refused, and nothing
+	# the reflector wrote back was refused by the kernel.
+	if [[ $vnet == true ]]; then
+		summary '.drops.bad_vnet_hdr == 2 and .drops.write_error == 0' >/dev/null ||
+			fail "virtio-net headers: $(summary '.drops | {bad_vnet_hdr, write_error}')"
+	fi
 fi

@@ -149,6 +149,16 @@ static int opt_gso(void *ctx, const char *v)
 	return whole("gso", v, 1, 64, "datagrams per send, 1..64", &O(ctx)->gso);
 }
 
+static int opt_bytes(void *ctx, const char *v)
+{
+	double d;
+	int ret = number("bytes", v, 1, 1e15, "a number of bytes, e.g. 268435456", &d);
+
+	if (ret == 0)
+		O(ctx)->tcp_bytes = (uint64_t)d;
+	return ret;
+}
+
 static int opt_steps(void *ctx, const char *v)
 {
 	return whole("steps", v, 1, 30, "binary search steps, 1..30", &O(ctx)->steps);
@@ -196,6 +206,8 @@ static const struct trf_opt options[] = {
 	{ "tcp", 0, NULL, "TCP streams instead of datagrams: --flows connections to\n"
 	  "ADDR:PORT+i, each one to itself through the reflector; every byte\n"
 	  "is checked on return; reports goodput (Gbit/s) and retransmissions", NULL, opt_tcp },
+	{ "bytes", 0, "N", "--tcp: stop writing after N bytes in all flows together\n"
+	  "(--duration still bounds the run)", NULL, opt_bytes },
 	{ "gso", 0, "SEGMENTS", "UDP: send SEGMENTS datagrams of --size bytes at once as one\n"
 	  "superpacket (UDP_SEGMENT) that the kernel cuts apart; each is\n"
 	  "numbered and checked on return as any datagram (1..64)", NULL, opt_gso },
@@ -292,6 +304,8 @@ int tapgen_parse_args(int argc, char **argv, struct gen_opts *o)
 	if (o->tcp && (o->search || o->traffic != &tapgen_udp || o->rate > 0))
 		return error(
 		    "--tcp runs streams as fast as TCP goes: not with --search, --icmp or --rate");
+	if (o->tcp_bytes && !o->tcp)
+		return error("--bytes is for --tcp");
 	if (o->gso > 1 && (o->tcp || o->traffic != &tapgen_udp))
 		return error("--gso is for UDP datagrams: not with --tcp or --icmp");
 	if (o->gso > 1 && (size_t)o->gso * o->payload > MAX_PAYLOAD)

@@ -41,6 +41,8 @@ struct gen_opts {
 	double max_rate; /* search ceiling; 0 = what an unlimited trial offered */
 	const struct tapgen_traffic *traffic; /* UDP (default) or ICMP echo */
 	bool tcp; /* TCP streams instead of datagrams (tcp.c) */
+	uint64_t
+	    tcp_bytes; /* --bytes: stop writing after this many bytes in all (0: --duration only) */
 	unsigned int
 	    gso; /* UDP: datagrams per send, cut apart by the kernel (UDP_SEGMENT); 0 = off */
 	uint16_t icmp_id; /* echo id of flow 0 (ICMP) */

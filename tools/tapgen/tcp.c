@@ -176,6 +176,14 @@ int tapgen_run_tcp(const struct gen_opts *o, FILE *text, FILE *json)
 	while (open_flows && !tapgen_interrupted) {
 		uint64_t now = now_ns();
 
+		if (!drain_end && o->tcp_bytes) {
+			uint64_t all = 0;
+
+			for (unsigned int i = 0; i < nflows; i++)
+				all += flows[i].sent;
+			if (all >= o->tcp_bytes)
+				end = now;
+		}
 		if (now >= end && !drain_end) {
 			/* Stop writing: the FIN comes back after the last byte. */
 			for (unsigned int i = 0; i < nflows; i++) {
@@ -208,8 +216,23 @@ int tapgen_run_tcp(const struct gen_opts *o, FILE *text, FILE *json)
 					open_flows--;
 			}
 			if (!fl->write_done && (pfds[i].revents & POLLOUT)) {
-				ssize_t n = send(fl->fd, pattern + fl->sent % PERIOD, CHUNK,
-						 MSG_DONTWAIT | MSG_NOSIGNAL);
+				size_t want = CHUNK;
+				ssize_t n;
+
+				/* With --bytes, each flow writes its share and no more. */
+				if (o->tcp_bytes) {
+					uint64_t share = (o->tcp_bytes + nflows - 1) / nflows;
+
+					if (fl->sent >= share) {
+						shutdown(fl->fd, SHUT_WR);
+						fl->write_done = true;
+						continue;
+					}
+					if (share - fl->sent < want)
+						want = (size_t)(share - fl->sent);
+				}
+				n = send(fl->fd, pattern + fl->sent % PERIOD, want,
+					 MSG_DONTWAIT | MSG_NOSIGNAL);
 
 				if (n > 0)
 					fl->sent += (uint64_t)n;
