@@ -8,6 +8,23 @@
 static const struct trf_reflect_ctx tap = { .link = TRF_LINK_TAP,
 					    .mac = { 0x02, 0x74, 0x72, 0x66, 0x00, 0x01 } };
 static const struct trf_reflect_ctx tun = { .link = TRF_LINK_TUN };
+static const struct trf_reflect_ctx tap_vnet = { .link = TRF_LINK_TAP,
+						 .mac = { 0x02, 0x74, 0x72, 0x66, 0x00, 0x01 },
+						 .vnet_hdr = true };
+
+/* A virtio-net header at p: flags, GSO type and size, checksum start and offset. */
+static void vnet_hdr(uint8_t *p, uint8_t flags, uint8_t gso_type, uint16_t gso_size,
+		     uint16_t csum_start, uint16_t csum_offset)
+{
+	uint16_t hdr_len = 0;
+
+	p[0] = flags;
+	p[1] = gso_type;
+	memcpy(p + 2, &hdr_len, 2);
+	memcpy(p + 4, &gso_size, 2);
+	memcpy(p + 6, &csum_start, 2);
+	memcpy(p + 8, &csum_offset, 2);
+}
 
 static struct trf_bench_case *
 add(struct trf_bench_case *cases, unsigned int *n, unsigned int max, const char *name,
@@ -91,6 +108,19 @@ unsigned int trf_bench_cases(struct trf_bench_case *cases, unsigned int max)
 		c->len = (uint32_t)tf_udp_frame(c->frame, 0, &udp, 40000, 11111, 14 + 22);
 		tf_sockperf_hdr(c->frame + 28, 1, 3, 36);
 		tf_l4_csum(c->frame);
+	}
+	/* Behind a virtio-net header (--offload): a plain UDP frame, and a TCP superpacket. */
+	if ((c = add(cases, &n, max, "respond_vnet/tap/udp_64", trf_respond_vnet_frame,
+		     &tap_vnet))) {
+		vnet_hdr(c->frame, 0, 0, 0, 0, 0);
+		c->len = TRF_VNET_HDR_LEN + (uint32_t)tf_udp_frame(c->frame + TRF_VNET_HDR_LEN, 1,
+								   &udp, 40000, 9000, 18);
+	}
+	if ((c = add(cases, &n, max, "respond_vnet/tap/tcp_tso", trf_respond_vnet_frame,
+		     &tap_vnet))) {
+		vnet_hdr(c->frame, TRF_VNET_F_NEEDS_CSUM, TRF_VNET_GSO_TCPV4, 1448, 34, 16);
+		c->len = TRF_VNET_HDR_LEN + (uint32_t)tf_udp_frame(c->frame + TRF_VNET_HDR_LEN, 1,
+								   &tcp, 40000, 80, 1400);
 	}
 	if ((c = add(cases, &n, max, "drop/tap/runt", trf_respond_frame, &tap))) {
 		tf_eth(c->frame, tf_refl_mac, tf_host_mac, 0x0800);
