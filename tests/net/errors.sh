@@ -45,6 +45,23 @@ nsx $T -m tun -c "$CPU_A" --duration 0.3 --stats 0 >/dev/null 2>&1 || fail "atta
 nsx ip link show trf0 >/dev/null || fail "persistent device removed"
 nsx ip link del trf0
 
+# --offload against a persistent device: its own vnet_hdr flag decides under
+# auto; on or off that disagree with it are refused with the fix.
+nsx ip tuntap add dev trf0 mode tap multi_queue vnet_hdr
+expect 1 "cannot attach to trf0 with --offload off: it was created with vnet_hdr" \
+	nsx $T -c "$CPU_A" --offload off
+nsx $T -c "$CPU_A" --duration 0.3 --stats 0 2>"$TMP/auto.err" >/dev/null || fail "auto on a vnet_hdr device"
+grep -q "offload csum" "$TMP/auto.err" || fail "auto did not follow the device's vnet_hdr: $(cat "$TMP/auto.err")"
+nsx ip link del trf0
+nsx ip tuntap add dev trf0 mode tap multi_queue
+expect 1 "cannot attach to trf0 with --offload on: it was created without vnet_hdr — recreate it" \
+	nsx $T -c "$CPU_A" --offload on
+nsx $T -c "$CPU_A" --duration 0.3 --stats 0 2>"$TMP/auto.err" >/dev/null || fail "auto on a plain device"
+grep -q "offload off" "$TMP/auto.err" || fail "auto did not follow the device's flags: $(cat "$TMP/auto.err")"
+nsx ip link del trf0
+expect 2 "--offload on needs --frame-size 65600 or more" nsx $T -c "$CPU_A" --offload on --frame-size 16384
+expect 2 "bad --offload 'maybe': expected auto, on or off" nsx $T --offload maybe
+
 # No /dev/net/tun, and no permission: a private mount namespace changes /dev/net only for us.
 expect 1 "cannot open /dev/net/tun: No such file or directory — load the tun module" \
 	nsx unshare -m sh -c "mount -t tmpfs none /dev/net && exec $T -c $CPU_A"

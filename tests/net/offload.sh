@@ -30,7 +30,8 @@ echo "IPv6: $(jq -r '"\(.bytes_verified) B verified"' "$TMP/tcp6.json")"
 # UDP superpackets at a gentle rate: every datagram back, none twice, none foreign.
 nsx "$TAPGEN" --dst "$PEER_IP" --gso 64 --size 1000 --rate 4000 --duration 1 --drain 1 --cpu "$CPU_B" \
 	--json "$TMP/gso.json" >/dev/null || fail "tapgen --gso"
-jq -e '.sent > 0 and .reflected == .sent and .duplicates == 0 and .foreign == 0' "$TMP/gso.json" >/dev/null ||
+jq -e '.sent > 0 and .reflected == .sent and .duplicates == 0 and .foreign == 0 and .corrupt == 0' \
+	"$TMP/gso.json" >/dev/null ||
 	fail "UDP GSO: $(cat "$TMP/gso.json")"
 echo "UDP GSO: $(jq -r '"sent \(.sent), reflected \(.reflected)"' "$TMP/gso.json")"
 stop_reflector

@@ -24,7 +24,7 @@ done
 nsx ip link set trf0 mtu 9000
 ip netns exec "$NS" "$TAPGEN" --dst "$PEER_IP" --size 8000 --rate 2000 --duration 0.5 --cpu "$CPU_B" \
 	--json "$TMP/big.json" >/dev/null || fail "tapgen --size 8000"
-jq -e '.reflected > 0 and .foreign == 0 and .duplicates == 0' "$TMP/big.json" >/dev/null ||
+jq -e '.reflected > 0 and .foreign == 0 and .duplicates == 0 and .corrupt == 0' "$TMP/big.json" >/dev/null ||
 	fail "8000 B datagrams: $(cat "$TMP/big.json")"
 echo "tapgen --size 8000: $(jq -r '"sent \(.sent), reflected \(.reflected), foreign \(.foreign)"' "$TMP/big.json")"
 ip netns exec "$NS" "$TAPGEN" --dst "$PEER_IP" --search --steps 3 --repeats 1 --duration 0.3 \

@@ -11,10 +11,11 @@ void tapgen_print_trial(FILE *f, const struct gen_opts *o, const struct trial *t
 	fprintf(f,
 		"tapgen: %u %s flow(s), %u B payload, %.2f s: sent %" PRIu64
 		" (%.0f pps), reflected %" PRIu64 " (%.0f pps), lost %" PRIu64
-		" (%.4f%%), duplicates %" PRIu64 ", reordered %" PRIu64 "\n",
+		" (%.4f%%), duplicates %" PRIu64 ", reordered %" PRIu64 ", corrupt %" PRIu64 "\n",
 		o->flows, o->traffic->label, o->payload, t->elapsed, s->sent,
 		(double)s->sent / t->elapsed, s->unique, (double)s->unique / t->elapsed,
-		s->sent - s->unique, tapgen_loss_ratio(t) * 100, s->duplicates, s->reordered);
+		s->sent - s->unique, tapgen_loss_ratio(t) * 100, s->duplicates, s->reordered,
+		s->corrupt);
 	fprintf(f, "tapgen: rtt us: min %.1f p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
 		(double)s->rtt_min_ns / 1e3, tapgen_rtt_percentile_us(s, 50),
 		tapgen_rtt_percentile_us(s, 90), tapgen_rtt_percentile_us(s, 99),
@@ -31,13 +32,13 @@ void tapgen_json_trial(FILE *f, const struct gen_opts *o, const struct trial *t)
 	    "\"sent\":%" PRIu64 ",\"send_errors\":%" PRIu64 ",\"received\":%" PRIu64
 	    ",\"reflected\":%" PRIu64 ",\"lost\":%" PRIu64
 	    ",\"loss_ratio\":%.6f,\"duplicates\":%" PRIu64 ",\"reordered\":%" PRIu64
-	    ",\"foreign\":%" PRIu64 ",\"late\":%" PRIu64
+	    ",\"foreign\":%" PRIu64 ",\"late\":%" PRIu64 ",\"corrupt\":%" PRIu64
 	    ",\"offered_pps\":%.0f,\"reflected_pps\":%.0f,"
 	    "\"rtt_us\":{\"min\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,"
 	    "\"max\":%.1f}",
 	    o->traffic->name, o->flows, o->payload, t->rate, t->elapsed, s->sent, s->send_errors,
 	    s->received, s->unique, s->sent - s->unique, tapgen_loss_ratio(t), s->duplicates,
-	    s->reordered, s->foreign, s->late, (double)s->sent / t->elapsed,
+	    s->reordered, s->foreign, s->late, s->corrupt, (double)s->sent / t->elapsed,
 	    (double)s->unique / t->elapsed, (double)s->rtt_min_ns / 1e3,
 	    tapgen_rtt_percentile_us(s, 50), tapgen_rtt_percentile_us(s, 90),
 	    tapgen_rtt_percentile_us(s, 99), tapgen_rtt_percentile_us(s, 99.9),

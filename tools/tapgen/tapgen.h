@@ -51,6 +51,7 @@ struct gen_opts {
 struct gen_stats {
 	uint64_t base_seq; /* the first sequence number of this trial */
 	uint64_t sent, send_errors, received, unique, duplicates, reordered, foreign, late;
+	uint64_t corrupt; /* ours by sequence number, but a payload byte changed */
 	uint64_t max_seq_seen;
 	uint8_t *seen; /* bitmap by sequence number */
 	size_t seen_bytes;

@@ -68,6 +68,9 @@ static void mark_seen(struct gen_stats *s, uint64_t seq)
 		s->max_seq_seen = idx;
 }
 
+/* The payload after our sequence number and time stamp: byte b is b * 7 + 1. */
+static uint8_t filler[MAX_PAYLOAD];
+
 static void receive_some(int fd, struct gen_stats *s, const struct gen_opts *o)
 {
 	/* Room for the largest datagram (a raw IPv4 socket adds the IP header). */
@@ -93,6 +96,11 @@ static void receive_some(int fd, struct gen_stats *s, const struct gen_opts *o)
 			if (off < 0) {
 				if (o->traffic->counts_foreign)
 					s->foreign++;
+				continue;
+			}
+			if (o->payload > 16 &&
+			    memcmp(bufs[i] + off + 16, filler + 16, o->payload - 16) != 0) {
+				s->corrupt++; /* counted apart, and lost */
 				continue;
 			}
 			s->received++;
@@ -148,6 +156,9 @@ int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double durat
 	uint64_t start, end, next, interval_ns = 0, last_progress, last_sent = 0, last_recv = 0;
 	unsigned int batch = o->batch, flow = 0;
 	unsigned int segs = o->gso ? o->gso : 1;
+
+	for (unsigned int b = 0; b < MAX_PAYLOAD; b++)
+		filler[b] = (uint8_t)(b * 7 + 1);
 	size_t hlen = o->traffic->hlen; /* our data follows the kind's header */
 	size_t dgram = hlen + o->payload;
 	uint32_t *hist = t->st.rtt_hist;
@@ -179,8 +190,7 @@ int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double durat
 							 .msg_iovlen = 1 } };
 		names[i] = o->dst;
 		for (unsigned int j = 0; j < segs; j++)
-			for (unsigned int b = 16; b < o->payload; b++)
-				payloads[i][j * dgram + hlen + b] = (uint8_t)(b * 7 + 1);
+			memcpy(payloads[i] + j * dgram + hlen + 16, filler + 16, o->payload - 16);
 	}
 
 	start = now_ns();
