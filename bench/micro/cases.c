@@ -12,20 +12,6 @@ static const struct trf_reflect_ctx tap_vnet = { .link = TRF_LINK_TAP,
 						 .mac = { 0x02, 0x74, 0x72, 0x66, 0x00, 0x01 },
 						 .vnet_hdr = true };
 
-/* A virtio-net header at p: flags, GSO type and size, checksum start and offset. */
-static void vnet_hdr(uint8_t *p, uint8_t flags, uint8_t gso_type, uint16_t gso_size,
-		     uint16_t csum_start, uint16_t csum_offset)
-{
-	uint16_t hdr_len = 0;
-
-	p[0] = flags;
-	p[1] = gso_type;
-	memcpy(p + 2, &hdr_len, 2);
-	memcpy(p + 4, &gso_size, 2);
-	memcpy(p + 6, &csum_start, 2);
-	memcpy(p + 8, &csum_offset, 2);
-}
-
 static struct trf_bench_case *
 add(struct trf_bench_case *cases, unsigned int *n, unsigned int max, const char *name,
     enum trf_drop (*fn)(const struct trf_reflect_ctx *, uint8_t *, uint32_t, uint32_t *),
@@ -112,13 +98,13 @@ unsigned int trf_bench_cases(struct trf_bench_case *cases, unsigned int max)
 	/* Behind a virtio-net header (--offload): a plain UDP frame, and a TCP superpacket. */
 	if ((c = add(cases, &n, max, "respond_vnet/tap/udp_64", trf_respond_vnet_frame,
 		     &tap_vnet))) {
-		vnet_hdr(c->frame, 0, 0, 0, 0, 0);
+		tf_vnet_hdr(c->frame, 0, 0, 0, 0, 0, 0);
 		c->len = TRF_VNET_HDR_LEN + (uint32_t)tf_udp_frame(c->frame + TRF_VNET_HDR_LEN, 1,
 								   &udp, 40000, 9000, 18);
 	}
 	if ((c = add(cases, &n, max, "respond_vnet/tap/tcp_tso", trf_respond_vnet_frame,
 		     &tap_vnet))) {
-		vnet_hdr(c->frame, TRF_VNET_F_NEEDS_CSUM, TRF_VNET_GSO_TCPV4, 1448, 34, 16);
+		tf_vnet_hdr(c->frame, TRF_VNET_F_NEEDS_CSUM, TRF_VNET_GSO_TCPV4, 0, 1448, 34, 16);
 		c->len = TRF_VNET_HDR_LEN + (uint32_t)tf_udp_frame(c->frame + TRF_VNET_HDR_LEN, 1,
 								   &tcp, 40000, 80, 1400);
 	}

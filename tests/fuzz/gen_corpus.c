@@ -38,15 +38,10 @@ static void vnet(const char *dir, const char *name, uint8_t flags, uint8_t gso_t
 	static uint8_t out[TF_MAX + 10];
 
 	for (int tap = 1; tap >= 0; tap--) {
-		uint16_t hdr_len = 0, start = (uint16_t)(l4_from_ip + (tap ? 14 : 0));
+		uint16_t start = (uint16_t)(l4_from_ip + (tap ? 14 : 0));
 		size_t skip = tap ? 0 : 14;
 
-		out[0] = flags;
-		out[1] = gso_type;
-		memcpy(out + 2, &hdr_len, 2);
-		memcpy(out + 4, &gso_size, 2);
-		memcpy(out + 6, &start, 2);
-		memcpy(out + 8, &csum_offset, 2);
+		tf_vnet_hdr(out, flags, gso_type, 0, gso_size, start, csum_offset);
 		memcpy(out + 10, buf + skip, len - skip);
 		put(dir, tap ? "tap_vnet" : "tun_vnet", name, out, 10 + len - skip);
 	}

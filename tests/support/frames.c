@@ -233,3 +233,15 @@ void tf_sockperf_hdr(uint8_t *p, uint64_t seq, uint16_t flags, uint32_t length)
 	p[12] = (uint8_t)(length >> 8);
 	p[13] = (uint8_t)length;
 }
+
+size_t tf_vnet_hdr(uint8_t *p, uint8_t flags, uint8_t gso_type, uint16_t hdr_len, uint16_t gso_size,
+		   uint16_t csum_start, uint16_t csum_offset)
+{
+	p[0] = flags;
+	p[1] = gso_type;
+	memcpy(p + 2, &hdr_len, 2);
+	memcpy(p + 4, &gso_size, 2);
+	memcpy(p + 6, &csum_start, 2);
+	memcpy(p + 8, &csum_offset, 2);
+	return 10;
+}

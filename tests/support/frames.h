@@ -57,6 +57,10 @@ size_t tf_ipv6(uint8_t *p, uint8_t next, const uint8_t *src, const uint8_t *dst,
 void tf_l4_csum6(uint8_t *ip, uint8_t *l4, uint8_t proto);
 int tf_l4_csum6_ok(const uint8_t *ip, const uint8_t *l4, uint8_t proto);
 
+/* A virtio-net header (10 bytes, host byte order as tun uses) at p; returns 10. */
+size_t tf_vnet_hdr(uint8_t *p, uint8_t flags, uint8_t gso_type, uint16_t hdr_len, uint16_t gso_size,
+		   uint16_t csum_start, uint16_t csum_offset);
+
 /* A sockperf message header at p: seq, flags, length (payload bytes follow). */
 void tf_sockperf_hdr(uint8_t *p, uint64_t seq, uint16_t flags, uint32_t length);
 

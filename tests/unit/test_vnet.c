@@ -37,12 +37,7 @@ struct hdr {
 
 static void put_hdr(struct hdr h)
 {
-	buf[0] = h.flags;
-	buf[1] = h.gso_type;
-	memcpy(buf + 2, &h.hdr_len, 2);
-	memcpy(buf + 4, &h.gso_size, 2);
-	memcpy(buf + 6, &h.csum_start, 2);
-	memcpy(buf + 8, &h.csum_offset, 2);
+	tf_vnet_hdr(buf, h.flags, h.gso_type, h.hdr_len, h.gso_size, h.csum_start, h.csum_offset);
 }
 
 static uint16_t be16(const uint8_t *p)

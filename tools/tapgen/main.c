@@ -48,27 +48,21 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	t.st.rtt_hist = calloc(RTT_BUCKETS, sizeof(*t.st.rtt_hist));
-	if (o.tcp) {
-		FILE *out = stdout;
-
-		json = NULL;
-		if (o.json_path) {
-			json = strcmp(o.json_path, "-") == 0 ? stdout : fopen(o.json_path, "w");
-			if (!json) {
-				fprintf(stderr, "tapgen: cannot write %s: %s\n", o.json_path,
-					strerror(errno));
-				return 1;
-			}
-			if (json == stdout)
-				out = stderr;
+	if (o.json_path) {
+		json = strcmp(o.json_path, "-") == 0 ? stdout : fopen(o.json_path, "w");
+		if (!json) {
+			fprintf(stderr, "tapgen: cannot write %s: %s\n", o.json_path,
+				strerror(errno));
+			return 1;
 		}
-		ret = tapgen_run_tcp(&o, out, json);
+	}
+	if (o.tcp) {
+		ret = tapgen_run_tcp(&o, json == stdout ? stderr : stdout, json);
 		if (json && json != stdout)
 			fclose(json);
-		free(t.st.rtt_hist);
 		return tapgen_interrupted ? 130 : ret;
 	}
+	t.st.rtt_hist = calloc(RTT_BUCKETS, sizeof(*t.st.rtt_hist));
 	if (!t.st.rtt_hist) {
 		fprintf(stderr, "tapgen: out of memory\n");
 		return 1;
@@ -79,14 +73,6 @@ int main(int argc, char **argv)
 	/* Replies arrive in bursts while we are busy sending: give them room. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	if (o.json_path) {
-		json = strcmp(o.json_path, "-") == 0 ? stdout : fopen(o.json_path, "w");
-		if (!json) {
-			fprintf(stderr, "tapgen: cannot write %s: %s\n", o.json_path,
-				strerror(errno));
-			return 1;
-		}
-	}
 
 	if (!o.search) {
 		if (tapgen_run_trial(fd, &o, o.rate, o.duration, &seq, &t) == 0 || t.st.sent) {
