@@ -9,9 +9,12 @@
 # usage: parked.sh tap|tun multishot|fixed
 source "$(dirname "$0")/lib.sh"
 mode=$1 engine=$2
+# Under load a sample may also catch a moment with the read not parked at
+# all: the multishot read ends when its buffer ring runs dry (-ENOBUFS) and is
+# re-armed by the next submit.  Never more than one.
 case $engine in
-fixed) extra="--fixed-reads 16" want="6 6" ;;
-multishot) extra="" want="6 49" ;;
+fixed) extra="--fixed-reads 16" want="6 6" also="6 6" ;;
+multishot) extra="" want="6 49" also="6" ;;
 *) fail "unknown engine $engine" ;;
 esac
 # shellcheck disable=SC2046,SC2086
@@ -39,6 +42,7 @@ parked() {
 		END {if (!locked) print "busy"; else print ops}' "/proc/$RPID/fdinfo/$fd" |
 		tr ' ' '\n' | sed '/^$/d' | sort -n | tr '\n' ' ' | sed 's/ $//'
 }
+# check WHAT [ALSO]: the parked ops are $want (or ALSO, under load).
 check() {
 	local got
 	for _ in $(seq 100); do
@@ -46,7 +50,7 @@ check() {
 		[[ $got == busy ]] || break
 		sleep 0.01
 	done
-	[[ $got == "$want" ]] || fail "$1: parked ops '$got', expected '$want'"
+	[[ $got == "$want" || (-n ${2:-} && $got == "$2") ]] || fail "$1: parked ops '$got', expected '$want'"
 }
 
 nsx ping -c 3 -i 0.2 -W 2 "$PEER_IP" >/dev/null || fail "ping before the check"
@@ -55,7 +59,7 @@ nsx "$TAPGEN" --dst "$PEER_IP" --flows 16 --rate 50000 --duration 3 --drain 0 --
 gen=$!
 sleep 0.5
 for i in $(seq 20); do
-	check "under load, sample $i"
+	check "under load, sample $i" "$also"
 	sleep 0.1
 done
 wait "$gen" || fail "tapgen failed: $(cat "$TMP/tapgen.out")"
