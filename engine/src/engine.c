@@ -360,6 +360,19 @@ const char *trf_engine_dev(const struct trf_engine *eng)
 	return eng->cfg.dev;
 }
 
+int trf_queue_error(const struct trf_worker *w, int ret, const char *what, struct trf_err *err)
+{
+	char name[IF_NAMESIZE];
+
+	/* The kernel's own answer to a deleted tun: EBADFD, or EFAULT for a blocked read. */
+	if (w->eng->ifindex && !if_indextoname(w->eng->ifindex, name))
+		return trf_errf(err, ret,
+				"queue %u: the device %s was deleted (%s: %s) — tapreflect stops "
+				"with it",
+				w->queue, w->cfg->dev, what, strerror(-ret));
+	return trf_errf(err, ret, "queue %u: %s failed: %s", w->queue, what, strerror(-ret));
+}
+
 bool trf_engine_dev_persistent(const struct trf_engine *eng)
 {
 	return eng->persistent;

@@ -100,6 +100,12 @@ int trf_rtnl_link(const char *name, unsigned int ifindex, struct trf_link_state 
 /* Add an address to a device (IPv6 without DAD); an existing one is fine. */
 int trf_rtnl_addr_add(unsigned int ifindex, const struct trf_addr *a);
 
+/*
+ * A queue fd failed: fill err with why.  A device deleted under the worker
+ * (ip link del) is said as such; anything else as "what: strerror".
+ */
+int trf_queue_error(const struct trf_worker *w, int ret, const char *what, struct trf_err *err);
+
 /* NUMA-local memory (page aligned, zeroed); falls back to plain mmap without NUMA. */
 int trf_mem_node_of_cpu(int cpu);
 void *trf_mem_alloc(size_t size, int node);

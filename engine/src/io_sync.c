@@ -54,8 +54,7 @@ static int sync_run(struct trf_worker *w, struct trf_err *err)
 		if (TRF_UNLIKELY(n <= 0)) {
 			if (n < 0 && (errno == EINTR || errno == EAGAIN))
 				continue;
-			return trf_errf(err, n < 0 ? -errno : -EIO, "reading queue %u failed: %s",
-					w->queue, n < 0 ? strerror(errno) : "end of file");
+			return trf_queue_error(w, n < 0 ? -errno : -EIO, "reading the device", err);
 		}
 		TRF_STAT_ADD(st, frames_read, 1);
 		TRF_STAT_ADD(st, bytes_read, (uint64_t)n - sq->vnet_len);

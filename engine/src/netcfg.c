@@ -35,12 +35,25 @@ static int link_set(const char *dev, unsigned int mtu, struct trf_err *err)
 			goto close_fd;
 		}
 	}
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ||
-	    (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr) < 0))
-		ret = trf_errf(err, -errno, "cannot bring %s up: %s%s", dev, strerror(errno),
-			       errno == EPERM ? " — --addr and --mtu need CAP_NET_ADMIN; configure "
-						"the device as root and start without them"
-					      : "");
+	/*
+	 * A link that is up already is left alone: reading its flags needs no
+	 * privilege, so an unprivileged user can run on a device root prepared.
+	 */
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+		ret =
+		    trf_errf(err, -errno, "cannot read the flags of %s: %s", dev, strerror(errno));
+	} else if (!(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+			ret = trf_errf(
+			    err, -errno, "cannot bring %s up: %s%s%s%s", dev, strerror(errno),
+			    errno == EPERM ? " — it needs CAP_NET_ADMIN: run `ip link set " : "",
+			    errno == EPERM ? dev : "",
+			    errno == EPERM ? " up` as root before starting (and --addr/--mtu "
+					     "need it too; configure the device as root and "
+					     "start without them)"
+					   : "");
+	}
 close_fd:
 	close(fd);
 	return ret;

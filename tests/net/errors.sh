@@ -69,6 +69,20 @@ expect 1 "cannot create trf0: Operation not permitted — run as root \(CAP_NET_
 	nsx unshare -m sh -c "mount -t tmpfs none /dev/net && mknod -m 666 /dev/net/tun c 10 200 &&
 		exec setpriv --reuid=65534 --regid=65534 --clear-groups --bounding-set=-all --inh-caps=-all $T -c $CPU_A"
 
+# An ordinary user, no capability at all, on a persistent device it owns that
+# root created and brought up: runs.  The same device down: a clear error.
+nsx ip tuntap add dev trf0 mode tap multi_queue user 65534
+nsx ip link set trf0 up
+as_nobody="mount -t tmpfs none /dev/net && mknod -m 666 /dev/net/tun c 10 200 &&
+	exec setpriv --reuid=65534 --regid=65534 --clear-groups --bounding-set=-all --inh-caps=-all $T -c $CPU_A"
+nsx unshare -m sh -c "$as_nobody --duration 0.3 --stats 0" >"$TMP/nobody.out" 2>&1 ||
+	fail "unprivileged on its own device, up: $(cat "$TMP/nobody.out")"
+echo "ok (0): unprivileged user on a device it owns, up"
+nsx ip link set trf0 down
+expect 1 "cannot bring trf0 up: Operation not permitted — it needs CAP_NET_ADMIN: run \`ip link set trf0 up\` as root" \
+	nsx unshare -m sh -c "$as_nobody --duration 0.3"
+nsx ip link del trf0
+
 # Locked memory too low for the registered buffers (without CAP_IPC_LOCK it is enforced).
 expect 1 "io_uring needs 5.0 MiB of locked memory per queue: the limit is 1024 KiB" \
 	nsx setpriv --bounding-set=-ipc_lock --inh-caps=-ipc_lock prlimit --memlock=1048576:1048576 \

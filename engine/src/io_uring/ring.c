@@ -383,8 +383,7 @@ static int uring_run(struct trf_worker *w, struct trf_err *err)
 					strerror(-ret));
 		ret = reap_and_reflect(q, w);
 		if (TRF_UNLIKELY(ret < 0))
-			return trf_errf(err, ret, "queue %u: reading the device failed: %s",
-					w->queue, strerror(-ret));
+			return trf_queue_error(w, ret, "reading the device", err);
 	}
 	w->read_name = q->read_name;
 	return 0;

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `ip link del` under load: tapreflect stops with exit status 1 and says that
+# the device was deleted (not only what the failed read returned).
+# usage: deleted.sh tap|tun multishot|fixed|sync
+source "$(dirname "$0")/lib.sh"
+mode=$1 engine=$2
+# shellcheck disable=SC2046
+start_reflector -m "$mode" -c "$CPU_A" $(engine_args "$engine")
+nsx "$TAPGEN" --dst "$PEER_IP" --flows 16 --rate 20000 --duration 3 --drain 0 --cpu "$CPU_B" \
+	>"$TMP/tapgen.out" 2>&1 &
+gen=$!
+sleep 0.5
+nsx ip link del trf0
+rc=0
+wait "$RPID" || rc=$?
+RPID=""
+wait "$gen" 2>/dev/null || true
+[[ $rc == 1 ]] || fail "tapreflect exited with $rc after its device was deleted, expected 1"
+grep -q "the device trf0 was deleted" "$TMP/reflector.err" ||
+	fail "no word of the deletion: $(cat "$TMP/reflector.err")"
+echo "$(grep 'was deleted' "$TMP/reflector.err")"
