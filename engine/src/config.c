@@ -187,8 +187,10 @@ int trf_config_validate(const struct trf_config *cfg, struct trf_err *err)
 					"see `taskset -p $$` or nproc",
 					cpu, q);
 	}
-	if (cfg->buffers < 2 || cfg->buffers > 32768 || (cfg->buffers & (cfg->buffers - 1)))
-		return trf_errf(err, -EINVAL, "--buffers must be a power of two in 2..32768");
+	if (cfg->buffers < 2 || cfg->buffers > TRF_MAX_BUFFERS ||
+	    (cfg->buffers & (cfg->buffers - 1)))
+		return trf_errf(err, -EINVAL, "--buffers must be a power of two in 2..%d",
+				TRF_MAX_BUFFERS);
 	if (cfg->frame_size < 128 || cfg->frame_size > TRF_MAX_FRAME_SIZE)
 		return trf_errf(err, -EINVAL, "--frame-size must be 128..%d bytes",
 				TRF_MAX_FRAME_SIZE);

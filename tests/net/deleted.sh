@@ -19,3 +19,7 @@ wait "$gen" 2>/dev/null || true
 grep -q "the device trf0 was deleted" "$TMP/reflector.err" ||
 	fail "no word of the deletion: $(cat "$TMP/reflector.err")"
 echo "$(grep 'was deleted' "$TMP/reflector.err")"
+# What was in flight when the queue stopped is counted (aborted), not lost.
+summary '.exit_code == 1 and .accounting_exact' >/dev/null ||
+	fail "accounting after the deletion: $(summary '[.frames_read, .frames_written, .frames_dropped, .drops.aborted]')"
+echo "accounting: $(summary '"read \(.frames_read) = written \(.frames_written) + dropped \(.frames_dropped) (aborted \(.drops.aborted))"')"

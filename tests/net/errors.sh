@@ -83,6 +83,21 @@ expect 1 "cannot bring trf0 up: Operation not permitted — it needs CAP_NET_ADM
 	nsx unshare -m sh -c "$as_nobody --duration 0.3"
 nsx ip link del trf0
 
+# Limits: the largest buffer count a ring can hold, and a --duration beyond
+# what poll() can wait in one go (24.8 days).
+expect 2 "bad --buffers '32768': a power of two in 2..16384" nsx $T --buffers 32768
+nsx $T -c "$CPU_A" --buffers 16384 --frame-size 2048 --duration 0.3 --stats 0 >"$TMP/big.out" 2>&1 ||
+	fail "--buffers 16384: $(cat "$TMP/big.out")"
+echo "ok (0): --buffers 16384"
+# Not through nsx: $! must be tapreflect itself (ip netns exec execs it).
+ip netns exec "$NS" "$T" -c "$CPU_A" --duration 3000000 --stats 0 >"$TMP/long.out" 2>&1 &
+long=$!
+sleep 0.5
+kill -0 "$long" 2>/dev/null || fail "--duration 3000000 ended at once: $(cat "$TMP/long.out")"
+kill -TERM "$long"
+wait "$long" || fail "--duration 3000000 then SIGTERM: exit $?: $(cat "$TMP/long.out")"
+echo "ok (0): --duration 3000000, stopped by SIGTERM"
+
 # Locked memory too low for the registered buffers (without CAP_IPC_LOCK it is enforced).
 expect 1 "io_uring needs 5.0 MiB of locked memory per queue: the limit is 1024 KiB" \
 	nsx setpriv --bounding-set=-ipc_lock --inh-caps=-ipc_lock prlimit --memlock=1048576:1048576 \

@@ -5,6 +5,7 @@
  * and has the counters sampled off the data path and reported (report.c).
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,7 +37,11 @@ static int run_loop(struct report *r, int sfd)
 		if (next_tick > 0 && (until < 0 || next_tick < until))
 			until = next_tick;
 		if (until >= 0)
-			timeout_ms = until > now ? (int)((until - now) * 1000) + 1 : 0;
+			/* poll() takes an int of ms (24.8 days): wait in steps, the loop goes on. */
+			timeout_ms = until <= now ? 0
+				     : (until - now) * 1000 >= INT_MAX
+					 ? INT_MAX
+					 : (int)((until - now) * 1000) + 1;
 		if (poll(pfd, 2, timeout_ms) < 0 && errno != EINTR) {
 			fprintf(stderr, "tapreflect: poll: %s\n", strerror(errno));
 			return EXIT_RUNTIME;

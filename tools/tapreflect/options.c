@@ -158,8 +158,8 @@ static int opt_buffers(void *ctx, const char *v)
 	struct opts *o = ctx;
 	unsigned long n;
 
-	if (trf_parse_uint(v, 2, 32768, &n) < 0 || (n & (n - 1)))
-		return error("bad --buffers '%s': a power of two in 2..32768", v);
+	if (trf_parse_uint(v, 2, TRF_MAX_BUFFERS, &n) < 0 || (n & (n - 1)))
+		return error("bad --buffers '%s': a power of two in 2..%d", v, TRF_MAX_BUFFERS);
 	o->cfg.buffers = (unsigned int)n;
 	o->cfg.buffers_set = true;
 	return 0;

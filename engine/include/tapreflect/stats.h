@@ -28,7 +28,8 @@ extern "C" {
  */
 /* clang-format off */
 #define TRF_IO_DROP_REASONS(X)                                                                     \
-	X(WRITE_ERROR, "write_error", "the write back to the queue failed")
+	X(WRITE_ERROR, "write_error", "the write back to the queue failed")                        \
+	X(ABORTED, "aborted", "being written when its queue stopped on an error")
 
 enum trf_io_drop {
 	TRF_IO_DROP__BEFORE_FIRST = TRF_DROP__COUNT - 1,

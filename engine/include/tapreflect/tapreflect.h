@@ -28,6 +28,12 @@ extern "C" {
 #define TRF_MAX_FIXED_READS 16
 #define TRF_DEFAULT_DEV "trf0"
 #define TRF_DEFAULT_BUFFERS 256
+/*
+ * A ring's submission queue holds a write per buffer plus reads and polls,
+ * and the kernel allows 32768 entries: 16384 buffers is the largest power of
+ * two that fits.
+ */
+#define TRF_MAX_BUFFERS 16384
 #define TRF_DEFAULT_FRAME_SIZE 16384 /* holds a 9216 B jumbo frame with room to spare */
 #define TRF_DEFAULT_FIXED_READS 4
 /*

@@ -109,7 +109,8 @@ static int ring_init(struct trf_uring_queue *q, struct trf_worker *w, struct trf
 		struct io_uring_params p = { 0 };
 
 		p.flags = modes[i].flags | IORING_SETUP_CQSIZE;
-		p.cq_entries = 4 * entries;
+		/* Room for a completion per write and per read, and more; the kernel's limit is 65536. */
+		p.cq_entries = 4 * entries < 65536 ? 4 * entries : 65536;
 		ret = io_uring_queue_init_params(entries, &q->ring, &p);
 		if (ret == 0) {
 			w->ring_flags = modes[i].name;
@@ -334,6 +335,13 @@ static int reap_and_reflect(struct trf_uring_queue *q, struct trf_worker *w)
 	return ret;
 }
 
+/* The queue stops on an error: writes queued or in flight are lost with it, counted. */
+static void abort_writes(struct trf_uring_queue *q, struct trf_worker *w)
+{
+	TRF_STAT_ADD(&w->stats, drops[TRF_IO_DROP_ABORTED], q->writes_inflight);
+	q->writes_inflight = 0;
+}
+
 static int uring_run(struct trf_worker *w, struct trf_err *err)
 {
 	struct trf_uring_queue *q = w->io;
@@ -356,12 +364,15 @@ static int uring_run(struct trf_worker *w, struct trf_err *err)
 			q->rs->inflight(q, &reads, &polls);
 			if (reads == 0 && polls == 0 && q->writes_inflight == 0)
 				break;
-			if (drain_tries++ == DRAIN_TRIES)
-				return trf_errf(err, -ETIMEDOUT,
-						"queue %u: %u read(s), %u write(s) and %u poll(s) "
-						"still in flight after %d ms of draining",
-						w->queue, reads, q->writes_inflight, polls,
-						DRAIN_TRIES * DRAIN_WAIT_MS);
+			if (drain_tries++ == DRAIN_TRIES) {
+				ret = trf_errf(err, -ETIMEDOUT,
+					       "queue %u: %u read(s), %u write(s) and %u poll(s) "
+					       "still in flight after %d ms of draining",
+					       w->queue, reads, q->writes_inflight, polls,
+					       DRAIN_TRIES * DRAIN_WAIT_MS);
+				abort_writes(q, w);
+				return ret;
+			}
 			ret = io_uring_submit_and_wait_timeout(&q->ring, &cqe, 1, &ts, NULL);
 		} else {
 			/*
@@ -378,12 +389,16 @@ static int uring_run(struct trf_worker *w, struct trf_err *err)
 		}
 		TRF_STAT_ADD(&w->stats, waits, 1);
 		if (TRF_UNLIKELY(ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY &&
-				 ret != -ETIME))
+				 ret != -ETIME)) {
+			abort_writes(q, w);
 			return trf_errf(err, ret, "queue %u: io_uring_enter failed: %s", w->queue,
 					strerror(-ret));
+		}
 		ret = reap_and_reflect(q, w);
-		if (TRF_UNLIKELY(ret < 0))
+		if (TRF_UNLIKELY(ret < 0)) {
+			abort_writes(q, w);
 			return trf_queue_error(w, ret, "reading the device", err);
+		}
 	}
 	w->read_name = q->read_name;
 	return 0;
