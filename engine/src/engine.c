@@ -300,6 +300,14 @@ void trf_engine_stop(struct trf_engine *eng)
 	eng->running = false;
 }
 
+/* Whether the device with this index is still there, in our own network namespace. */
+static bool device_present(unsigned int ifindex)
+{
+	char name[IF_NAMESIZE];
+
+	return if_indextoname(ifindex, name) != NULL;
+}
+
 /*
  * A device we created goes away when its last queue closes; the kernel does
  * that a little later.  Wait (bounded) so that when tapreflect has exited,
@@ -308,9 +316,7 @@ void trf_engine_stop(struct trf_engine *eng)
  */
 static void wait_device_gone(unsigned int ifindex)
 {
-	char name[IF_NAMESIZE];
-
-	for (int i = 0; i < 200 && if_indextoname(ifindex, name); i++)
+	for (int i = 0; i < 200 && device_present(ifindex); i++)
 		usleep(10 * 1000);
 }
 
@@ -362,10 +368,8 @@ const char *trf_engine_dev(const struct trf_engine *eng)
 
 int trf_queue_error(const struct trf_worker *w, int ret, const char *what, struct trf_err *err)
 {
-	char name[IF_NAMESIZE];
-
 	/* The kernel's own answer to a deleted tun: EBADFD, or EFAULT for a blocked read. */
-	if (w->eng->ifindex && !if_indextoname(w->eng->ifindex, name))
+	if (w->eng->ifindex && !device_present(w->eng->ifindex))
 		return trf_errf(err, ret,
 				"queue %u: the device %s was deleted (%s: %s) — tapreflect stops "
 				"with it",

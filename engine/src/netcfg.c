@@ -6,9 +6,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <linux/if_addr.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>

@@ -116,8 +116,8 @@ static inline enum trf_drop trf_vnet_check_l4(const struct trf_vnet *v, int ip_v
 			return TRF_DROP_BAD_VNET_HDR;
 		break;
 	case TRF_VNET_GSO_UDP_L4:
-		if (l4proto != TRF_IPPROTO_UDP || l4len < TRF_UDP_HLEN ||
-		    l4len - TRF_UDP_HLEN > (uint32_t)v->gso_size * TRF_VNET_UDP_MAX_SEGMENTS)
+		/* Its checksum field and segment count: trf_vnet_check(). */
+		if (l4proto != TRF_IPPROTO_UDP)
 			return TRF_DROP_BAD_VNET_HDR;
 		break;
 	default:

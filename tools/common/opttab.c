@@ -30,12 +30,10 @@ void trf_opt_help(const struct trf_opt_tool *tool, FILE *f)
 
 		if (o->group)
 			fprintf(f, "\n%s\n", o->group);
-		len = snprintf(head, sizeof(head), "  %s%c%s--%s%s%s", o->short_name ? "-" : "",
-			       o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ",
+		/* "  -d, --dev NAME", or "      --addr CIDR" without a short form. */
+		len = snprintf(head, sizeof(head), "  %c%c%c --%s%s%s", o->short_name ? '-' : ' ',
+			       o->short_name ? o->short_name : ' ', o->short_name ? ',' : ' ',
 			       o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-		if (!o->short_name)
-			len = snprintf(head, sizeof(head), "      --%s%s%s", o->name,
-				       o->arg ? " " : "", o->arg ? o->arg : "");
 		fputs(head, f);
 		/* A long head gets its explanation on the next line. */
 		if (len >= HELP_COLUMN)

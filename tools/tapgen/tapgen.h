@@ -120,6 +120,9 @@ int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double durat
  */
 int tapgen_run_tcp(const struct gen_opts *o, FILE *text, FILE *json);
 
+/* CLOCK_MONOTONIC in ns: send times, RTTs, trial and stream durations. */
+uint64_t tapgen_now_ns(void);
+
 /* Lost share of what a trial sent (1 when it sent nothing). */
 double tapgen_loss_ratio(const struct trial *t);
 

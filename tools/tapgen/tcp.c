@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tapgen.h"
@@ -50,14 +49,6 @@ static void make_pattern(void)
 	}
 	for (size_t i = PERIOD; i < sizeof(pattern); i++)
 		pattern[i] = pattern[i - PERIOD];
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static int connect_flow(const struct gen_opts *o, unsigned int i, struct flow *fl)
@@ -168,13 +159,13 @@ int tapgen_run_tcp(const struct gen_opts *o, FILE *text, FILE *json)
 		}
 	}
 
-	start = now_ns();
+	start = tapgen_now_ns();
 	end = start + (uint64_t)(o->duration * 1e9);
 	drain_end = 0;
 	last_progress = start;
 	open_flows = nflows;
 	while (open_flows && !tapgen_interrupted) {
-		uint64_t now = now_ns();
+		uint64_t now = tapgen_now_ns();
 
 		if (!drain_end && o->tcp_bytes) {
 			uint64_t all = 0;
@@ -244,7 +235,7 @@ int tapgen_run_tcp(const struct gen_opts *o, FILE *text, FILE *json)
 				}
 			}
 		}
-		now = now_ns();
+		now = tapgen_now_ns();
 		if (o->progress && now - last_progress >= 1000000000ull) {
 			uint64_t v = 0;
 
@@ -259,7 +250,7 @@ int tapgen_run_tcp(const struct gen_opts *o, FILE *text, FILE *json)
 	}
 report:
 	/* Goodput: what came back verified, over the time until it had. */
-	elapsed = (double)(now_ns() - start) / 1e9;
+	elapsed = (double)(tapgen_now_ns() - start) / 1e9;
 	for (unsigned int i = 0; i < nflows; i++) {
 		sent += flows[i].sent;
 		verified += flows[i].verified;

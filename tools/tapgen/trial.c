@@ -18,7 +18,7 @@
 
 volatile sig_atomic_t tapgen_interrupted;
 
-static uint64_t now_ns(void)
+uint64_t tapgen_now_ns(void)
 {
 	struct timespec ts;
 
@@ -88,7 +88,7 @@ static void receive_some(int fd, struct gen_stats *s, const struct gen_opts *o)
 		n = recvmmsg(fd, msgs, MAX_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return;
-		uint64_t t = now_ns();
+		uint64_t t = tapgen_now_ns();
 		for (int i = 0; i < n; i++) {
 			int off = o->traffic->match(o, bufs[i], msgs[i].msg_len);
 			uint64_t seq, ts, rtt;
@@ -193,12 +193,12 @@ int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double durat
 			memcpy(payloads[i] + j * dgram + hlen + 16, filler + 16, o->payload - 16);
 	}
 
-	start = now_ns();
+	start = tapgen_now_ns();
 	end = start + (uint64_t)(duration * 1e9);
 	next = start;
 	last_progress = start;
 	while (!tapgen_interrupted) {
-		uint64_t now = now_ns();
+		uint64_t now = tapgen_now_ns();
 		int n;
 
 		if (now >= end)
@@ -245,11 +245,11 @@ int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double durat
 			last_recv = t->st.received;
 		}
 	}
-	t->elapsed = (double)(now_ns() - start) / 1e9;
+	t->elapsed = (double)(tapgen_now_ns() - start) / 1e9;
 	{
-		uint64_t drain_end = now_ns() + (uint64_t)(o->drain * 1e9);
+		uint64_t drain_end = tapgen_now_ns() + (uint64_t)(o->drain * 1e9);
 
-		while (now_ns() < drain_end && t->st.unique < t->st.sent) {
+		while (tapgen_now_ns() < drain_end && t->st.unique < t->st.sent) {
 			struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
 			poll(&pfd, 1, 10);
