@@ -270,7 +270,8 @@ static const struct trf_opt options[] = {
 	  "(older kernels too); auto = multishot where available (default)", NULL, opt_read },
 	{ "fixed-reads", 0, "N", "smallest round of READ_FIXEDs with --read fixed (default 4,\n"
 	  "max 16); a round grows to the last burst's size, and doubles\n"
-	  "while rounds come back full; no read is ever left parked", NULL, opt_fixed_reads },
+	  "while rounds come back full, never past the free buffers;\n"
+	  "no read is ever left parked", NULL, opt_fixed_reads },
 	{ "offload", 0, "auto|on|off", "on: a virtio-net header on every frame (IFF_VNET_HDR), so TCP\n"
 	  "and UDP superpackets (TSO, USO) and checksums pass whole; off:\n"
 	  "the kernel cuts and checksums every frame first; auto (default):\n"

@@ -17,7 +17,8 @@
  * always produces a completion.  The first round of a burst has
  * cfg->fixed_reads reads or one more than the last burst was long, whichever
  * is larger; a full round is followed by one twice its size; at most
- * TRF_MAX_FIXED_READS.
+ * TRF_MAX_FIXED_READS.  A round due while every buffer is being written
+ * waits for the writes (q->starved), not for the next frame to arrive.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -73,6 +74,8 @@ static void fixed_arm(struct trf_uring_queue *q)
 	if (!f->poll_armed) {
 		struct io_uring_sqe *sqe = trf_uq_get_sqe(q);
 
+		if (TRF_UNLIKELY(!sqe))
+			return; /* q->sq_error stops the queue */
 		if (f->poll_oneshot)
 			io_uring_prep_poll_add(sqe, TRF_UQ_QUEUE_FILE, POLLIN);
 		else
@@ -82,8 +85,17 @@ static void fixed_arm(struct trf_uring_queue *q)
 		f->poll_armed = true;
 	}
 	/* A new round once the last one is back, and only if frames may wait. */
+	q->starved = false;
 	if (!f->readable || f->reads_inflight)
 		return;
+	/*
+	 * Every buffer is being written: the round waits for the writes, and
+	 * the queue stays readable, since nothing else would say so again.
+	 */
+	if (!f->nfree) {
+		q->starved = true;
+		return;
+	}
 	f->round_size = 0;
 	f->round_frames = 0;
 	f->round_flags = f->read_flags;
@@ -93,7 +105,11 @@ static void fixed_arm(struct trf_uring_queue *q)
 		f->round_next = TRF_MAX_FIXED_READS;
 	while (f->round_size < f->round_next && f->nfree) {
 		struct io_uring_sqe *sqe = trf_uq_get_sqe(q);
-		uint16_t bid = f->free_bids[--f->nfree];
+		uint16_t bid;
+
+		if (TRF_UNLIKELY(!sqe))
+			return; /* q->sq_error stops the queue */
+		bid = f->free_bids[--f->nfree];
 
 		io_uring_prep_read_fixed(sqe, TRF_UQ_QUEUE_FILE, trf_uq_buf(q, bid), q->frame_size,
 					 0, 0);

@@ -90,6 +90,8 @@ static void multishot_arm(struct trf_uring_queue *q)
 	if (m->armed)
 		return;
 	sqe = trf_uq_get_sqe(q);
+	if (TRF_UNLIKELY(!sqe))
+		return; /* q->sq_error stops the queue */
 	/* addr 0, len 0: the kernel picks a buffer per frame from BUF_GROUP. */
 	io_uring_prep_rw(TRF_IORING_OP_READ_MULTISHOT, sqe, TRF_UQ_QUEUE_FILE, NULL, 0, 0);
 	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;

@@ -36,11 +36,14 @@
 struct io_uring_sqe *trf_uq_get_sqe(struct trf_uring_queue *q)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+	int ret;
 
 	/* The SQ holds a write for every buffer, so this is only a safety net. */
 	if (TRF_UNLIKELY(!sqe)) {
-		io_uring_submit(&q->ring);
+		ret = io_uring_submit(&q->ring);
 		sqe = io_uring_get_sqe(&q->ring);
+		if (!sqe && !q->sq_error)
+			q->sq_error = ret < 0 ? ret : -EBUSY;
 	}
 	return sqe;
 }
@@ -49,6 +52,8 @@ void trf_uq_cancel(struct trf_uring_queue *q, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = trf_uq_get_sqe(q);
 
+	if (TRF_UNLIKELY(!sqe))
+		return; /* q->sq_error ends the queue, and the ring with it */
 	io_uring_prep_cancel64(sqe, ud, 0);
 	io_uring_sqe_set_data64(sqe, trf_uq_ud(TRF_UQ_CANCEL, 0));
 }
@@ -256,6 +261,12 @@ static void reflect_batch(struct trf_uring_queue *q, struct trf_queue_stats *st)
 			continue;
 		}
 		sqe = trf_uq_get_sqe(q);
+		if (TRF_UNLIKELY(!sqe)) {
+			/* The queue stops on q->sq_error: the frame goes with it, counted. */
+			TRF_STAT_ADD(st, drops[TRF_IO_DROP_ABORTED], 1);
+			q->rs->recycle(q, bid);
+			continue;
+		}
 		io_uring_prep_write_fixed(sqe, TRF_UQ_QUEUE_FILE, f->data, f->len, 0, 0);
 		sqe->flags |= IOSQE_FIXED_FILE;
 		io_uring_sqe_set_data64(sqe, trf_uq_ud(TRF_UQ_WRITE, bid));
@@ -351,6 +362,9 @@ static int uring_run(struct trf_worker *w, struct trf_err *err)
 
 	/* The stop eventfd is never reset: once readable, every worker sees it. */
 	sqe = trf_uq_get_sqe(q);
+	if (!sqe)
+		return trf_errf(err, -EBUSY, "queue %u: no room in a new submission queue",
+				w->queue);
 	io_uring_prep_poll_add(sqe, w->eng->stop_efd, POLLIN);
 	io_uring_sqe_set_data64(sqe, trf_uq_ud(TRF_UQ_STOP, 0));
 	q->rs->arm(q);
@@ -384,8 +398,11 @@ static int uring_run(struct trf_worker *w, struct trf_err *err)
 			 * the readiness poll, or the stop poll, which is always armed.
 			 * (Never for the whole round: where the reads cannot be made
 			 * non-blocking they park, and the stop must still get in.)
+			 * A starved strategy waits for the writes alone: they bring
+			 * back the buffers its next reads need.
 			 */
-			ret = io_uring_submit_and_wait(&q->ring, q->writes_inflight + 1);
+			ret = io_uring_submit_and_wait(&q->ring,
+						       q->writes_inflight + !q->starved);
 		}
 		TRF_STAT_ADD(&w->stats, waits, 1);
 		if (TRF_UNLIKELY(ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY &&
@@ -398,6 +415,12 @@ static int uring_run(struct trf_worker *w, struct trf_err *err)
 		if (TRF_UNLIKELY(ret < 0)) {
 			abort_writes(q, w);
 			return trf_queue_error(w, ret, "reading the device", err);
+		}
+		if (TRF_UNLIKELY(q->sq_error)) {
+			abort_writes(q, w);
+			return trf_errf(err, q->sq_error,
+					"queue %u: the submission queue stayed full (%s)", w->queue,
+					strerror(-q->sq_error));
 		}
 	}
 	w->read_name = q->read_name;

@@ -90,6 +90,13 @@ struct trf_uring_queue {
 	struct io_uring ring;
 	bool ring_ready;
 	bool stopping;
+	/*
+	 * Set by arm(): frames wait to be read but every buffer is being
+	 * written, so the next event to wait for is a write completion.
+	 */
+	bool starved;
+	/* trf_uq_get_sqe() found no SQE even after a submit: the queue stops. */
+	int sq_error;
 	int fd; /* the queue fd, also registered as TRF_UQ_QUEUE_FILE */
 	const struct trf_config *cfg;
 	const struct trf_read_strategy *rs;
@@ -135,7 +142,11 @@ static inline void trf_uq_add_frame(struct trf_uring_queue *q, uint16_t bid, uin
 	};
 }
 
-/* An SQE; never NULL while the SQ is sized as ring.c sizes it (see there). */
+/*
+ * An SQE.  The SQ is sized so that one is always free (see ring.c); should a
+ * submit fail to make room, this returns NULL, records q->sq_error, and the
+ * loop stops the queue with that error after the batch.  Every caller checks.
+ */
 struct io_uring_sqe *trf_uq_get_sqe(struct trf_uring_queue *q);
 
 /* A cancel for the request whose user_data is ud. */
