@@ -83,6 +83,7 @@ static inline bool trf_engine_stopping(const struct trf_engine *eng)
 struct trf_link_state {
 	unsigned int ifindex;
 	bool up;
+	unsigned int mtu; /* 0: not reported */
 	bool is_tun; /* a TUN or TAP device (link kind "tun") */
 	bool have_tun_flags; /* the kernel reports them (Linux 4.15+) */
 	unsigned int

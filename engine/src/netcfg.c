@@ -82,6 +82,17 @@ int trf_netcfg_apply(const char *dev, unsigned int mtu, const struct trf_addr *a
 	return ret;
 }
 
+int trf_netcfg_link_info(const char *dev, struct trf_link_info *out)
+{
+	struct trf_link_state st;
+	int ret = trf_rtnl_link(dev, 0, &st);
+
+	if (ret < 0)
+		return ret;
+	*out = (struct trf_link_info){ .up = st.up, .mtu = st.mtu };
+	return 0;
+}
+
 int trf_netcfg_tx_dropped(const char *dev, uint64_t *out)
 {
 	struct trf_link_state st;

@@ -95,6 +95,8 @@ static int parse_link(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_ERROR;
 	st->ifindex = (unsigned int)ifi->ifi_index;
 	st->up = ifi->ifi_flags & IFF_UP;
+	if (ctx->tb[IFLA_MTU] && mnl_attr_validate(ctx->tb[IFLA_MTU], MNL_TYPE_U32) == 0)
+		st->mtu = mnl_attr_get_u32(ctx->tb[IFLA_MTU]);
 	if (ctx->tb[IFLA_STATS64] &&
 	    mnl_attr_get_payload_len(ctx->tb[IFLA_STATS64]) >= sizeof(struct rtnl_link_stats64)) {
 		struct rtnl_link_stats64 stats;

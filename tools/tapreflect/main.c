@@ -17,11 +17,15 @@
 #include "options.h"
 #include "report.h"
 
-/* Wait for a signal, a worker failure, the next stats tick or the end. */
+/* How often the device's link state and MTU are looked at without --stats ticks. */
+#define LINK_WATCH_S 1.0
+
+/* Wait for a signal, a worker failure, the next tick or the end. */
 static int run_loop(struct report *r, int sfd)
 {
 	const struct opts *o = r->o;
-	double next_tick = o->stats_interval > 0 ? o->stats_interval : -1;
+	double tick = o->stats_interval > 0 ? o->stats_interval : LINK_WATCH_S;
+	double next_tick = tick;
 	struct trf_err err;
 
 	for (;;) {
@@ -34,7 +38,7 @@ static int run_loop(struct report *r, int sfd)
 
 		if (o->duration > 0)
 			until = o->duration;
-		if (next_tick > 0 && (until < 0 || next_tick < until))
+		if (until < 0 || next_tick < until)
 			until = next_tick;
 		if (until >= 0)
 			/* poll() takes an int of ms (24.8 days): wait in steps, the loop goes on. */
@@ -57,17 +61,20 @@ static int run_loop(struct report *r, int sfd)
 				return 0;
 		}
 		now = report_elapsed(&r->start);
-		if (next_tick > 0 && now >= next_tick) {
-			struct sample tmp;
+		if (now >= next_tick) {
+			report_watch_link(r);
+			if (o->stats_interval > 0) {
+				struct sample tmp;
 
-			report_sample(r, &r->cur);
-			report_interval(r);
-			tmp = r->prev;
-			r->prev = r->cur;
-			r->cur = tmp;
-			next_tick += o->stats_interval;
+				report_sample(r, &r->cur);
+				report_interval(r);
+				tmp = r->prev;
+				r->prev = r->cur;
+				r->cur = tmp;
+			}
+			next_tick += tick;
 			if (next_tick <= now)
-				next_tick = now + o->stats_interval;
+				next_tick = now + tick;
 		}
 		if (o->duration > 0 && now >= o->duration)
 			return 0;
@@ -141,6 +148,7 @@ int main(int argc, char **argv)
 	r.cpu_start = report_cpu_seconds();
 	trf_netcfg_tx_dropped(trf_engine_dev(eng), &r.kernel_drops_start);
 	report_start_line(eng, stderr);
+	report_watch_link(&r);
 
 	code = run_loop(&r, sfd);
 	trf_engine_stop(eng);

@@ -65,6 +65,47 @@ static double ns_per_frame(double cpu_s, uint64_t frames)
 	return frames ? cpu_s * 1e9 / (double)frames : 0.0;
 }
 
+/*
+ * Watch the device between ticks: a link that goes down or up, and an MTU
+ * that changes, are said once on stderr; an MTU whose frames no longer fit
+ * a buffer says what to restart with.
+ */
+void report_watch_link(struct report *r)
+{
+	const struct trf_config *cfg = trf_engine_config(r->eng);
+	const char *dev = trf_engine_dev(r->eng);
+	struct trf_link_info now;
+	unsigned int overhead;
+
+	if (trf_netcfg_link_info(dev, &now) < 0) {
+		r->link_gone = true;
+		return;
+	}
+	if (r->link_known && now.up != r->link.up)
+		fprintf(stderr,
+			now.up ? "tapreflect: %s: link up again: frames flow\n"
+			       : "tapreflect: %s: link down: frames stop, and writes of frames "
+				 "already read are dropped (link_down) until it is up\n",
+			dev);
+	if (r->link_known && now.mtu && now.mtu != r->link.mtu) {
+		/* The largest frame at this MTU: L2 header with one VLAN tag, virtio-net header. */
+		overhead = (cfg->link == TRF_LINK_TAP ? 18 : 0) +
+			   (trf_engine_vnet_hdr(r->eng) ? TRF_VNET_HDR_LEN : 0);
+		if (now.mtu + overhead < cfg->frame_size)
+			fprintf(stderr, "tapreflect: %s: MTU %u -> %u\n", dev, r->link.mtu,
+				now.mtu);
+		else
+			fprintf(stderr,
+				"tapreflect: %s: MTU %u -> %u: frames over %u B do not fit a "
+				"%u B buffer and are dropped (truncated) — restart with "
+				"--frame-size %u or more\n",
+				dev, r->link.mtu, now.mtu, cfg->frame_size - 1 - overhead,
+				cfg->frame_size, now.mtu + overhead + 1);
+	}
+	r->link = now;
+	r->link_known = true;
+}
+
 void report_interval(struct report *r)
 {
 	const struct sample *a = &r->prev, *b = &r->cur;
@@ -74,15 +115,19 @@ void report_interval(struct report *r)
 	uint64_t dr = trf_stats_dropped(&b->total) - trf_stats_dropped(&a->total);
 	uint64_t bytes = b->total.bytes_read - a->total.bytes_read;
 	double cpu = ns_per_frame(b->cpu_s - a->cpu_s, rd);
+	/* Frames stop while the link is down: the live line says why. */
+	int up = r->link_gone ? -1 : !r->link_known || r->link.up;
 
 	if (dt <= 0)
 		return;
 	if (r->live) {
 		fprintf(r->human,
 			"%s[%7.1fs] rx %8.1f kpps  tx %8.1f kpps  %6.2f Gbit/s  dropped %" PRIu64
-			"  cpu %5.0f ns/frame%s",
+			"  cpu %5.0f ns/frame%s%s",
 			r->live_tty ? "\r" : "", b->t, (double)rd / dt / 1e3, (double)wr / dt / 1e3,
-			(double)bytes * 8 / dt / 1e9, dr, cpu, r->live_tty ? "\033[K" : "\n");
+			(double)bytes * 8 / dt / 1e9, dr, cpu,
+			up == 0 ? "  LINK DOWN" : up < 0 ? "  DEVICE GONE" : "",
+			r->live_tty ? "\033[K" : "\n");
 		fflush(r->human);
 	}
 	if (r->json) {
@@ -90,10 +135,10 @@ void report_interval(struct report *r)
 			"{\"type\":\"interval\",\"t\":%.3f,\"dt\":%.3f,\"frames_read\":%" PRIu64
 			",\"frames_written\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
 			",\"bytes_read\":%" PRIu64 ",\"pps_read\":%.0f,\"pps_written\":%.0f,"
-			"\"gbps\":%.4f,\"cpu_ns_per_frame\":%.1f,"
+			"\"gbps\":%.4f,\"cpu_ns_per_frame\":%.1f,\"link_up\":%s,"
 			"\"drops\":",
 			b->t, dt, rd, wr, dr, bytes, (double)rd / dt, (double)wr / dt,
-			(double)bytes * 8 / dt / 1e9, cpu);
+			(double)bytes * 8 / dt / 1e9, cpu, up > 0 ? "true" : "false");
 		json_drops(r->json, &b->total, &a->total);
 		fputs(",\"per_queue\":[", r->json);
 		for (unsigned int q = 0; q < r->nq; q++) {

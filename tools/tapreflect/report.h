@@ -28,6 +28,9 @@ struct report {
 	struct timespec start;
 	double cpu_start;
 	uint64_t kernel_drops_start;
+	struct trf_link_info link; /* as last seen: a change is said once */
+	bool link_known;
+	bool link_gone; /* the device could not be asked: deleted */
 	struct sample prev, cur;
 };
 
@@ -40,7 +43,10 @@ double report_cpu_seconds(void);
 /* Every queue's counters and their total into s. */
 void report_sample(struct report *r, struct sample *s);
 
-/* The live line and the JSON interval record for r->prev .. r->cur. */
+/* Look at the device's link state and MTU; say a change once, on stderr. */
+void report_watch_link(struct report *r);
+
+/* The live line and the JSON interval record for r->prev .. r->cur (link state as last watched). */
 void report_interval(struct report *r);
 
 /* The summary of r->cur; returns whether the accounting holds on every queue. */

@@ -29,6 +29,7 @@ extern "C" {
 /* clang-format off */
 #define TRF_IO_DROP_REASONS(X)                                                                     \
 	X(WRITE_ERROR, "write_error", "the write back to the queue failed")                        \
+	X(LINK_DOWN, "link_down", "written while the device's link was down (the kernel refuses: EIO)") \
 	X(ABORTED, "aborted", "being written when its queue stopped on an error")
 
 enum trf_io_drop {

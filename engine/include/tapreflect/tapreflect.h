@@ -150,6 +150,15 @@ int trf_netcfg_apply(const char *dev, unsigned int mtu, const struct trf_addr *a
 /* The device's tx_dropped counter: frames the kernel dropped because a queue was full. */
 int trf_netcfg_tx_dropped(const char *dev, uint64_t *out);
 
+/* What the live report watches of the device: its link state and MTU (0: not reported). */
+struct trf_link_info {
+	bool up;
+	unsigned int mtu;
+};
+
+/* 0, or -errno when the device cannot be asked (-ENODEV: gone). */
+int trf_netcfg_link_info(const char *dev, struct trf_link_info *out);
+
 /* ---- engine ---- */
 
 /*

@@ -238,6 +238,9 @@ static void on_write(struct trf_uring_queue *q, const struct io_uring_cqe *cqe)
 	if (TRF_LIKELY(cqe->res >= 0 && (uint32_t)cqe->res == q->write_len[bid])) {
 		q->t.frames_written++;
 		q->t.bytes_written += (uint32_t)cqe->res - q->vnet_len;
+	} else if (cqe->res == -EIO) {
+		/* tun refuses every write while its link is down; reads simply stop. */
+		q->t.link_down++;
 	} else {
 		q->t.write_errors++;
 	}
@@ -290,6 +293,8 @@ static void publish_totals(struct trf_uring_queue *q, struct trf_queue_stats *st
 	}
 	if (t->write_errors)
 		TRF_STAT_ADD(st, drops[TRF_IO_DROP_WRITE_ERROR], t->write_errors);
+	if (t->link_down)
+		TRF_STAT_ADD(st, drops[TRF_IO_DROP_LINK_DOWN], t->link_down);
 	if (t->rearms)
 		TRF_STAT_ADD(st, read_rearms, t->rearms);
 	if (t->truncated)

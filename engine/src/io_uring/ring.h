@@ -83,6 +83,7 @@ extern const struct trf_read_strategy trf_read_fixed;
 /* What one reap counted, added to the worker's stats once per batch. */
 struct trf_uq_totals {
 	uint64_t frames_read, bytes_read, frames_written, bytes_written, write_errors, rearms;
+	uint64_t link_down; /* writes the kernel refused because the link was down */
 	uint64_t truncated; /* reads that filled their buffer */
 };
 
