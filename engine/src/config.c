@@ -139,11 +139,18 @@ int trf_parse_addr(const char *s, struct trf_addr *addr, struct trf_err *err)
 	} else {
 		goto bad;
 	}
-	if (slash) {
-		if (trf_parse_uint(slash, 0, addr->prefix, &prefix) < 0)
-			goto bad;
-		addr->prefix = (unsigned int)prefix;
-	}
+	/*
+	 * No default: a lone /32 or /128 leaves every peer off-link ("Network
+	 * is unreachable"), and any other guess could be wrong.
+	 */
+	if (!slash)
+		return trf_errf(err, -EINVAL,
+				"address '%s' has no prefix length: say which network it is on, "
+				"e.g. %s/%s (or /%u for the address alone)",
+				s, s, addr->family == AF_INET ? "24" : "64", addr->prefix);
+	if (trf_parse_uint(slash, 0, addr->prefix, &prefix) < 0)
+		goto bad;
+	addr->prefix = (unsigned int)prefix;
 	return 0;
 bad:
 	return trf_errf(

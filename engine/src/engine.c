@@ -62,6 +62,9 @@ static void *worker_main(void *arg)
 	ret = pin_to_cpu(w->cpu, &w->err);
 	if (ret == 0)
 		ret = eng->io->setup(w, &w->err);
+	/* Before the main thread changes ids: see priv.c. */
+	if (ret == 0 && w->cfg->run_as)
+		ret = trf_priv_harden_thread(&w->err);
 
 	pthread_mutex_lock(&eng->lock);
 	w->status = ret;
@@ -120,6 +123,11 @@ int trf_engine_create(const struct trf_config *cfg, struct trf_engine **out, str
 	ret = trf_config_validate(cfg, err);
 	if (ret < 0)
 		return ret;
+	if (cfg->run_as && geteuid() != 0)
+		return trf_errf(err, -EPERM,
+				"--user %s needs tapreflect started as root (it changes user after "
+				"the set-up); as this user, leave --user out",
+				cfg->run_user);
 	eng = calloc(1, sizeof(*eng));
 	if (!eng)
 		return trf_errf(err, -ENOMEM, "out of memory");
@@ -263,6 +271,9 @@ int trf_engine_start(struct trf_engine *eng, struct trf_err *err)
 				 eng->workers[q].err.msg);
 		}
 	}
+	/* Every queue is ready and no frame has been read yet: give up privileges now. */
+	if (ret == 0 && cfg->run_as)
+		ret = trf_priv_drop(cfg, err);
 	if (ret < 0) {
 		release_workers(eng, -1);
 		join_workers(eng);

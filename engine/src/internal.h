@@ -101,6 +101,10 @@ int trf_rtnl_link(const char *name, unsigned int ifindex, struct trf_link_state 
 /* Add an address to a device (IPv6 without DAD); an existing one is fine. */
 int trf_rtnl_addr_add(unsigned int ifindex, const struct trf_addr *a);
 
+/* --user (priv.c): in each worker after its setup, then once in the main thread. */
+int trf_priv_harden_thread(struct trf_err *err);
+int trf_priv_drop(const struct trf_config *cfg, struct trf_err *err);
+
 /*
  * A queue fd failed: fill err with why.  A device deleted under the worker
  * (ip link del) is said as such; anything else as "what: strerror".

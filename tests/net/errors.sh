@@ -22,6 +22,8 @@ expect 2 "does not match the 2 CPU\(s\) in --cpus" nsx $T --queues 3 --cpus "$CP
 expect 2 "bad --mode 'tup': expected tap or tun" nsx $T --mode tup
 expect 2 "bad address '198.18.0.1/40'" nsx $T --addr 198.18.0.1/40
 expect 2 "bad address '198.18.0/24'" nsx $T --addr 198.18.0/24
+expect 2 "address '198.18.0.1' has no prefix length: say which network it is on, e.g. 198.18.0.1/24" \
+	nsx $T --addr 198.18.0.1
 expect 2 "is a multicast address; a reflector needs a unicast one" nsx $T --mac 01:00:5e:00:00:01
 expect 2 "--read applies to --io uring only" nsx $T --io sync --read fixed
 expect 2 "unknown option '--bogus'" nsx $T --bogus
@@ -82,6 +84,12 @@ nsx ip link set trf0 down
 expect 1 "cannot bring trf0 up: Operation not permitted — it needs CAP_NET_ADMIN: run \`ip link set trf0 up\` as root" \
 	nsx unshare -m sh -c "$as_nobody --duration 0.3"
 nsx ip link del trf0
+
+# --user: an unknown user, root itself, and a start that is not root.
+expect 2 "bad --user 'no-such-user': no such user" nsx $T --user no-such-user
+expect 2 "--user 0: that is root; name an ordinary user" nsx $T --user 0
+expect 1 "--user nobody needs tapreflect started as root" \
+	nsx setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all $T -c "$CPU_A" --user 65534
 
 # Limits: the largest buffer count a ring can hold, and a --duration beyond
 # what poll() can wait in one go (24.8 days).

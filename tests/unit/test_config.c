@@ -49,8 +49,13 @@ static void test_addr(void **state)
 	assert_int_equal(a.prefix, 24);
 	inet_ntop(AF_INET, &a.u.v4, text, sizeof(text));
 	assert_string_equal(text, "198.18.0.1");
-	assert_int_equal(trf_parse_addr("198.18.0.1", &a, &err), 0);
+	assert_int_equal(trf_parse_addr("198.18.0.1/32", &a, &err), 0);
 	assert_int_equal(a.prefix, 32);
+	/* No prefix length: refused with the fix, not taken for /32. */
+	assert_int_equal(trf_parse_addr("198.18.0.1", &a, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "198.18.0.1/24"));
+	assert_int_equal(trf_parse_addr("2001:db8::1", &a, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "2001:db8::1/64"));
 	assert_int_equal(trf_parse_addr("2001:db8::1/64", &a, &err), 0);
 	assert_int_equal(a.family, AF_INET6);
 	assert_int_equal(a.prefix, 64);

@@ -7,6 +7,7 @@
 #include "options.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +143,29 @@ static int opt_read(void *ctx, const char *v)
 	return 0;
 }
 
+/* A user name, or a numeric uid; the group is the user's own. */
+static int opt_user(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+	const struct passwd *pw;
+	unsigned long uid;
+
+	errno = 0;
+	pw = getpwnam(v);
+	if (!pw && trf_parse_uint(v, 0, 0xfffffffe, &uid) == 0)
+		pw = getpwuid((uid_t)uid);
+	if (!pw)
+		return error("bad --user '%s': no such user%s%s", v, errno ? ": " : "",
+			     errno ? strerror(errno) : "");
+	if (pw->pw_uid == 0)
+		return error("--user %s: that is root; name an ordinary user (e.g. nobody)", v);
+	o->cfg.run_as = true;
+	o->cfg.run_uid = pw->pw_uid;
+	o->cfg.run_gid = pw->pw_gid;
+	snprintf(o->cfg.run_user, sizeof(o->cfg.run_user), "%s", pw->pw_name);
+	return 0;
+}
+
 static int opt_fixed_reads(void *ctx, const char *v)
 {
 	struct opts *o = ctx;
@@ -257,8 +281,9 @@ static const struct trf_opt options[] = {
 	{ "queues", 'q', "N", "queues = worker threads (default: one per --cpus entry,\n"
 	  "else one per CPU this process may use)", NULL, opt_queues },
 	{ "cpus", 'c', "LIST", "CPUs for the queues, queue i on the i-th, e.g. 0-3,6", NULL, opt_cpus },
-	{ "addr", 0, "CIDR", "add a host-side address and bring the link up; repeatable,\n"
-	  "IPv4 or IPv6, e.g. --addr 198.18.0.1/24", NULL, opt_addr },
+	{ "addr", 0, "ADDR/PREFIX", "add a host-side address and bring the link up; repeatable,\n"
+	  "IPv4 or IPv6, the prefix length required, e.g. --addr\n"
+	  "198.18.0.1/24 (needs CAP_NET_ADMIN)", NULL, opt_addr },
 	{ "mtu", 0, "BYTES", "set the device MTU (68..65535) before starting", NULL, opt_mtu },
 	{ "mac", 0, "MAC", "the reflector's own MAC, used in ARP replies\n"
 	  "(default 02:74:72:66:00:01)", NULL, opt_mac },
@@ -289,6 +314,9 @@ static const struct trf_opt options[] = {
 	{ "json", 0, "FILE|-", "write JSON lines: one per interval, then a summary", NULL, opt_json },
 	{ "duration", 0, "SECONDS", "stop by itself after this long (default: run until SIGINT/SIGTERM)",
 	  NULL, opt_duration },
+	{ "user", 'u', "NAME", "started as root: set up the device and the queues, then run\n"
+	  "as this user (name or uid) with no capability and no_new_privs,\n"
+	  "before the first frame is read", NULL, opt_user },
 	{ "help", 'h', NULL, "show this help", NULL, opt_help },
 	{ "version", 'V', NULL, "show the version", NULL, opt_version },
 	{ NULL, 0, NULL, NULL, NULL, NULL },
@@ -304,7 +332,8 @@ const struct trf_opt_tool tapreflect_tool = {
 	    "ARP requests and ICMP echo requests are answered, UDP/TCP 5-tuples are swapped,\n"
 	    "other IPv4 is bounced with its addresses swapped.  One pinned worker per queue.\n",
 	.epilogue =
-	    "Exit status: 0 clean stop (signal or --duration), 1 runtime error, 2 bad usage.\n"
+	    "Exit status: 0 clean stop (signal or --duration), 1 runtime error (the device\n"
+	    "deleted under it, too), 2 bad usage.\n"
 	    "Every frame read is counted as written or dropped with a reason; the summary "
 	    "checks\n"
 	    "read = written + dropped.\n"

@@ -87,20 +87,21 @@ void report_watch_link(struct report *r)
 			       : "tapreflect: %s: link down: frames stop, and writes of frames "
 				 "already read are dropped (link_down) until it is up\n",
 			dev);
-	if (r->link_known && now.mtu && now.mtu != r->link.mtu) {
+	if (now.mtu && (!r->link_known || now.mtu != r->link.mtu)) {
 		/* The largest frame at this MTU: L2 header with one VLAN tag, virtio-net header. */
 		overhead = (cfg->link == TRF_LINK_TAP ? 18 : 0) +
 			   (trf_engine_vnet_hdr(r->eng) ? TRF_VNET_HDR_LEN : 0);
-		if (now.mtu + overhead < cfg->frame_size)
-			fprintf(stderr, "tapreflect: %s: MTU %u -> %u\n", dev, r->link.mtu,
-				now.mtu);
-		else
+		if (r->link_known)
+			fprintf(stderr, "tapreflect: %s: MTU %u -> %u%s", dev, r->link.mtu,
+				now.mtu, now.mtu + overhead < cfg->frame_size ? "\n" : ": ");
+		else if (now.mtu + overhead >= cfg->frame_size)
+			fprintf(stderr, "tapreflect: %s: MTU %u: ", dev, now.mtu);
+		if (now.mtu + overhead >= cfg->frame_size)
 			fprintf(stderr,
-				"tapreflect: %s: MTU %u -> %u: frames over %u B do not fit a "
-				"%u B buffer and are dropped (truncated) — restart with "
-				"--frame-size %u or more\n",
-				dev, r->link.mtu, now.mtu, cfg->frame_size - 1 - overhead,
-				cfg->frame_size, now.mtu + overhead + 1);
+				"packets over %u B do not fit a %u B buffer and are dropped "
+				"(truncated) — run with --frame-size %u or more\n",
+				cfg->frame_size - 1 - overhead, cfg->frame_size,
+				now.mtu + overhead + 1);
 	}
 	r->link = now;
 	r->link_known = true;
@@ -236,6 +237,7 @@ bool report_summary(struct report *r, int exit_code)
 			"\"dev_persistent\":%s,\"mode\":\"%s\","
 			"\"io\":\"%s\",\"read\":\"%s\",\"ring_flags\":\"%s\",\"reflect\":\"%s\","
 			"\"vnet_hdr\":%s,\"offloads\":\"%s\",\"buffers\":%u,\"frame_size\":%u,"
+			"\"user\":%s%s%s,"
 			"\"queues\":%u,\"elapsed_s\":%.3f,\"cpu_s\":%.4f,\"cpu_ns_per_frame\":%.1f,"
 			"\"frames_read\":%" PRIu64 ",\"bytes_read\":%" PRIu64
 			",\"frames_written\":%" PRIu64 ",\"bytes_written\":%" PRIu64
@@ -246,7 +248,9 @@ bool report_summary(struct report *r, int exit_code)
 			cfg->link == TRF_LINK_TAP ? "tap" : "tun", trf_io_name(cfg->io),
 			trf_engine_read_name(r->eng), trf_engine_ring_flags(r->eng),
 			cfg->mode->name, trf_engine_vnet_hdr(r->eng) ? "true" : "false",
-			offloads_text(r->eng), cfg->buffers, cfg->frame_size, r->nq, s->t, s->cpu_s,
+			offloads_text(r->eng), cfg->buffers, cfg->frame_size,
+			cfg->run_as ? "\"" : "", cfg->run_as ? cfg->run_user : "null",
+			cfg->run_as ? "\"" : "", r->nq, s->t, s->cpu_s,
 			ns_per_frame(s->cpu_s, t->frames_read), t->frames_read, t->bytes_read,
 			t->frames_written, t->bytes_written, dropped, kernel_drops,
 			exact ? "true" : "false", exit_code);
@@ -275,8 +279,12 @@ void report_start_line(const struct trf_engine *eng, FILE *f)
 			trf_engine_ring_flags(eng));
 	fprintf(f, ", offload %s, buffers %u x %u B = %.1f MiB per queue", offloads_text(eng),
 		cfg->buffers, cfg->frame_size, (double)cfg->buffers * cfg->frame_size / (1 << 20));
-	fprintf(f, ", reflect %s, mac %02x:%02x:%02x:%02x:%02x:%02x)\n", cfg->mode->name,
+	fprintf(f, ", reflect %s, mac %02x:%02x:%02x:%02x:%02x:%02x", cfg->mode->name,
 		cfg->reflect.mac[0], cfg->reflect.mac[1], cfg->reflect.mac[2], cfg->reflect.mac[3],
 		cfg->reflect.mac[4], cfg->reflect.mac[5]);
+	if (cfg->run_as)
+		fprintf(f, ", as user %s (uid %u, no capabilities)", cfg->run_user,
+			(unsigned int)cfg->run_uid);
+	fputs(")\n", f);
 	fflush(f);
 }

@@ -11,6 +11,7 @@
 #define TAPREFLECT_TAPREFLECT_H
 
 #include <net/if.h>
+#include <sys/types.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -111,6 +112,14 @@ struct trf_config {
 	unsigned int naddrs;
 	unsigned int mtu; /* 0: leave as is */
 	int wake_signal; /* --io sync: interrupts a worker's blocking read (see Signals) */
+	/*
+	 * --user: once the device is set up and every queue is ready, run as
+	 * this user and group with no capability (needs root to start).
+	 */
+	bool run_as;
+	uid_t run_uid;
+	gid_t run_gid;
+	char run_user[32]; /* for messages */
 };
 
 /* A config with every default filled in except queues/cpus (see trf_config_default_cpus). */
