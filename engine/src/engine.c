@@ -372,6 +372,12 @@ const char *trf_engine_ring_flags(const struct trf_engine *eng)
 	return eng->workers && eng->workers[0].ring_flags ? eng->workers[0].ring_flags : "";
 }
 
+const char *trf_engine_ring_restricted(const struct trf_engine *eng)
+{
+	return eng->workers && eng->workers[0].ring_restricted ? eng->workers[0].ring_restricted
+							       : "";
+}
+
 const char *trf_engine_dev(const struct trf_engine *eng)
 {
 	return eng->cfg.dev;

@@ -48,6 +48,7 @@ struct trf_worker {
 	void *io; /* the I/O engine's per-queue state */
 	const char *read_name;
 	const char *ring_flags;
+	const char *ring_restricted; /* "on", "unsupported"; "" without a ring */
 	int status; /* setup result */
 	struct trf_err err;
 } __attribute__((aligned(TRF_CACHELINE)));

@@ -35,6 +35,7 @@ static int sync_setup(struct trf_worker *w, struct trf_err *err)
 		return trf_errf(err, -ENOMEM, "cannot allocate a %zu B frame buffer", sq->size);
 	w->read_name = "blocking";
 	w->ring_flags = "";
+	w->ring_restricted = "";
 	return 0;
 }
 

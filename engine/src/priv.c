@@ -52,8 +52,8 @@ int trf_priv_drop(const struct trf_config *cfg, struct trf_err *err)
 				(unsigned int)cfg->run_gid, ret);
 	/* Trust, but verify: every id changed, no capability left. */
 	if (getuid() != cfg->run_uid || geteuid() != cfg->run_uid || getgid() != cfg->run_gid ||
-	    getegid() != cfg->run_gid || getgroups(0, NULL) != 0 ||
-	    capng_get_caps_process() < 0 || capng_have_capabilities(CAPNG_SELECT_BOTH) != CAPNG_NONE)
+	    getegid() != cfg->run_gid || getgroups(0, NULL) != 0 || capng_get_caps_process() < 0 ||
+	    capng_have_capabilities(CAPNG_SELECT_BOTH) != CAPNG_NONE)
 		return trf_errf(err, -EPERM, "--user %s: privileges still held after the change",
 				cfg->run_user);
 	return 0;

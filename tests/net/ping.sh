@@ -19,3 +19,8 @@ stop_reflector
 summary '.frames_written >= 100010' >/dev/null || fail "fewer frames written than echoes: $(summary)"
 summary '.drops.truncated == 0 and .drops.write_error == 0 and .drops.malformed == 0' \
 	>/dev/null || fail "unexpected drops: $(summary .drops)"
+# io_uring rings run restricted to what the engine uses: checked at start (a NOP is refused).
+if [[ $engine != sync ]]; then
+	summary '.ring_restricted == "on"' >/dev/null ||
+		fail "ring restrictions: $(summary .ring_restricted)"
+fi

@@ -92,8 +92,8 @@ void report_watch_link(struct report *r)
 		overhead = (cfg->link == TRF_LINK_TAP ? 18 : 0) +
 			   (trf_engine_vnet_hdr(r->eng) ? TRF_VNET_HDR_LEN : 0);
 		if (r->link_known)
-			fprintf(stderr, "tapreflect: %s: MTU %u -> %u%s", dev, r->link.mtu,
-				now.mtu, now.mtu + overhead < cfg->frame_size ? "\n" : ": ");
+			fprintf(stderr, "tapreflect: %s: MTU %u -> %u%s", dev, r->link.mtu, now.mtu,
+				now.mtu + overhead < cfg->frame_size ? "\n" : ": ");
 		else if (now.mtu + overhead >= cfg->frame_size)
 			fprintf(stderr, "tapreflect: %s: MTU %u: ", dev, now.mtu);
 		if (now.mtu + overhead >= cfg->frame_size)
@@ -127,7 +127,9 @@ void report_interval(struct report *r)
 			"  cpu %5.0f ns/frame%s%s",
 			r->live_tty ? "\r" : "", b->t, (double)rd / dt / 1e3, (double)wr / dt / 1e3,
 			(double)bytes * 8 / dt / 1e9, dr, cpu,
-			up == 0 ? "  LINK DOWN" : up < 0 ? "  DEVICE GONE" : "",
+			up == 0	 ? "  LINK DOWN"
+			: up < 0 ? "  DEVICE GONE"
+				 : "",
 			r->live_tty ? "\033[K" : "\n");
 		fflush(r->human);
 	}
@@ -195,8 +197,8 @@ bool report_summary(struct report *r, int exit_code)
 		cfg->link == TRF_LINK_TAP ? "tap" : "tun", r->nq, r->nq == 1 ? "" : "s",
 		trf_io_name(cfg->io));
 	if (cfg->io == TRF_IO_URING)
-		fprintf(h, " (%s reads, ring %s)", trf_engine_read_name(r->eng),
-			trf_engine_ring_flags(r->eng));
+		fprintf(h, " (%s reads, ring %s, restricted %s)", trf_engine_read_name(r->eng),
+			trf_engine_ring_flags(r->eng), trf_engine_ring_restricted(r->eng));
 	fprintf(h, ", offload %s, reflect %s, %.2f s\n", offloads_text(r->eng), cfg->mode->name,
 		s->t);
 	fprintf(h, "  %5s %4s %15s %15s %12s %12s\n", "queue", "cpu", "frames read",
@@ -235,7 +237,9 @@ bool report_summary(struct report *r, int exit_code)
 		fprintf(r->json,
 			"{\"type\":\"summary\",\"version\":\"%s\",\"dev\":\"%s\","
 			"\"dev_persistent\":%s,\"mode\":\"%s\","
-			"\"io\":\"%s\",\"read\":\"%s\",\"ring_flags\":\"%s\",\"reflect\":\"%s\","
+			"\"io\":\"%s\",\"read\":\"%s\",\"ring_flags\":\"%s\",\"ring_restricted\":"
+			"\"%s\","
+			"\"reflect\":\"%s\","
 			"\"vnet_hdr\":%s,\"offloads\":\"%s\",\"buffers\":%u,\"frame_size\":%u,"
 			"\"user\":%s%s%s,"
 			"\"queues\":%u,\"elapsed_s\":%.3f,\"cpu_s\":%.4f,\"cpu_ns_per_frame\":%.1f,"
@@ -247,12 +251,12 @@ bool report_summary(struct report *r, int exit_code)
 			trf_engine_dev_persistent(r->eng) ? "true" : "false",
 			cfg->link == TRF_LINK_TAP ? "tap" : "tun", trf_io_name(cfg->io),
 			trf_engine_read_name(r->eng), trf_engine_ring_flags(r->eng),
-			cfg->mode->name, trf_engine_vnet_hdr(r->eng) ? "true" : "false",
-			offloads_text(r->eng), cfg->buffers, cfg->frame_size,
-			cfg->run_as ? "\"" : "", cfg->run_as ? cfg->run_user : "null",
-			cfg->run_as ? "\"" : "", r->nq, s->t, s->cpu_s,
-			ns_per_frame(s->cpu_s, t->frames_read), t->frames_read, t->bytes_read,
-			t->frames_written, t->bytes_written, dropped, kernel_drops,
+			trf_engine_ring_restricted(r->eng), cfg->mode->name,
+			trf_engine_vnet_hdr(r->eng) ? "true" : "false", offloads_text(r->eng),
+			cfg->buffers, cfg->frame_size, cfg->run_as ? "\"" : "",
+			cfg->run_as ? cfg->run_user : "null", cfg->run_as ? "\"" : "", r->nq, s->t,
+			s->cpu_s, ns_per_frame(s->cpu_s, t->frames_read), t->frames_read,
+			t->bytes_read, t->frames_written, t->bytes_written, dropped, kernel_drops,
 			exact ? "true" : "false", exit_code);
 		json_drops(r->json, t, NULL);
 		fputs(",\"per_queue\":[", r->json);
@@ -275,8 +279,8 @@ void report_start_line(const struct trf_engine *eng, FILE *f)
 		fprintf(f, "%s%d", q ? "," : "", cfg->cpus[q]);
 	fprintf(f, ", io %s", trf_io_name(cfg->io));
 	if (cfg->io == TRF_IO_URING)
-		fprintf(f, " with %s reads, ring %s", trf_engine_read_name(eng),
-			trf_engine_ring_flags(eng));
+		fprintf(f, " with %s reads, ring %s, restricted %s", trf_engine_read_name(eng),
+			trf_engine_ring_flags(eng), trf_engine_ring_restricted(eng));
 	fprintf(f, ", offload %s, buffers %u x %u B = %.1f MiB per queue", offloads_text(eng),
 		cfg->buffers, cfg->frame_size, (double)cfg->buffers * cfg->frame_size / (1 << 20));
 	fprintf(f, ", reflect %s, mac %02x:%02x:%02x:%02x:%02x:%02x", cfg->mode->name,

@@ -215,6 +215,12 @@ const char *trf_engine_read_name(const struct trf_engine *eng);
 
 /* Ring setup flags in effect, as text ("SINGLE_ISSUER|DEFER_TASKRUN"), or "" for sync. */
 const char *trf_engine_ring_flags(const struct trf_engine *eng);
+/*
+ * Whether the rings run restricted to the operations the engine uses
+ * (IORING_REGISTER_RESTRICTIONS, checked at start): "on", "unsupported"
+ * (the kernel cannot); "" for the sync engine.
+ */
+const char *trf_engine_ring_restricted(const struct trf_engine *eng);
 
 /* Name the device got (a name with %d is expanded by the kernel). */
 const char *trf_engine_dev(const struct trf_engine *eng);

@@ -21,8 +21,6 @@
 
 #include "ring.h"
 
-/* Not in liburing 2.3's headers. */
-#define TRF_IORING_OP_READ_MULTISHOT 49
 #define BUF_GROUP 0
 
 struct multishot {

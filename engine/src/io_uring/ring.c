@@ -91,6 +91,82 @@ static int explain_memlock(const struct trf_worker *w, int ret, struct trf_err *
 			(unsigned long long)(need_mib * w->cfg->queues * 1024) + 1024);
 }
 
+/*
+ * What the ring may do once enabled: the five opcodes the engine submits,
+ * the two SQE flags it sets, and the unregistrations of its teardown.  All
+ * registration happens before the ring is enabled.  An attacker who controls
+ * frame contents never gets to submit anything; this bounds what a bug in
+ * the engine could make the ring do (docs/architecture.md, Hostile input).
+ */
+static int restrict_ring(struct trf_uring_queue *q)
+{
+	static const uint8_t sqe_ops[] = {
+		IORING_OP_READ_FIXED, IORING_OP_WRITE_FIXED,  TRF_IORING_OP_READ_MULTISHOT,
+		IORING_OP_POLL_ADD,   IORING_OP_ASYNC_CANCEL,
+	};
+	static const uint8_t register_ops[] = {
+		IORING_UNREGISTER_BUFFERS,
+		IORING_UNREGISTER_FILES,
+		IORING_UNREGISTER_RING_FDS,
+	};
+	struct io_uring_restriction res[sizeof(sqe_ops) + sizeof(register_ops) + 1];
+	unsigned int n = 0;
+
+	memset(res, 0, sizeof(res));
+	for (size_t i = 0; i < sizeof(sqe_ops); i++) {
+		res[n].opcode = IORING_RESTRICTION_SQE_OP;
+		res[n++].sqe_op = sqe_ops[i];
+	}
+	for (size_t i = 0; i < sizeof(register_ops); i++) {
+		res[n].opcode = IORING_RESTRICTION_REGISTER_OP;
+		res[n++].register_op = register_ops[i];
+	}
+	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+	res[n++].sqe_flags = IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+	/* Debian's liburing 2.3 declares io_uring_register_restrictions() but does not export it. */
+	return io_uring_register(q->ring.ring_fd, IORING_REGISTER_RESTRICTIONS, res, n);
+}
+
+/*
+ * Enable a ring created disabled.  Where the restrictions took, check that
+ * they hold: an opcode outside them (a NOP) must be refused with EACCES.
+ */
+static int enable_ring(struct trf_uring_queue *q, struct trf_worker *w, struct trf_err *err)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	int ret, res;
+
+	/* Not exported by Debian's liburing 2.3 either (io_uring_enable_rings). */
+	ret = io_uring_register(q->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+	if (ret < 0)
+		return trf_errf(err, ret, "cannot enable the io_uring: %s", strerror(-ret));
+	if (!q->restricted)
+		return 0;
+	sqe = trf_uq_get_sqe(q);
+	if (!sqe)
+		return trf_errf(err, -EBUSY, "no room in a new submission queue");
+	io_uring_prep_nop(sqe);
+	io_uring_sqe_set_data64(sqe, trf_uq_ud(TRF_UQ_CANCEL, 0));
+	ret = io_uring_submit_and_wait(&q->ring, 1);
+	if (ret < 0)
+		return trf_errf(err, ret, "cannot check the io_uring's restrictions: %s",
+				strerror(-ret));
+	ret = io_uring_peek_cqe(&q->ring, &cqe);
+	if (ret < 0)
+		return trf_errf(err, ret, "cannot check the io_uring's restrictions: %s",
+				strerror(-ret));
+	res = cqe->res;
+	io_uring_cqe_seen(&q->ring, cqe);
+	if (res != -EACCES)
+		return trf_errf(err, -EPERM,
+				"the io_uring's restrictions are not in force: a NOP gave %d, not "
+				"EACCES",
+				res);
+	w->ring_restricted = "on";
+	return 0;
+}
+
 static int ring_init(struct trf_uring_queue *q, struct trf_worker *w, struct trf_err *err)
 {
 	static const struct {
@@ -108,22 +184,31 @@ static int ring_init(struct trf_uring_queue *q, struct trf_worker *w, struct trf
 	 * and the cancels: trf_uq_get_sqe() never finds the SQ full.
 	 */
 	unsigned int entries = q->nbufs + TRF_MAX_FIXED_READS + 8;
+	/* Created disabled, to be restricted before use (Linux 5.10); else as it comes. */
+	unsigned int disabled = IORING_SETUP_R_DISABLED;
 	int ret = -EINVAL;
 
+	w->ring_restricted = "unsupported";
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		struct io_uring_params p = { 0 };
 
-		p.flags = modes[i].flags | IORING_SETUP_CQSIZE;
+		p.flags = modes[i].flags | IORING_SETUP_CQSIZE | disabled;
 		/* Room for a completion per write and per read, and more; the kernel's limit is 65536. */
 		p.cq_entries = 4 * entries < 65536 ? 4 * entries : 65536;
 		ret = io_uring_queue_init_params(entries, &q->ring, &p);
 		if (ret == 0) {
 			w->ring_flags = modes[i].name;
 			q->ring_ready = true;
+			q->disabled = disabled != 0;
+			q->restricted = q->disabled && restrict_ring(q) == 0;
 			return 0;
 		}
 		if (ret != -EINVAL)
 			break;
+		if (disabled && i + 1 == sizeof(modes) / sizeof(modes[0])) {
+			disabled = 0; /* no kernel took it: once more, enabled from the start */
+			i = (size_t)-1;
+		}
 	}
 	switch (ret) {
 	case -EPERM: {
@@ -217,6 +302,11 @@ static int uring_setup(struct trf_worker *w, struct trf_err *err)
 	ret = setup_reads(q, err);
 	if (ret < 0)
 		return ret;
+	if (q->disabled) {
+		ret = enable_ring(q, w, err);
+		if (ret < 0)
+			return ret;
+	}
 	q->read_name = q->rs->name;
 	w->read_name = q->read_name;
 	return 0;
@@ -406,8 +496,7 @@ static int uring_run(struct trf_worker *w, struct trf_err *err)
 			 * A starved strategy waits for the writes alone: they bring
 			 * back the buffers its next reads need.
 			 */
-			ret = io_uring_submit_and_wait(&q->ring,
-						       q->writes_inflight + !q->starved);
+			ret = io_uring_submit_and_wait(&q->ring, q->writes_inflight + !q->starved);
 		}
 		TRF_STAT_ADD(&w->stats, waits, 1);
 		if (TRF_UNLIKELY(ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY &&

@@ -20,6 +20,9 @@
 
 #define TRF_UQ_QUEUE_FILE 0 /* the queue fd's index in the fixed file table */
 
+/* Not in liburing 2.3's headers (Linux 6.7). */
+#define TRF_IORING_OP_READ_MULTISHOT 49
+
 /* user_data: the operation in the top byte, a buffer id below. */
 enum trf_uq_op { TRF_UQ_READ = 1, TRF_UQ_WRITE, TRF_UQ_STOP, TRF_UQ_CANCEL, TRF_UQ_POLL };
 
@@ -90,6 +93,8 @@ struct trf_uq_totals {
 struct trf_uring_queue {
 	struct io_uring ring;
 	bool ring_ready;
+	bool disabled; /* created disabled (IORING_SETUP_R_DISABLED): enabled after setup */
+	bool restricted; /* restrictions registered (see ring.c, restrict_ring) */
 	bool stopping;
 	/*
 	 * Set by arm(): frames wait to be read but every buffer is being
