@@ -29,8 +29,11 @@ expect 2 "--read applies to --io uring only" nsx $T --io sync --read fixed
 expect 2 "unknown option '--bogus'" nsx $T --bogus
 expect 2 "option '--dev' needs a value" nsx $T --dev
 expect 2 "unknown --reflect mode 'nope'" nsx $T --reflect nope
-nsx $T --help | grep -q -- "--read auto|multishot|fixed" || fail "--help lacks --read"
-nsx $T --version | grep -qE "^tapreflect [0-9]" || fail "--version"
+# Captured first: grep -q would stop reading early, and the writer die of SIGPIPE.
+help=$(nsx $T --help) || fail "--help exited $?"
+grep -q -- "--read auto|multishot|fixed" <<<"$help" || fail "--help lacks --read"
+version=$(nsx $T --version) || fail "--version exited $?"
+grep -qE "^tapreflect [0-9]" <<<"$version" || fail "--version: $version"
 
 # A device of the same name with other flags, or not a TUN/TAP device at all.
 nsx ip tuntap add dev trf0 mode tun

@@ -34,7 +34,7 @@ read_so_far() {
 kill -STOP "$RPID"
 # Stopped for sure (every thread), then the device's count of frames read is still.
 for _ in $(seq 50); do
-	grep "^State:" /proc/"$RPID"/task/*/status 2>/dev/null | grep -qv "T (stopped)" || break
+	awk '/^State:/ && !/T \(stopped\)/ { n++ } END { exit n > 0 }' /proc/"$RPID"/task/*/status && break
 	sleep 0.1
 done
 read_before=$(tx_packets)
