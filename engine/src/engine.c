@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if_tun.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,12 +35,15 @@ static int pin_to_cpu(int cpu, struct trf_err *err)
 	return 0;
 }
 
-static void record_failure(struct trf_engine *eng, const struct trf_err *err)
+/* The queue of w has ended on an error (already in w->err): say so to the main thread. */
+static void record_failure(struct trf_worker *w)
 {
+	struct trf_engine *eng = w->eng;
+
 	pthread_mutex_lock(&eng->lock);
-	if (!eng->failed) {
-		eng->failed = true;
-		eng->failure = *err;
+	if (!w->failed) {
+		w->failed = true;
+		eng->nfailed++;
 	}
 	pthread_mutex_unlock(&eng->lock);
 	eventfd_write(eng->fail_efd, 1);
@@ -78,7 +83,7 @@ static void *worker_main(void *arg)
 	if (ret == 0 && go > 0) {
 		ret = eng->io->run(w, &w->err);
 		if (ret < 0)
-			record_failure(eng, &w->err);
+			record_failure(w);
 	}
 	eng->io->teardown(w);
 	return NULL;
@@ -289,14 +294,64 @@ int trf_engine_failure_fd(const struct trf_engine *eng)
 	return eng->fail_efd;
 }
 
-bool trf_engine_failure(struct trf_engine *eng, struct trf_err *err)
+static bool device_present(unsigned int ifindex);
+
+bool trf_engine_device_present(const struct trf_engine *eng)
 {
-	bool failed;
+	return !eng->ifindex || device_present(eng->ifindex);
+}
+
+/*
+ * A detached queue: TUNGETIFF on its fd reports IFF_DETACH_QUEUE.  Its parked
+ * read is never woken (the kernel only steers frames to the other queues), so
+ * the worker idles until the stop; the queue is marked as ended here.
+ */
+unsigned int trf_engine_check_queues(struct trf_engine *eng)
+{
+	/* A deleted device detaches every queue: that is the workers' own error to tell. */
+	bool present = trf_engine_device_present(eng);
+	unsigned int n;
+	eventfd_t v;
+
+	eventfd_read(eng->fail_efd, &v); /* non-blocking: a reset; what failed is counted below */
+	for (unsigned int q = 0; present && eng->running && q < eng->nworkers; q++) {
+		struct trf_worker *w = &eng->workers[q];
+		struct ifreq ifr = { 0 };
+		bool failed;
+
+		pthread_mutex_lock(&eng->lock);
+		failed = w->failed;
+		pthread_mutex_unlock(&eng->lock);
+		if (failed || ioctl(w->fd, TUNGETIFF, &ifr) < 0 ||
+		    !(ifr.ifr_flags & IFF_DETACH_QUEUE))
+			continue;
+		pthread_mutex_lock(&eng->lock);
+		if (!w->failed) {
+			trf_errf(&w->err, -EBADFD,
+				 "queue %u: detached from %s by another holder of its fd "
+				 "(TUNSETQUEUE): it gets no more frames",
+				 q, eng->cfg.dev);
+			w->failed = true;
+			eng->nfailed++;
+		}
+		pthread_mutex_unlock(&eng->lock);
+	}
+	pthread_mutex_lock(&eng->lock);
+	n = eng->nfailed;
+	pthread_mutex_unlock(&eng->lock);
+	return n;
+}
+
+bool trf_engine_queue_failed(struct trf_engine *eng, unsigned int q, struct trf_err *err)
+{
+	bool failed = false;
 
 	pthread_mutex_lock(&eng->lock);
-	failed = eng->failed;
-	if (failed && err)
-		*err = eng->failure;
+	if (q < eng->nworkers && eng->workers[q].failed) {
+		failed = true;
+		if (err)
+			*err = eng->workers[q].err;
+	}
 	pthread_mutex_unlock(&eng->lock);
 	return failed;
 }

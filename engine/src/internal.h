@@ -50,6 +50,7 @@ struct trf_worker {
 	const char *ring_flags;
 	const char *ring_restricted; /* "on", "unsupported"; "" without a ring */
 	int status; /* setup result */
+	bool failed; /* ended on an error after start, or detached (under eng->lock) */
 	struct trf_err err;
 } __attribute__((aligned(TRF_CACHELINE)));
 
@@ -71,8 +72,7 @@ struct trf_engine {
 	unsigned int nsettled; /* workers done with setup, ok or not */
 	int go; /* 0 wait, 1 run, -1 abort */
 	bool running;
-	bool failed;
-	struct trf_err failure;
+	unsigned int nfailed; /* workers with failed set */
 };
 
 static inline bool trf_engine_stopping(const struct trf_engine *eng)

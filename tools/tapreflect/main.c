@@ -20,13 +20,46 @@
 /* How often the device's link state and MTU are looked at without --stats ticks. */
 #define LINK_WATCH_S 1.0
 
+/*
+ * Say each queue that has ended, once.  A deleted device, or every queue
+ * gone, ends the run (EXIT_RUNTIME); otherwise the others go on, and the run
+ * ends with EXIT_RUNTIME when it stops.  Returns 0 to go on.
+ */
+static int queues_ended(struct report *r)
+{
+	unsigned int nfailed = trf_engine_check_queues(r->eng);
+	struct trf_err err;
+
+	bool gone;
+
+	if (nfailed == r->nfailed_said)
+		return 0;
+	/* A deleted device ends every queue with the same story: told once. */
+	gone = !trf_engine_device_present(r->eng);
+	for (unsigned int q = 0; q < r->nq; q++) {
+		if (r->failed_said[q] || !trf_engine_queue_failed(r->eng, q, &err))
+			continue;
+		if (!gone || !r->deleted_said)
+			fprintf(stderr, "tapreflect: %s\n", err.msg);
+		r->deleted_said = gone;
+		r->failed_said[q] = true;
+		r->nfailed_said++;
+	}
+	r->degraded = true;
+	if (gone || r->nfailed_said == r->nq)
+		return EXIT_RUNTIME;
+	fprintf(stderr, "tapreflect: %u of %u queue(s) go on; the run will end with status %d\n",
+		r->nq - r->nfailed_said, r->nq, EXIT_RUNTIME);
+	return 0;
+}
+
 /* Wait for a signal, a worker failure, the next tick or the end. */
 static int run_loop(struct report *r, int sfd)
 {
 	const struct opts *o = r->o;
 	double tick = o->stats_interval > 0 ? o->stats_interval : LINK_WATCH_S;
 	double next_tick = tick;
-	struct trf_err err;
+	int ret;
 
 	for (;;) {
 		struct pollfd pfd[2] = {
@@ -50,10 +83,8 @@ static int run_loop(struct report *r, int sfd)
 			fprintf(stderr, "tapreflect: poll: %s\n", strerror(errno));
 			return EXIT_RUNTIME;
 		}
-		if (pfd[1].revents && trf_engine_failure(r->eng, &err)) {
-			fprintf(stderr, "tapreflect: %s\n", err.msg);
-			return EXIT_RUNTIME;
-		}
+		if (pfd[1].revents && (ret = queues_ended(r)) != 0)
+			return ret;
 		if (pfd[0].revents) {
 			struct signalfd_siginfo si;
 
@@ -62,6 +93,9 @@ static int run_loop(struct report *r, int sfd)
 		}
 		now = report_elapsed(&r->start);
 		if (now >= next_tick) {
+			ret = queues_ended(r);
+			if (ret)
+				return ret;
 			report_watch_link(r);
 			if (o->stats_interval > 0) {
 				struct sample tmp;
@@ -138,9 +172,10 @@ int main(int argc, char **argv)
 	}
 	r.eng = eng;
 	r.nq = o.cfg.queues;
+	r.failed_said = calloc(r.nq, sizeof(bool));
 	r.prev.queues = calloc(r.nq, sizeof(struct trf_queue_stats));
 	r.cur.queues = calloc(r.nq, sizeof(struct trf_queue_stats));
-	if (!r.prev.queues || !r.cur.queues) {
+	if (!r.prev.queues || !r.cur.queues || !r.failed_said) {
 		fprintf(stderr, "tapreflect: out of memory\n");
 		goto free_samples;
 	}
@@ -152,10 +187,10 @@ int main(int argc, char **argv)
 
 	code = run_loop(&r, sfd);
 	trf_engine_stop(eng);
-	if (code == 0 && trf_engine_failure(eng, &err)) {
-		fprintf(stderr, "tapreflect: %s\n", err.msg);
+	/* What failed while draining is said too; a run that lost a queue is not clean. */
+	queues_ended(&r);
+	if (r.degraded && code == 0)
 		code = EXIT_RUNTIME;
-	}
 	report_sample(&r, &r.cur);
 	exact = report_summary(&r, code);
 	if (!exact && code == 0)
@@ -164,6 +199,7 @@ int main(int argc, char **argv)
 free_samples:
 	free(r.prev.queues);
 	free(r.cur.queues);
+	free(r.failed_said);
 destroy_engine:
 	trf_engine_destroy(eng);
 close_json:

@@ -161,15 +161,17 @@ void report_interval(struct report *r)
 	}
 }
 
-static void json_queue_totals(FILE *f, unsigned int q, int cpu, const struct trf_queue_stats *s)
+static void json_queue_totals(FILE *f, unsigned int q, int cpu, bool ended,
+			      const struct trf_queue_stats *s)
 {
 	fprintf(f,
-		"%s{\"queue\":%u,\"cpu\":%d,\"frames_read\":%" PRIu64 ",\"bytes_read\":%" PRIu64
-		",\"frames_written\":%" PRIu64 ",\"bytes_written\":%" PRIu64
-		",\"frames_dropped\":%" PRIu64 ",\"read_rearms\":%" PRIu64 ",\"waits\":%" PRIu64
-		",\"drops\":",
-		q ? "," : "", q, cpu, s->frames_read, s->bytes_read, s->frames_written,
-		s->bytes_written, trf_stats_dropped(s), s->read_rearms, s->waits);
+		"%s{\"queue\":%u,\"cpu\":%d,\"ended_early\":%s,\"frames_read\":%" PRIu64
+		",\"bytes_read\":%" PRIu64 ",\"frames_written\":%" PRIu64
+		",\"bytes_written\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
+		",\"read_rearms\":%" PRIu64 ",\"waits\":%" PRIu64 ",\"drops\":",
+		q ? "," : "", q, cpu, ended ? "true" : "false", s->frames_read, s->bytes_read,
+		s->frames_written, s->bytes_written, trf_stats_dropped(s), s->read_rearms,
+		s->waits);
 	json_drops(f, s, NULL);
 	fputs("}", f);
 }
@@ -261,7 +263,8 @@ bool report_summary(struct report *r, int exit_code)
 		json_drops(r->json, t, NULL);
 		fputs(",\"per_queue\":[", r->json);
 		for (unsigned int q = 0; q < r->nq; q++)
-			json_queue_totals(r->json, q, cfg->cpus[q], &s->queues[q]);
+			json_queue_totals(r->json, q, cfg->cpus[q],
+					  r->failed_said && r->failed_said[q], &s->queues[q]);
 		fputs("]}\n", r->json);
 		fflush(r->json);
 	}

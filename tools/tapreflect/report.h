@@ -31,6 +31,10 @@ struct report {
 	struct trf_link_info link; /* as last seen: a change is said once */
 	bool link_known;
 	bool link_gone; /* the device could not be asked: deleted */
+	bool *failed_said; /* by queue: its end was said */
+	unsigned int nfailed_said;
+	bool deleted_said; /* the device's deletion was told (once for all queues) */
+	bool degraded; /* a queue ended while the others went on */
 	struct sample prev, cur;
 };
 

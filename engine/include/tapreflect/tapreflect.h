@@ -193,11 +193,20 @@ int trf_engine_create(const struct trf_config *cfg, struct trf_engine **out, str
 int trf_engine_start(struct trf_engine *eng, struct trf_err *err);
 
 /*
- * An fd that becomes readable when a worker failed after start; then
- * trf_engine_failure() says why.
+ * Queues end on their own: a worker whose fd fails stops with an error, and
+ * a queue detached from the device under us (TUNSETQUEUE by another holder
+ * of the fd) gets no more frames.  Either ends that queue only; the others
+ * go on.  The failure fd becomes readable when a worker failed; then
+ * trf_engine_check_queues() (also worth calling now and then, to find
+ * detached queues, which nothing wakes) returns how many queues have ended,
+ * and trf_engine_queue_failed() says which and why.
  */
 int trf_engine_failure_fd(const struct trf_engine *eng);
-bool trf_engine_failure(struct trf_engine *eng, struct trf_err *err);
+unsigned int trf_engine_check_queues(struct trf_engine *eng);
+bool trf_engine_queue_failed(struct trf_engine *eng, unsigned int q, struct trf_err *err);
+
+/* Whether the device is still there (a deleted device ends every queue). */
+bool trf_engine_device_present(const struct trf_engine *eng);
 
 /* Ask every worker to finish what is in flight and stop; joins them. */
 void trf_engine_stop(struct trf_engine *eng);
