@@ -92,13 +92,16 @@ CPU_B=${CPUS[1]:-${CPUS[0]}}
 
 # start_reflector ARGS...: run tapreflect in the namespace and wait until it is ready.
 start_reflector() {
+	# A ready line left by an earlier reflector would be taken for this one's:
+	# the redirections below truncate only once the child runs.
+	rm -f "$TMP/reflector.out" "$TMP/reflector.err" "$TMP/reflector.json"
 	# Not through nsx: $! must be tapreflect itself (ip netns exec execs it).
 	ip netns exec "$NS" "$TAPREFLECT" --addr "$HOST_IP/24" --stats 0 --json "$TMP/reflector.json" \
 		${TRF_TEST_OFFLOAD:+--offload "$TRF_TEST_OFFLOAD"} "$@" \
 		>"$TMP/reflector.out" 2>"$TMP/reflector.err" &
 	RPID=$!
 	for _ in $(seq 100); do
-		grep -q "reflecting on" "$TMP/reflector.err" && return 0
+		grep -qs "reflecting on" "$TMP/reflector.err" && return 0
 		kill -0 "$RPID" 2>/dev/null || fail "tapreflect $* exited during start-up"
 		sleep 0.1
 	done
