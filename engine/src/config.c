@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tapreflect/iperf2.h"
 #include "tapreflect/tapreflect.h"
 
 int trf_errf(struct trf_err *err, int ret, const char *fmt, ...)
@@ -40,6 +41,8 @@ void trf_config_init(struct trf_config *cfg)
 	cfg->mode = trf_reflect_modes[0];
 	cfg->reflect.link = TRF_LINK_TAP;
 	memcpy(cfg->reflect.mac, mac, sizeof(mac));
+	cfg->reflect.iperf2_port_lo = TRF_IPERF2_DEFAULT_PORT;
+	cfg->reflect.iperf2_port_hi = TRF_IPERF2_DEFAULT_PORT;
 	cfg->wake_signal = SIGUSR1;
 }
 

@@ -49,6 +49,31 @@ static void record_failure(struct trf_worker *w)
 	eventfd_write(eng->fail_efd, 1);
 }
 
+/* A mode that keeps per-queue state (iperf2's flows) gets it here, on the queue's node. */
+static int reflect_state_setup(struct trf_worker *w)
+{
+	const struct trf_reflect_mode *mode = w->cfg->mode;
+
+	w->reflect = w->cfg->reflect;
+	w->reflect.state = NULL;
+	if (!mode->state_size)
+		return 0;
+	w->reflect.state = trf_mem_alloc(mode->state_size, w->node);
+	if (!w->reflect.state)
+		return trf_errf(&w->err, -ENOMEM, "cannot allocate %zu B of %s state",
+				mode->state_size, mode->name);
+	if (mode->state_init)
+		mode->state_init(w->reflect.state);
+	return 0;
+}
+
+static void reflect_state_teardown(struct trf_worker *w)
+{
+	if (w->reflect.state)
+		trf_mem_free(w->reflect.state, w->cfg->mode->state_size, w->node);
+	w->reflect.state = NULL;
+}
+
 static void *worker_main(void *arg)
 {
 	struct trf_worker *w = arg;
@@ -65,6 +90,8 @@ static void *worker_main(void *arg)
 	}
 
 	ret = pin_to_cpu(w->cpu, &w->err);
+	if (ret == 0)
+		ret = reflect_state_setup(w);
 	if (ret == 0)
 		ret = eng->io->setup(w, &w->err);
 	/* Before the main thread changes ids: see priv.c. */
@@ -86,6 +113,7 @@ static void *worker_main(void *arg)
 			record_failure(w);
 	}
 	eng->io->teardown(w);
+	reflect_state_teardown(w);
 	return NULL;
 }
 

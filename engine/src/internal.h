@@ -43,6 +43,8 @@ struct trf_worker {
 	int cpu;
 	int node; /* NUMA node of cpu, -1 without NUMA */
 	int fd;
+	/* The mode's context for this queue: the config's, with the queue's own state. */
+	struct trf_reflect_ctx reflect;
 	pthread_t thread;
 	bool thread_started;
 	void *io; /* the I/O engine's per-queue state */

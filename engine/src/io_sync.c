@@ -42,7 +42,7 @@ static int sync_setup(struct trf_worker *w, struct trf_err *err)
 static int sync_run(struct trf_worker *w, struct trf_err *err)
 {
 	const struct trf_reflect_mode *mode = w->cfg->mode;
-	const struct trf_reflect_ctx *ctx = &w->cfg->reflect;
+	const struct trf_reflect_ctx *ctx = &w->reflect;
 	struct trf_queue_stats *st = &w->stats;
 	struct sync_queue *sq = w->io;
 
@@ -68,7 +68,10 @@ static int sync_run(struct trf_worker *w, struct trf_err *err)
 		f = (struct trf_frame){ .data = sq->buf, .len = (uint32_t)n };
 		mode->burst(ctx, &f, 1);
 		if (f.drop != TRF_DROP_NONE) {
-			TRF_STAT_ADD(st, drops[f.drop], 1);
+			if (f.drop == TRF_CONSUMED)
+				TRF_STAT_ADD(st, frames_consumed, 1);
+			else
+				TRF_STAT_ADD(st, drops[f.drop], 1);
 			continue;
 		}
 		do {

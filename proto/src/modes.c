@@ -11,6 +11,7 @@ const struct trf_reflect_mode *const trf_reflect_modes[] = {
 	&trf_reflect_mode_respond,
 	&trf_reflect_mode_macswap,
 	&trf_reflect_mode_sockperf,
+	&trf_reflect_mode_iperf2,
 	NULL,
 };
 

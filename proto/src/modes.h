@@ -8,5 +8,6 @@
 extern const struct trf_reflect_mode trf_reflect_mode_respond;
 extern const struct trf_reflect_mode trf_reflect_mode_macswap;
 extern const struct trf_reflect_mode trf_reflect_mode_sockperf;
+extern const struct trf_reflect_mode trf_reflect_mode_iperf2;
 
 #endif /* TRF_REFLECT_MODES_H */

@@ -113,7 +113,7 @@ static void check_tool(const struct trf_opt_tool *tool)
 			continue;
 		for (p = strstr(line, "--"); p && (!eol || p < eol); p = strstr(p + 2, "--")) {
 			char name[64];
-			size_t len = strspn(p + 2, "abcdefghijklmnopqrstuvwxyz-");
+			size_t len = strspn(p + 2, "abcdefghijklmnopqrstuvwxyz0123456789-");
 			int found = 0;
 
 			if (len == 0 || len >= sizeof(name))

@@ -232,6 +232,30 @@ static int opt_reflect(void *ctx, const char *v)
 	return 0;
 }
 
+/* PORT or LO-HI: the UDP ports the iperf2 mode serves. */
+static int opt_iperf2_ports(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+	unsigned long lo, hi;
+	char buf[16], *dash;
+
+	if (strlen(v) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, v);
+	dash = strchr(buf, '-');
+	if (dash)
+		*dash++ = '\0';
+	if (trf_parse_uint(buf, 1, 65535, &lo) < 0 ||
+	    trf_parse_uint(dash ? dash : buf, lo, 65535, &hi) < 0)
+		goto bad;
+	o->cfg.reflect.iperf2_port_lo = (uint16_t)lo;
+	o->cfg.reflect.iperf2_port_hi = (uint16_t)hi;
+	o->iperf2_ports_given = true;
+	return 0;
+bad:
+	return error("bad --iperf2-ports '%s': a port or a range, e.g. 5001 or 5001-5004", v);
+}
+
 static int opt_stats(void *ctx, const char *v)
 {
 	struct opts *o = ctx;
@@ -308,6 +332,8 @@ static const struct trf_opt options[] = {
 	  "frames; 65600 with offloads); a frame that fills its buffer is\n"
 	  "dropped as truncated", NULL, opt_frame_size },
 	{ "reflect", 'r', "MODE", "reflect mode (default respond); 'help' lists them", NULL, opt_reflect },
+	{ "iperf2-ports", 0, "PORT[-PORT]", "--reflect iperf2: the UDP ports iperf2 clients send to\n"
+	  "(default 5001, iperf's own)", NULL, opt_iperf2_ports },
 	{ "stats", 0, "SECONDS", "interval of the live line and JSON records (default 1, 0 = off);\n"
 	  "the live line is shown on a terminal or when this is given", "Reporting and lifetime:",
 	  opt_stats },
@@ -391,6 +417,8 @@ static int finish(struct opts *o)
 		return error("%s", err.msg);
 	if (cfg->read != TRF_READ_AUTO && cfg->io == TRF_IO_SYNC)
 		return error("--read applies to --io uring only");
+	if (o->iperf2_ports_given && strcmp(cfg->mode->name, "iperf2") != 0)
+		return error("--iperf2-ports applies to --reflect iperf2 only");
 	return 0;
 }
 

@@ -15,6 +15,7 @@ struct opts {
 	struct trf_config cfg;
 	double stats_interval;
 	bool stats_given;
+	bool iperf2_ports_given;
 	double duration;
 	const char *json_path;
 	/* while parsing */

@@ -113,6 +113,7 @@ void report_interval(struct report *r)
 	double dt = b->t - a->t;
 	uint64_t rd = b->total.frames_read - a->total.frames_read;
 	uint64_t wr = b->total.frames_written - a->total.frames_written;
+	uint64_t co = b->total.frames_consumed - a->total.frames_consumed;
 	uint64_t dr = trf_stats_dropped(&b->total) - trf_stats_dropped(&a->total);
 	uint64_t bytes = b->total.bytes_read - a->total.bytes_read;
 	double cpu = ns_per_frame(b->cpu_s - a->cpu_s, rd);
@@ -122,11 +123,16 @@ void report_interval(struct report *r)
 	if (dt <= 0)
 		return;
 	if (r->live) {
+		char consumed[48] = "";
+
+		if (trf_engine_config(r->eng)->mode->consumes)
+			snprintf(consumed, sizeof(consumed), "  consumed %8.1f kpps",
+				 (double)co / dt / 1e3);
 		fprintf(r->human,
-			"%s[%7.1fs] rx %8.1f kpps  tx %8.1f kpps  %6.2f Gbit/s  dropped %" PRIu64
+			"%s[%7.1fs] rx %8.1f kpps  tx %8.1f kpps%s  %6.2f Gbit/s  dropped %" PRIu64
 			"  cpu %5.0f ns/frame%s%s",
 			r->live_tty ? "\r" : "", b->t, (double)rd / dt / 1e3, (double)wr / dt / 1e3,
-			(double)bytes * 8 / dt / 1e9, dr, cpu,
+			consumed, (double)bytes * 8 / dt / 1e9, dr, cpu,
 			up == 0	 ? "  LINK DOWN"
 			: up < 0 ? "  DEVICE GONE"
 				 : "",
@@ -136,11 +142,12 @@ void report_interval(struct report *r)
 	if (r->json) {
 		fprintf(r->json,
 			"{\"type\":\"interval\",\"t\":%.3f,\"dt\":%.3f,\"frames_read\":%" PRIu64
-			",\"frames_written\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
-			",\"bytes_read\":%" PRIu64 ",\"pps_read\":%.0f,\"pps_written\":%.0f,"
+			",\"frames_written\":%" PRIu64 ",\"frames_consumed\":%" PRIu64
+			",\"frames_dropped\":%" PRIu64 ",\"bytes_read\":%" PRIu64
+			",\"pps_read\":%.0f,\"pps_written\":%.0f,"
 			"\"gbps\":%.4f,\"cpu_ns_per_frame\":%.1f,\"link_up\":%s,"
 			"\"drops\":",
-			b->t, dt, rd, wr, dr, bytes, (double)rd / dt, (double)wr / dt,
+			b->t, dt, rd, wr, co, dr, bytes, (double)rd / dt, (double)wr / dt,
 			(double)bytes * 8 / dt / 1e9, cpu, up > 0 ? "true" : "false");
 		json_drops(r->json, &b->total, &a->total);
 		fputs(",\"per_queue\":[", r->json);
@@ -149,10 +156,11 @@ void report_interval(struct report *r)
 
 			fprintf(r->json,
 				"%s{\"queue\":%u,\"frames_read\":%" PRIu64
-				",\"frames_written\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
-				",\"pps_read\":%.0f}",
+				",\"frames_written\":%" PRIu64 ",\"frames_consumed\":%" PRIu64
+				",\"frames_dropped\":%" PRIu64 ",\"pps_read\":%.0f}",
 				q ? "," : "", q, qb->frames_read - qa->frames_read,
 				qb->frames_written - qa->frames_written,
+				qb->frames_consumed - qa->frames_consumed,
 				trf_stats_dropped(qb) - trf_stats_dropped(qa),
 				(double)(qb->frames_read - qa->frames_read) / dt);
 		}
@@ -167,11 +175,12 @@ static void json_queue_totals(FILE *f, unsigned int q, int cpu, bool ended,
 	fprintf(f,
 		"%s{\"queue\":%u,\"cpu\":%d,\"ended_early\":%s,\"frames_read\":%" PRIu64
 		",\"bytes_read\":%" PRIu64 ",\"frames_written\":%" PRIu64
-		",\"bytes_written\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
-		",\"read_rearms\":%" PRIu64 ",\"waits\":%" PRIu64 ",\"drops\":",
+		",\"bytes_written\":%" PRIu64 ",\"frames_consumed\":%" PRIu64
+		",\"frames_dropped\":%" PRIu64 ",\"read_rearms\":%" PRIu64 ",\"waits\":%" PRIu64
+		",\"drops\":",
 		q ? "," : "", q, cpu, ended ? "true" : "false", s->frames_read, s->bytes_read,
-		s->frames_written, s->bytes_written, trf_stats_dropped(s), s->read_rearms,
-		s->waits);
+		s->frames_written, s->bytes_written, s->frames_consumed, trf_stats_dropped(s),
+		s->read_rearms, s->waits);
 	json_drops(f, s, NULL);
 	fputs("}", f);
 }
@@ -185,9 +194,11 @@ bool report_summary(struct report *r, int exit_code)
 	bool exact = true, have_kd;
 	FILE *h = r->human;
 
+	/* Every frame read was written, taken in by the mode, or dropped with a reason. */
 	for (unsigned int q = 0; q < r->nq; q++)
-		if (s->queues[q].frames_read !=
-		    s->queues[q].frames_written + trf_stats_dropped(&s->queues[q]))
+		if (s->queues[q].frames_read != s->queues[q].frames_written +
+						    s->queues[q].frames_consumed +
+						    trf_stats_dropped(&s->queues[q]))
 			exact = false;
 	have_kd = trf_netcfg_tx_dropped(trf_engine_dev(r->eng), &kd_now) == 0;
 	if (have_kd && kd_now >= r->kernel_drops_start)
@@ -203,18 +214,23 @@ bool report_summary(struct report *r, int exit_code)
 			trf_engine_ring_flags(r->eng), trf_engine_ring_restricted(r->eng));
 	fprintf(h, ", offload %s, reflect %s, %.2f s\n", offloads_text(r->eng), cfg->mode->name,
 		s->t);
-	fprintf(h, "  %5s %4s %15s %15s %12s %12s\n", "queue", "cpu", "frames read",
-		"frames written", "dropped", "avg pps");
-	for (unsigned int q = 0; q < r->nq; q++) {
-		const struct trf_queue_stats *qs = &s->queues[q];
+	fprintf(h, "  %5s %4s %15s %15s", "queue", "cpu", "frames read", "frames written");
+	if (cfg->mode->consumes)
+		fprintf(h, " %15s", "consumed");
+	fprintf(h, " %12s %12s\n", "dropped", "avg pps");
+	for (unsigned int q = 0; q <= r->nq; q++) {
+		const struct trf_queue_stats *qs = q < r->nq ? &s->queues[q] : t;
 
-		fprintf(h, "  %5u %4d %15" PRIu64 " %15" PRIu64 " %12" PRIu64 " %12.0f\n", q,
-			cfg->cpus[q], qs->frames_read, qs->frames_written, trf_stats_dropped(qs),
+		if (q < r->nq)
+			fprintf(h, "  %5u %4d", q, cfg->cpus[q]);
+		else
+			fprintf(h, "  %5s %4s", "total", "");
+		fprintf(h, " %15" PRIu64 " %15" PRIu64, qs->frames_read, qs->frames_written);
+		if (cfg->mode->consumes)
+			fprintf(h, " %15" PRIu64, qs->frames_consumed);
+		fprintf(h, " %12" PRIu64 " %12.0f\n", trf_stats_dropped(qs),
 			s->t > 0 ? (double)qs->frames_read / s->t : 0.0);
 	}
-	fprintf(h, "  %5s %4s %15" PRIu64 " %15" PRIu64 " %12" PRIu64 " %12.0f\n", "total", "",
-		t->frames_read, t->frames_written, dropped,
-		s->t > 0 ? (double)t->frames_read / s->t : 0.0);
 	fputs("  drops:", h);
 	if (!dropped)
 		fputs(" none", h);
@@ -230,9 +246,22 @@ bool report_summary(struct report *r, int exit_code)
 			"  kernel: %" PRIu64 " frame(s) dropped by %s before they were read "
 			"(queue full)\n",
 			kernel_drops, trf_engine_dev(r->eng));
-	fprintf(h,
-		"  accounting: read %" PRIu64 " = written %" PRIu64 " + dropped %" PRIu64 ": %s\n",
-		t->frames_read, t->frames_written, dropped, exact ? "exact" : "MISMATCH");
+	if (cfg->mode->consumes) {
+		fprintf(h,
+			"  consumed: %" PRIu64
+			" frame(s) of %s data, taken in as its server would\n",
+			t->frames_consumed, cfg->mode->name);
+		fprintf(h,
+			"  accounting: read %" PRIu64 " = written %" PRIu64 " + consumed %" PRIu64
+			" + dropped %" PRIu64 ": %s\n",
+			t->frames_read, t->frames_written, t->frames_consumed, dropped,
+			exact ? "exact" : "MISMATCH");
+	} else {
+		fprintf(h,
+			"  accounting: read %" PRIu64 " = written %" PRIu64 " + dropped %" PRIu64
+			": %s\n",
+			t->frames_read, t->frames_written, dropped, exact ? "exact" : "MISMATCH");
+	}
 	fflush(h);
 
 	if (r->json) {
@@ -247,7 +276,8 @@ bool report_summary(struct report *r, int exit_code)
 			"\"queues\":%u,\"elapsed_s\":%.3f,\"cpu_s\":%.4f,\"cpu_ns_per_frame\":%.1f,"
 			"\"frames_read\":%" PRIu64 ",\"bytes_read\":%" PRIu64
 			",\"frames_written\":%" PRIu64 ",\"bytes_written\":%" PRIu64
-			",\"frames_dropped\":%" PRIu64 ",\"kernel_tx_dropped\":%" PRIu64
+			",\"frames_consumed\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
+			",\"kernel_tx_dropped\":%" PRIu64
 			",\"accounting_exact\":%s,\"exit_code\":%d,\"drops\":",
 			TRF_VERSION, trf_engine_dev(r->eng),
 			trf_engine_dev_persistent(r->eng) ? "true" : "false",
@@ -258,8 +288,8 @@ bool report_summary(struct report *r, int exit_code)
 			cfg->buffers, cfg->frame_size, cfg->run_as ? "\"" : "",
 			cfg->run_as ? cfg->run_user : "null", cfg->run_as ? "\"" : "", r->nq, s->t,
 			s->cpu_s, ns_per_frame(s->cpu_s, t->frames_read), t->frames_read,
-			t->bytes_read, t->frames_written, t->bytes_written, dropped, kernel_drops,
-			exact ? "true" : "false", exit_code);
+			t->bytes_read, t->frames_written, t->bytes_written, t->frames_consumed,
+			dropped, kernel_drops, exact ? "true" : "false", exit_code);
 		json_drops(r->json, t, NULL);
 		fputs(",\"per_queue\":[", r->json);
 		for (unsigned int q = 0; q < r->nq; q++)

@@ -50,6 +50,8 @@ struct trf_queue_stats {
 	uint64_t bytes_read;
 	uint64_t frames_written;
 	uint64_t bytes_written;
+	/* Taken in by the mode as the server it plays (iperf2 data): neither written nor dropped. */
+	uint64_t frames_consumed;
 	uint64_t
 	    drops[TRF_STAT_DROPS]; /* by enum trf_drop / trf_io_drop; [TRF_DROP_NONE] stays 0 */
 	uint64_t read_rearms; /* multishot reads re-armed (ran out of buffers) */

@@ -270,6 +270,7 @@ static int uring_setup(struct trf_worker *w, struct trf_err *err)
 		return trf_errf(err, -ENOMEM, "out of memory");
 	w->io = q;
 	q->cfg = cfg;
+	q->reflect = &w->reflect;
 	q->fd = w->fd;
 	q->nbufs = cfg->buffers;
 	q->frame_size = cfg->frame_size;
@@ -342,14 +343,17 @@ static void reflect_batch(struct trf_uring_queue *q, struct trf_queue_stats *st)
 {
 	const struct trf_config *cfg = q->cfg;
 
-	cfg->mode->burst(&cfg->reflect, q->batch, q->nframes);
+	cfg->mode->burst(q->reflect, q->batch, q->nframes);
 	for (unsigned int i = 0; i < q->nframes; i++) {
 		const struct trf_frame *f = &q->batch[i];
 		uint16_t bid = (uint16_t)f->cookie;
 		struct io_uring_sqe *sqe;
 
 		if (f->drop != TRF_DROP_NONE) {
-			TRF_STAT_ADD(st, drops[f->drop], 1);
+			if (f->drop == TRF_CONSUMED)
+				TRF_STAT_ADD(st, frames_consumed, 1);
+			else
+				TRF_STAT_ADD(st, drops[f->drop], 1);
 			q->rs->recycle(q, bid);
 			continue;
 		}

@@ -105,6 +105,7 @@ struct trf_uring_queue {
 	int sq_error;
 	int fd; /* the queue fd, also registered as TRF_UQ_QUEUE_FILE */
 	const struct trf_config *cfg;
+	const struct trf_reflect_ctx *reflect; /* the worker's: the queue's own mode state */
 	const struct trf_read_strategy *rs;
 	void *rs_state; /* the strategy's own state */
 	const char *read_name; /* rs->name, or what the strategy fell back to */

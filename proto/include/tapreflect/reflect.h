@@ -44,14 +44,20 @@ enum trf_link {
 	X(SOCKPERF_IGNORED, "sockperf_ignored", "UDP that is no sockperf request for a reply")      \
 	X(SRC_NOT_UNICAST, "src_not_unicast", "source MAC or IP is multicast, broadcast or zero")    \
 	X(DST_NOT_UNICAST, "dst_not_unicast", "destination IP is multicast or broadcast")            \
-	X(BAD_VNET_HDR, "bad_vnet_hdr", "virtio-net header that does not fit the frame (offloads)")
+	X(BAD_VNET_HDR, "bad_vnet_hdr", "virtio-net header that does not fit the frame (offloads)")   \
+	X(IPERF2_TABLE_FULL, "iperf2_table_full", "iperf2 datagram of a new flow while its queue's flow table was full")
 
 enum trf_drop {
 	TRF_DROP_NONE = 0, /* reflected */
 #define TRF_DROP_ENUM_(id, name, help) TRF_DROP_##id,
 	TRF_DROP_REASONS(TRF_DROP_ENUM_)
 #undef TRF_DROP_ENUM_
-	TRF_DROP__COUNT
+	TRF_DROP__COUNT,
+	/*
+	 * Not a drop: the mode took the frame in, as the server it plays would
+	 * (iperf2 data datagrams).  Never written; counted apart, as consumed.
+	 */
+	TRF_CONSUMED = 0xff
 };
 /* clang-format on */
 
@@ -86,6 +92,13 @@ struct trf_reflect_ctx {
 	 * it as the *_vnet_frame() entry points below do.
 	 */
 	bool vnet_hdr;
+	/* --reflect iperf2: UDP to these destination ports is iperf2's (default 5001). */
+	uint16_t iperf2_port_lo, iperf2_port_hi;
+	/*
+	 * A mode that keeps state (mode->state_size != 0) finds its own here:
+	 * one per queue, so one ctx per queue, used by that queue's worker only.
+	 */
+	void *state;
 };
 
 /*
@@ -109,6 +122,11 @@ struct trf_reflect_mode {
 	const char *help;
 	unsigned int links; /* TRF_LINK_* bits the mode works on */
 	trf_reflect_burst_fn burst;
+	/* Some frames are taken in, as a server would (TRF_CONSUMED): reports show them. */
+	bool consumes;
+	/* Bytes of per-queue state (0: none) and how to make it ready (zeroed first). */
+	size_t state_size;
+	void (*state_init)(void *state);
 };
 
 /* NULL-terminated table of every mode; the first one is the default. */
@@ -129,6 +147,9 @@ const struct trf_reflect_mode *trf_reflect_mode_find(const char *name);
  *           802.1Q/QinQ tags kept.
  * macswap:  TAP only; Ethernet addresses swapped, nothing else touched.
  * sockperf: respond, but UDP is answered as a sockperf server would.
+ * iperf2:   respond, but UDP to ctx's iperf2 ports is taken in as an iperf2
+ *           server would (TRF_CONSUMED), and a client's final datagram is
+ *           answered with the server report; needs ctx->state (see iperf2.h).
  */
 enum trf_drop trf_respond_frame(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len,
 				uint32_t *out_len);
@@ -136,6 +157,8 @@ enum trf_drop trf_macswap_frame(const struct trf_reflect_ctx *ctx, uint8_t *fram
 				uint32_t *out_len);
 enum trf_drop trf_sockperf_frame(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len,
 				 uint32_t *out_len);
+enum trf_drop trf_iperf2_frame(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len,
+			       uint32_t *out_len);
 
 /*
  * The same behind a virtio-net header: buf holds the header and then the
@@ -153,6 +176,8 @@ enum trf_drop trf_macswap_vnet_frame(const struct trf_reflect_ctx *ctx, uint8_t 
 				     uint32_t *out_len);
 enum trf_drop trf_sockperf_vnet_frame(const struct trf_reflect_ctx *ctx, uint8_t *buf, uint32_t len,
 				      uint32_t *out_len);
+enum trf_drop trf_iperf2_vnet_frame(const struct trf_reflect_ctx *ctx, uint8_t *buf, uint32_t len,
+				    uint32_t *out_len);
 
 #ifdef __cplusplus
 }
