@@ -7,4 +7,4 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
 	build-essential cmake ninja-build pkg-config \
 	liburing-dev libnuma-dev libmnl-dev libcap-ng-dev libcmocka-dev libbenchmark-dev valgrind gnuplot-nox \
-	iproute2 iputils-ping arping ndisc6 sockperf python3 util-linux jq clang-format clang libclang-rt-14-dev
+	iproute2 iputils-ping arping ndisc6 sockperf iperf python3 util-linux jq clang-format clang libclang-rt-14-dev

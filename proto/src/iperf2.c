@@ -41,6 +41,7 @@ struct flow {
 	uint8_t src[16], dst[16]; /* IPv4: the first 4 bytes */
 	uint16_t sport, dport;
 	int64_t first_rx_us, last_rx_us;
+	int64_t end_rx_us; /* when the final datagram came: the report's end */
 	uint64_t max_id, lost, ooo, bytes;
 	int64_t last_transit_us;
 	double jitter_us;
@@ -74,15 +75,21 @@ static void store_be32(uint8_t *p, uint32_t v)
 /* A non-negative value as iperf2 sends it: whole part, then millionths. */
 static void store_split(uint8_t *p, double v)
 {
-	int32_t whole;
+	int32_t whole, micro;
 
 	if (!(v >= 0)) /* negative or NaN */
 		v = 0;
-	if (v > 2147483647.0)
-		v = 2147483647.0;
+	if (v > 2147483646.0)
+		v = 2147483646.0;
 	whole = (int32_t)v; /* v >= 0: truncation is the floor */
+	/* To the nearest microsecond, so that what was read is written back the same. */
+	micro = (int32_t)((v - whole) * 1e6 + 0.5);
+	if (micro >= 1000000) {
+		whole++;
+		micro -= 1000000;
+	}
 	store_be32(p, (uint32_t)whole);
-	store_be32(p + 4, (uint32_t)(int32_t)((v - whole) * 1e6));
+	store_be32(p + 4, (uint32_t)micro);
 }
 
 static double load_split(const uint8_t *p)
@@ -300,7 +307,7 @@ static void flow_report(const struct flow *f, struct trf_iperf2_report *r)
 		/* A late datagram was first counted lost (as iperf2 does). */
 		.lost = f->lost > f->ooo ? f->lost - f->ooo : 0,
 		.out_of_order = f->ooo,
-		.stop_s = (double)(f->last_rx_us - f->first_rx_us) / 1e6,
+		.stop_s = (double)(f->end_rx_us - f->first_rx_us) / 1e6,
 		.jitter_s = f->jitter_us / 1e6,
 		.transit_min_s = f->t_min / 1e6,
 		.transit_max_s = f->t_max / 1e6,
@@ -382,6 +389,7 @@ static enum trf_drop iperf2_udp(const struct trf_udp_msg *m)
 		flow_count(f, st->now, (uint64_t)0 - (uint64_t)seq, plen, load_be32(payload + 4),
 			   load_be32(payload + 8));
 		f->finished = true;
+		f->end_rx_us = st->now;
 	}
 	f->last_rx_us = st->now; /* keeps a finished flow's report for its repeats */
 	flow_report(f, &r);

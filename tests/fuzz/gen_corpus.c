@@ -63,6 +63,43 @@ static size_t ipv6_l4(uint8_t next, size_t l4len)
 	return len;
 }
 
+/*
+ * iperf2 seeds (fuzz_iperf2): records of a clock step, a 16-bit length and a
+ * frame; a client's datagrams seq[0..n) to port 5001, each one ms after the
+ * last, in TAP framing to DIR/iperf2_tap and TUN framing to DIR/iperf2_tun.
+ */
+static void iperf2_seed(const char *dir, const char *name, const int64_t *seq, size_t n,
+			size_t payload)
+{
+	static uint8_t out[8 * (TF_MAX + 3)];
+	struct tf_ipv4 udp = { .proto = 17 };
+
+	for (int tap = 1; tap >= 0; tap--) {
+		size_t at = 0;
+
+		for (size_t i = 0; i < n && at + TF_MAX + 3 <= sizeof(out); i++) {
+			size_t len = tf_udp_frame(buf, 1, &udp, 40000, 5001, payload),
+			       skip = tap ? 0 : 14;
+			uint8_t *pl = buf + 14 + 28;
+			uint64_t s = (uint64_t)seq[i];
+
+			for (int b = 0; b < 4; b++) {
+				pl[b] = (uint8_t)(s >> (24 - 8 * b));
+				pl[12 + b] = (uint8_t)(s >> (56 - 8 * b));
+			}
+			memset(pl + 4, 0,
+			       8); /* send time 0: the transit is whatever the clock says */
+			tf_l4_csum(buf + 14);
+			out[at] = 1;
+			out[at + 1] = (uint8_t)((len - skip) >> 8);
+			out[at + 2] = (uint8_t)(len - skip);
+			memcpy(out + at + 3, buf + skip, len - skip);
+			at += 3 + len - skip;
+		}
+		put(dir, tap ? "iperf2_tap" : "iperf2_tun", name, out, at);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "corpus";
@@ -135,5 +172,12 @@ int main(int argc, char **argv)
 	vnet(dir, "tso4", 1, 1, 1448, 20, 16, tf_udp_frame(buf, 1, &tcp, 40000, 80, 6000));
 	vnet(dir, "uso", 1, 5, 1000, 20, 6, tf_udp_frame(buf, 1, &udp, 40000, 9000, 4000));
 	vnet(dir, "udp_csum", 1, 0, 0, 20, 6, tf_udp_frame(buf, 1, &udp, 40000, 9000, 100));
+
+	/* iperf2: a short test, one with loss and reordering, 64-bit numbers, a small datagram. */
+	iperf2_seed(dir, "test", (const int64_t[]){ 1, 2, 3, -4, -4 }, 5, 200);
+	iperf2_seed(dir, "loss_reorder", (const int64_t[]){ 1, 3, 2, 6, -7 }, 5, 1400);
+	iperf2_seed(dir, "wide", (const int64_t[]){ 0x1ffffffffll, 0x200000000ll, -0x200000001ll },
+		    3, 200);
+	iperf2_seed(dir, "small_final", (const int64_t[]){ 1, -2 }, 2, 40);
 	return 0;
 }

@@ -15,7 +15,9 @@ trap 'rm -rf "$work"' EXIT
 run_one() {
 	local target=$1 link=${1##*_} dir=$work/$1
 	mkdir -p "$dir/corpus" "$dir/artifacts"
-	if [[ $target == *_vnet_* ]]; then
+	if [[ $target == iperf2_* ]]; then
+		cp "$here/corpus/iperf2_$link"/* "$dir/corpus/"
+	elif [[ $target == *_vnet_* ]]; then
 		# Every plain seed behind a plain header, and the offload seeds.
 		for s in "$here/corpus/$link"/*; do
 			{ head -c 10 /dev/zero; cat "$s"; } >"$dir/corpus/plain-$(basename "$s")"
@@ -39,7 +41,7 @@ run_one() {
 }
 
 targets=(respond_tap respond_tun macswap_tap sockperf_tap sockperf_tun
-	respond_vnet_tap respond_vnet_tun macswap_vnet_tap sockperf_vnet_tun)
+	respond_vnet_tap respond_vnet_tun macswap_vnet_tap sockperf_vnet_tun iperf2_tap iperf2_tun)
 fail=0
 for ((i = 0; i < ${#targets[@]}; i += parallel)); do
 	pids=()

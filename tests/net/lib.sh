@@ -131,12 +131,12 @@ summary() {
 
 check_accounting() {
 	summary '.accounting_exact == true
-		and .frames_read == .frames_written + .frames_dropped
+		and .frames_read == .frames_written + .frames_consumed + .frames_dropped
 		and .frames_dropped == ([.drops[]] | add)
-		and all(.per_queue[]; .frames_read == .frames_written + .frames_dropped
+		and all(.per_queue[]; .frames_read == .frames_written + .frames_consumed + .frames_dropped
 			and .frames_dropped == ([.drops[]] | add))' >/dev/null ||
 		fail "accounting does not hold: $(summary)"
-	echo "accounting: $(summary '"read \(.frames_read) = written \(.frames_written) + dropped \(.frames_dropped)"')"
+	echo "accounting: $(summary '"read \(.frames_read) = written \(.frames_written) + \(if .frames_consumed > 0 then "consumed \(.frames_consumed) + " else "" end)dropped \(.frames_dropped)"')"
 }
 
 # engine_args NAME: the tapreflect options for one engine of the test matrix.
