@@ -319,29 +319,29 @@ static void flow_report(const struct flow *f, struct trf_iperf2_report *r)
 	};
 }
 
-/* The UDP checksum of the datagram at m->udp, computed anew (addresses in either order). */
-static void udp_checksum(const struct trf_udp_msg *m)
+/* The UDP checksum of the datagram at udp, computed anew (addresses in either order). */
+static void udp_checksum(const uint8_t *ip, bool v4, uint8_t *udp, uint32_t l4len)
 {
-	uint8_t tail[4] = { 0, TRF_IPPROTO_UDP, (uint8_t)(m->l4len >> 8), (uint8_t)m->l4len };
+	uint8_t tail[4] = { 0, TRF_IPPROTO_UDP, (uint8_t)(l4len >> 8), (uint8_t)l4len };
 	uint32_t sum;
 	uint16_t check;
 
-	memset(m->udp + 6, 0, 2);
-	sum = m->ip_version == 4 ? trf_csum_partial(m->ip + 12, 8, 0)
-				 : trf_csum_partial(m->ip + 8, 32, 0);
+	memset(udp + 6, 0, 2);
+	sum = v4 ? trf_csum_partial(ip + 12, 8, 0) : trf_csum_partial(ip + 8, 32, 0);
 	sum = trf_csum_partial(tail, sizeof(tail), sum);
-	check = trf_csum_fold(trf_csum_partial(m->udp, m->l4len, sum));
+	check = trf_csum_fold(trf_csum_partial(udp, l4len, sum));
 	if (check == 0)
 		check = 0xffff; /* 0 means "no checksum" */
-	memcpy(m->udp + 6, &check, 2);
+	memcpy(udp + 6, &check, 2);
 }
 
-static enum trf_drop iperf2_udp(const struct trf_udp_msg *m)
+static enum trf_drop iperf2_udp(const struct trf_reflect_ctx *ctx, uint8_t *ip, uint8_t *udp,
+				uint32_t l4len, bool superpacket)
 {
-	const struct trf_reflect_ctx *ctx = m->ctx;
 	struct trf_iperf2_state *st = ctx->state;
-	uint8_t *udp = m->udp, *payload = udp + TRF_UDP_HLEN;
-	uint32_t plen = m->l4len - TRF_UDP_HLEN, lo, hi;
+	uint8_t *payload = udp + TRF_UDP_HLEN;
+	bool v4 = (ip[0] >> 4) == 4;
+	uint32_t plen = l4len - TRF_UDP_HLEN, lo, hi;
 	uint16_t dport = trf_load_be16(udp + 2);
 	struct trf_iperf2_report r;
 	struct flow_key k = { 0 };
@@ -349,7 +349,7 @@ static enum trf_drop iperf2_udp(const struct trf_udp_msg *m)
 	int64_t seq;
 	size_t n;
 
-	if (!st || m->superpacket || dport < ctx->iperf2_port_lo || dport > ctx->iperf2_port_hi ||
+	if (!st || superpacket || dport < ctx->iperf2_port_lo || dport > ctx->iperf2_port_hi ||
 	    plen < TRF_IPERF2_HDR_LEN) {
 		trf_swap_bytes(udp, udp + 2, 2); /* not iperf2's: as respond */
 		return TRF_DROP_NONE;
@@ -359,13 +359,13 @@ static enum trf_drop iperf2_udp(const struct trf_udp_msg *m)
 	hi = load_be32(payload + 12);
 	seq = (int64_t)((uint64_t)hi << 32 | lo);
 
-	k.ip_version = m->ip_version;
-	if (m->ip_version == 4) {
-		memcpy(k.src, m->ip + 12, 4);
-		memcpy(k.dst, m->ip + 16, 4);
+	k.ip_version = v4 ? 4 : 6;
+	if (v4) {
+		memcpy(k.src, ip + 12, 4);
+		memcpy(k.dst, ip + 16, 4);
 	} else {
-		memcpy(k.src, m->ip + 8, 16);
-		memcpy(k.dst, m->ip + 24, 16);
+		memcpy(k.src, ip + 8, 16);
+		memcpy(k.dst, ip + 24, 16);
 	}
 	k.sport = trf_load_be16(udp);
 	k.dport = dport;
@@ -397,8 +397,8 @@ static enum trf_drop iperf2_udp(const struct trf_udp_msg *m)
 	if (!n)
 		return TRF_CONSUMED; /* no room for a report: the client says it got none */
 	memset(payload + n, 0, plen - n);
-	if (!(m->check_optional && udp[6] == 0 && udp[7] == 0))
-		udp_checksum(m);
+	if (!(v4 && udp[6] == 0 && udp[7] == 0))
+		udp_checksum(ip, v4, udp, l4len);
 	trf_swap_bytes(udp, udp + 2, 2);
 	return TRF_DROP_NONE;
 }

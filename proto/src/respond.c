@@ -27,33 +27,17 @@
 #define TRF_INJECT_SLOWDOWN 0
 #endif
 
-/* How respond is asked to treat UDP: the mode's function, and what a vnet header said. */
-struct udp_hook {
-	trf_udp_fn fn;
-	bool superpacket;
-};
-
 /* UDP and TCP: ports swapped, or UDP as the mode's udp function says.  Checks before stores. */
-static enum trf_drop transport(const struct trf_reflect_ctx *ctx, uint8_t *ip, uint8_t proto,
-			       uint8_t *l4, uint32_t l4len, const struct udp_hook *hook)
+static inline __attribute__((always_inline)) enum trf_drop
+transport(const struct trf_reflect_ctx *ctx, uint8_t *ip, uint8_t proto, uint8_t *l4,
+	  uint32_t l4len, trf_udp_fn udp, bool superpacket)
 {
 	switch (proto) {
 	case TRF_IPPROTO_UDP:
 		if (l4len < TRF_UDP_HLEN)
 			return TRF_DROP_MALFORMED;
-		if (hook->fn) {
-			const struct trf_udp_msg m = {
-				.ctx = ctx,
-				.ip = ip,
-				.udp = l4,
-				.l4len = l4len,
-				.ip_version = (uint8_t)(ip[0] >> 4),
-				.check_optional = (ip[0] >> 4) == 4,
-				.superpacket = hook->superpacket,
-			};
-
-			return hook->fn(&m);
-		}
+		if (udp)
+			return udp(ctx, ip, l4, l4len, superpacket);
 		trf_swap_bytes(l4, l4 + 2, 2);
 		return TRF_DROP_NONE;
 	case TRF_IPPROTO_TCP:
@@ -68,7 +52,7 @@ static enum trf_drop transport(const struct trf_reflect_ctx *ctx, uint8_t *ip, u
 
 /* ip points at the IPv4 header, len is what the frame holds from there on. */
 static enum trf_drop respond_ipv4(const struct trf_reflect_ctx *ctx, uint8_t *ip, uint32_t len,
-				  const struct udp_hook *hook)
+				  trf_udp_fn udp, bool superpacket)
 {
 	uint32_t hlen, total, l4len;
 	enum trf_drop drop;
@@ -101,7 +85,7 @@ static enum trf_drop respond_ipv4(const struct trf_reflect_ctx *ctx, uint8_t *ip
 				return TRF_DROP_ICMP_NOT_ECHO;
 			trf_set_word(l4, l4 + 2, (uint16_t)(TRF_ICMP_ECHO_REPLY << 8 | l4[1]));
 		} else {
-			drop = transport(ctx, ip, ip[9], l4, l4len, hook);
+			drop = transport(ctx, ip, ip[9], l4, l4len, udp, superpacket);
 			if (drop != TRF_DROP_NONE)
 				return drop;
 		}
@@ -132,8 +116,9 @@ static uint16_t icmpv6_checksum(const uint8_t *src, const uint8_t *dst, const ui
  * Neighbor Solicitation → Neighbor Advertisement from the reflector's MAC.
  * ip: the IPv6 header (no extension headers) inside frame.
  */
-static enum trf_drop answer_ns(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint8_t *ip,
-			       uint32_t icmp_len, uint32_t *out_len)
+static __attribute__((noinline)) enum trf_drop answer_ns(const struct trf_reflect_ctx *ctx,
+							 uint8_t *frame, uint8_t *ip,
+							 uint32_t icmp_len, uint32_t *out_len)
 {
 	uint8_t *icmp = ip + TRF_IPV6_HLEN, *target = icmp + 8;
 	uint32_t na_len = TRF_ND_NS_LEN;
@@ -177,7 +162,7 @@ static enum trf_drop answer_ns(const struct trf_reflect_ctx *ctx, uint8_t *frame
  * *out_len is set only for a rewrite that changes the length (NDP).
  */
 static enum trf_drop respond_ipv6(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t l3off,
-				  uint32_t len, const struct udp_hook *hook, uint32_t *out_len)
+				  uint32_t len, trf_udp_fn udp, bool superpacket, uint32_t *out_len)
 {
 	uint8_t *ip = frame + l3off;
 	uint32_t total, off;
@@ -232,7 +217,7 @@ static enum trf_drop respond_ipv6(const struct trf_reflect_ctx *ctx, uint8_t *fr
 		if (trf_ipv6_is_unspecified(ip + 8))
 			return TRF_DROP_SRC_NOT_UNICAST;
 		if (first_fragment) {
-			drop = transport(ctx, ip, next, ip + off, total - off, hook);
+			drop = transport(ctx, ip, next, ip + off, total - off, udp, superpacket);
 			if (drop != TRF_DROP_NONE)
 				return drop;
 		}
@@ -269,8 +254,9 @@ static enum trf_drop respond_arp(const struct trf_reflect_ctx *ctx, uint8_t *fra
 	return TRF_DROP_NONE;
 }
 
-static enum trf_drop respond(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len,
-			     uint32_t *out_len, const struct udp_hook *hook)
+static inline __attribute__((always_inline)) enum trf_drop
+respond(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len, uint32_t *out_len,
+	trf_udp_fn udp, bool superpacket)
 {
 	struct trf_l2 l2 = { 0, 0 };
 	enum trf_drop drop;
@@ -300,10 +286,10 @@ static enum trf_drop respond(const struct trf_reflect_ctx *ctx, uint8_t *frame, 
 		return ctx->link == TRF_LINK_TAP ? respond_arp(ctx, frame, l2.l3, len)
 						 : TRF_DROP_UNSUPPORTED;
 	case TRF_ETHERTYPE_IPV4:
-		drop = respond_ipv4(ctx, frame + l2.l3, len - l2.l3, hook);
+		drop = respond_ipv4(ctx, frame + l2.l3, len - l2.l3, udp, superpacket);
 		break;
 	case TRF_ETHERTYPE_IPV6:
-		drop = respond_ipv6(ctx, frame, l2.l3, len, hook, out_len);
+		drop = respond_ipv6(ctx, frame, l2.l3, len, udp, superpacket, out_len);
 		break;
 	default:
 		return TRF_DROP_UNSUPPORTED;
@@ -328,7 +314,6 @@ static enum trf_drop respond_vnet(const struct trf_reflect_ctx *ctx, uint8_t *bu
 				  uint32_t *out_len, trf_udp_fn udp)
 {
 	uint8_t *frame = buf + TRF_VNET_HDR_LEN, partial[2] = { 0, 0 };
-	struct udp_hook hook = { .fn = udp };
 	struct trf_l4_loc loc;
 	struct trf_vnet vn;
 	enum trf_drop drop;
@@ -351,9 +336,7 @@ static enum trf_drop respond_vnet(const struct trf_reflect_ctx *ctx, uint8_t *bu
 		return TRF_DROP_BAD_VNET_HDR;
 	if (vn.flags & TRF_VNET_F_NEEDS_CSUM)
 		memcpy(partial, frame + vn.csum_start + vn.csum_offset, 2);
-	hook.superpacket = vn.gso_type != TRF_VNET_GSO_NONE;
-
-	drop = respond(ctx, frame, len, out_len, &hook);
+	drop = respond(ctx, frame, len, out_len, udp, vn.gso_type != TRF_VNET_GSO_NONE);
 	if (drop != TRF_DROP_NONE)
 		return drop;
 	if (answer_ns)
@@ -367,9 +350,8 @@ static enum trf_drop respond_vnet(const struct trf_reflect_ctx *ctx, uint8_t *bu
 enum trf_drop trf_respond_frame(const struct trf_reflect_ctx *ctx, uint8_t *frame, uint32_t len,
 				uint32_t *out_len)
 {
-	const struct udp_hook hook = { NULL, false };
 	uint32_t out;
-	enum trf_drop drop = respond(ctx, frame, len, &out, &hook);
+	enum trf_drop drop = respond(ctx, frame, len, &out, NULL, false);
 
 	if (drop == TRF_DROP_NONE)
 		*out_len = out;
@@ -390,9 +372,8 @@ enum trf_drop trf_respond_vnet_frame(const struct trf_reflect_ctx *ctx, uint8_t 
 enum trf_drop trf_respond_frame_with(const struct trf_reflect_ctx *ctx, uint8_t *frame,
 				     uint32_t len, uint32_t *out_len, trf_udp_fn udp)
 {
-	const struct udp_hook hook = { udp, false };
 	uint32_t out;
-	enum trf_drop drop = respond(ctx, frame, len, &out, &hook);
+	enum trf_drop drop = respond(ctx, frame, len, &out, udp, false);
 
 	if (drop == TRF_DROP_NONE)
 		*out_len = out;

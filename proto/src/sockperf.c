@@ -14,10 +14,10 @@
 #include "tapreflect/reflect.h"
 #include "wire.h"
 
-static enum trf_drop sockperf_udp(const struct trf_udp_msg *m)
+static enum trf_drop sockperf_udp(const struct trf_reflect_ctx *ctx, uint8_t *ip, uint8_t *udp,
+				  uint32_t l4len, bool superpacket)
 {
-	uint8_t *udp = m->udp, *msg = udp + TRF_UDP_HLEN;
-	uint32_t l4len = m->l4len;
+	uint8_t *msg = udp + TRF_UDP_HLEN;
 	uint16_t flags, check;
 
 	if (l4len < TRF_UDP_HLEN + TRF_SOCKPERF_HLEN)
@@ -28,7 +28,10 @@ static enum trf_drop sockperf_udp(const struct trf_udp_msg *m)
 		return TRF_DROP_SOCKPERF_IGNORED;
 
 	memcpy(&check, udp + 6, 2);
-	if (check == 0 && m->check_optional) {
+	(void)ctx;
+	(void)superpacket;
+	/* On IPv4 a checksum of zero means none, and stays so. */
+	if (check == 0 && (ip[0] >> 4) == 4) {
 		trf_store_be16(msg + 8, (uint16_t)(flags & ~TRF_SOCKPERF_CLIENT));
 	} else {
 		trf_set_word(msg + 8, udp + 6, (uint16_t)(flags & ~TRF_SOCKPERF_CLIENT));
