@@ -15,6 +15,9 @@
 
 static int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The longest --duration or --stats: 10^7 s, 115 days. */
+#define MAX_SECONDS 1e7
+
 static int parse_seconds(const char *s, double *out)
 {
 	char *end;
@@ -22,7 +25,7 @@ static int parse_seconds(const char *s, double *out)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || *end || v < 0 || v > 1e7)
+	if (errno || end == s || *end || v < 0 || v > MAX_SECONDS)
 		return -EINVAL;
 	*out = v;
 	return 0;
@@ -261,7 +264,8 @@ static int opt_stats(void *ctx, const char *v)
 	struct opts *o = ctx;
 
 	if (parse_seconds(v, &o->stats_interval) < 0)
-		return error("bad --stats '%s': seconds, e.g. 1 or 0.5 (0 = off)", v);
+		return error("bad --stats '%s': seconds up to %.0f, e.g. 1 or 0.5 (0 = off)", v,
+			     MAX_SECONDS);
 	o->stats_given = true;
 	return 0;
 }
@@ -277,7 +281,8 @@ static int opt_duration(void *ctx, const char *v)
 	struct opts *o = ctx;
 
 	if (parse_seconds(v, &o->duration) < 0 || o->duration == 0)
-		return error("bad --duration '%s': seconds greater than 0", v);
+		return error("bad --duration '%s': seconds, more than 0 and at most %.0f (115 days)", v,
+			     MAX_SECONDS);
 	return 0;
 }
 
