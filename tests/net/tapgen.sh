@@ -36,3 +36,17 @@ tail -1 "$TMP/search.out"
 stop_reflector
 reflected=$(jq .reflected "$TMP/trial.json")
 summary ".frames_written >= $reflected" >/dev/null || fail "tapgen saw more replies than were written"
+
+# Reordering is counted within each flow: with two queues, 16 flows spread
+# over both, and each queue keeps its flows in order, so none is reordered
+# (order across flows means nothing).
+start_reflector -m tun -c "$CPU_A,$CPU_B"
+ip netns exec "$NS" "$TAPGEN" --dst "$PEER_IP" --flows 16 --rate 20000 --duration 1 --cpu "$CPU_B" \
+	--json "$TMP/two.json" >/dev/null || fail "tapgen, two queues"
+stop_reflector
+jq -e '.reordered == 0 and .duplicates == 0 and .reflected > 0' "$TMP/two.json" >/dev/null ||
+	fail "two queues, 16 flows: $(cat "$TMP/two.json")"
+summary '.per_queue[0].frames_read > 0 and .per_queue[1].frames_read > 0' >/dev/null ||
+	fail "the flows did not reach both queues: $(summary '[.per_queue[].frames_read]')"
+echo "two queues, 16 flows: $(jq -r '"reflected \(.reflected), lost \(.lost), reordered \(.reordered)"' "$TMP/two.json") (per flow)"
+

@@ -63,7 +63,8 @@ int main(int argc, char **argv)
 		return tapgen_interrupted ? 130 : ret;
 	}
 	t.st.rtt_hist = calloc(RTT_BUCKETS, sizeof(*t.st.rtt_hist));
-	if (!t.st.rtt_hist) {
+	t.st.flow_top = calloc(o.flows, sizeof(*t.st.flow_top));
+	if (!t.st.rtt_hist || !t.st.flow_top) {
 		fprintf(stderr, "tapgen: out of memory\n");
 		return 1;
 	}
@@ -122,6 +123,7 @@ out:
 	close(fd);
 	free(t.st.seen);
 	free(t.st.rtt_hist);
+	free(t.st.flow_top);
 	if (tapgen_interrupted)
 		return 130;
 	return ret < 0 ? 1 : 0;

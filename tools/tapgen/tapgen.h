@@ -52,7 +52,12 @@ struct gen_stats {
 	uint64_t base_seq; /* the first sequence number of this trial */
 	uint64_t sent, send_errors, received, unique, duplicates, reordered, foreign, late;
 	uint64_t corrupt; /* ours by sequence number, but a payload byte changed */
-	uint64_t max_seq_seen;
+	/*
+	 * By flow: 1 + the highest sequence number (from the trial's first)
+	 * received.  A reply older than that is reordered within its flow; order
+	 * across flows means nothing (each queue answers its own flows).
+	 */
+	uint64_t *flow_top;
 	uint8_t *seen; /* bitmap by sequence number */
 	size_t seen_bytes;
 	uint32_t *rtt_hist;
@@ -88,6 +93,9 @@ struct tapgen_traffic {
 		     struct sockaddr_storage *name, unsigned int flow, uint64_t seq);
 	/* Offset of our sequence number in a received datagram, or -1 if it is not a reply of ours. */
 	int (*match)(const struct gen_opts *o, const uint8_t *p, size_t len);
+	/* The flow of a reply that matched (from is its sender), in 0..flows-1; -1 if none. */
+	int (*flow_of)(const struct gen_opts *o, const uint8_t *p, int off,
+		       const struct sockaddr_storage *from);
 };
 
 extern const struct tapgen_traffic tapgen_udp;

@@ -78,6 +78,16 @@ static int icmp_match(const struct gen_opts *o, const uint8_t *p, size_t len)
 	return (int)(off + ICMP_HLEN);
 }
 
+/* Flow i is echo id --icmp id + i, four bytes into the ICMP header before our data. */
+static int icmp_flow_of(const struct gen_opts *o, const uint8_t *p, int off,
+			const struct sockaddr_storage *from)
+{
+	const uint8_t *icmp = p + off - ICMP_HLEN;
+
+	(void)from;
+	return (uint16_t)((uint16_t)(icmp[4] << 8 | icmp[5]) - o->icmp_id);
+}
+
 const struct tapgen_traffic tapgen_icmp = {
 	.name = "icmp",
 	.label = "ICMP echo",
@@ -86,4 +96,5 @@ const struct tapgen_traffic tapgen_icmp = {
 	.open = icmp_open,
 	.fill = icmp_fill,
 	.match = icmp_match,
+	.flow_of = icmp_flow_of,
 };

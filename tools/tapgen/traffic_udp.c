@@ -63,6 +63,19 @@ static int udp_match(const struct gen_opts *o, const uint8_t *p, size_t len)
 	return len == o->payload ? 0 : -1;
 }
 
+/* Flow i is destination port --port + i: the reply comes from it. */
+static int udp_flow_of(const struct gen_opts *o, const uint8_t *p, int off,
+		       const struct sockaddr_storage *from)
+{
+	uint16_t port = from->ss_family == AF_INET
+			    ? ntohs(((const struct sockaddr_in *)from)->sin_port)
+			    : ntohs(((const struct sockaddr_in6 *)from)->sin6_port);
+
+	(void)p;
+	(void)off;
+	return (uint16_t)(port - o->port) < o->flows ? (uint16_t)(port - o->port) : -1;
+}
+
 const struct tapgen_traffic tapgen_udp = {
 	.name = "udp",
 	.label = "UDP",
@@ -71,4 +84,5 @@ const struct tapgen_traffic tapgen_udp = {
 	.open = udp_open,
 	.fill = udp_fill,
 	.match = udp_match,
+	.flow_of = udp_flow_of,
 };

@@ -26,7 +26,7 @@ uint64_t tapgen_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void mark_seen(struct gen_stats *s, uint64_t seq)
+static void mark_seen(struct gen_stats *s, uint64_t seq, int flow)
 {
 	uint64_t idx;
 	size_t byte;
@@ -62,10 +62,12 @@ static void mark_seen(struct gen_stats *s, uint64_t seq)
 	}
 	s->seen[byte] |= (uint8_t)(1u << (idx % 8));
 	s->unique++;
-	if (idx < s->max_seq_seen)
+	if (flow < 0)
+		return;
+	if (idx + 1 < s->flow_top[flow])
 		s->reordered++;
 	else
-		s->max_seq_seen = idx;
+		s->flow_top[flow] = idx + 1;
 }
 
 /* The payload after our sequence number and time stamp: byte b is b * 7 + 1. */
@@ -75,6 +77,7 @@ static void receive_some(int fd, struct gen_stats *s, const struct gen_opts *o)
 {
 	/* Room for the largest datagram (a raw IPv4 socket adds the IP header). */
 	static uint8_t bufs[MAX_BATCH][65536];
+	struct sockaddr_storage from[MAX_BATCH];
 	struct mmsghdr msgs[MAX_BATCH];
 	struct iovec iov[MAX_BATCH];
 	int n;
@@ -82,8 +85,10 @@ static void receive_some(int fd, struct gen_stats *s, const struct gen_opts *o)
 	for (;;) {
 		for (int i = 0; i < MAX_BATCH; i++) {
 			iov[i] = (struct iovec){ bufs[i], sizeof(bufs[i]) };
-			msgs[i] =
-			    (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+			msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &from[i],
+								 .msg_namelen = sizeof(from[i]),
+								 .msg_iov = &iov[i],
+								 .msg_iovlen = 1 } };
 		}
 		n = recvmmsg(fd, msgs, MAX_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
@@ -106,7 +111,7 @@ static void receive_some(int fd, struct gen_stats *s, const struct gen_opts *o)
 			s->received++;
 			memcpy(&seq, bufs[i] + off, 8);
 			memcpy(&ts, bufs[i] + off + 8, 8);
-			mark_seen(s, seq);
+			mark_seen(s, seq, o->traffic->flow_of(o, bufs[i], off, &from[i]));
 			rtt = t > ts ? t - ts : 0;
 			if (rtt < s->rtt_min_ns || s->rtt_min_ns == 0)
 				s->rtt_min_ns = rtt;
@@ -162,15 +167,19 @@ int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double durat
 	size_t hlen = o->traffic->hlen; /* our data follows the kind's header */
 	size_t dgram = hlen + o->payload;
 	uint32_t *hist = t->st.rtt_hist;
+	uint64_t *flow_top = t->st.flow_top;
 	uint8_t *seen = t->st.seen;
 	size_t seen_bytes = t->st.seen_bytes;
 
 	memset(hist, 0, RTT_BUCKETS * sizeof(*hist));
+	memset(flow_top, 0, o->flows * sizeof(*flow_top));
 	if (seen)
 		memset(seen, 0, seen_bytes);
-	t->st = (struct gen_stats){
-		.base_seq = *seq, .rtt_hist = hist, .seen = seen, .seen_bytes = seen_bytes
-	};
+	t->st = (struct gen_stats){ .base_seq = *seq,
+				    .rtt_hist = hist,
+				    .flow_top = flow_top,
+				    .seen = seen,
+				    .seen_bytes = seen_bytes };
 	t->rate = rate;
 	if (rate > 0) {
 		/* Keep bursts at most about 50 us apart at this rate. */
