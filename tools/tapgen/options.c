@@ -193,6 +193,14 @@ static int opt_help(void *ctx, const char *v)
 	return TRF_OPT_DONE;
 }
 
+static int opt_version(void *ctx, const char *v)
+{
+	(void)ctx;
+	(void)v;
+	printf("tapgen %s\n", TRF_VERSION);
+	return TRF_OPT_DONE;
+}
+
 /* clang-format off */
 static const struct trf_opt options[] = {
 	{ "dst", 'd', "ADDR", "IPv4 or IPv6 address behind the reflector (required)", "Traffic:", opt_dst },
@@ -231,6 +239,7 @@ static const struct trf_opt options[] = {
 	{ "json", 0, "FILE|-", "write the result as one JSON object (a trial, or the search)",
 	  "Output:", opt_json },
 	{ "help", 'h', NULL, "show this help", NULL, opt_help },
+	{ "version", 'V', NULL, "show the version", NULL, opt_version },
 	{ NULL, 0, NULL, NULL, NULL, NULL },
 };
 /* clang-format on */
