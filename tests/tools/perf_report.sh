@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# perf-report on hand-made results: an A/A comparison passes, an instruction
-# count 5 % up fails (exit 1), a clearly slower timed metric is flagged but
-# does not gate unless --gate-timed, noise is not flagged, Markdown and chart
-# are written, and the exact Mann-Whitney p-value is right.
+# perf-report on hand-made results: an A/A comparison passes ("no change",
+# with its interval), an instruction count 5 % up fails (exit 1), a clearly
+# slower timed metric is flagged with its interval but does not gate unless
+# --gate-timed, too few samples or too wide a spread are "inconclusive" (exit
+# 3 when they gate, unless --inconclusive pass), no common metric or an
+# unreadable file is bad input (exit 2), Markdown and chart are written, and
+# the exact Mann-Whitney p-value is right.
 set -euo pipefail
 report=${1:?path to tools/perf-report}
 tmp=$(mktemp -d)
@@ -27,16 +30,20 @@ icount "$tmp/same" 164 39
 timed "$tmp/same" micro/x 10.1 9.95 10.15 10.0 10.02
 "$report" --baseline "$tmp/base" --current "$tmp/same" --markdown "$tmp/aa.md" >/dev/null ||
 	fail "A/A comparison flagged a regression"
-grep -q '^\*\*pass\*\*: 3 metrics compared, 0 gating' "$tmp/aa.md" || fail "A/A report: $(cat "$tmp/aa.md")"
+grep -q '^\*\*pass\*\*: 3 metrics compared, 0 gating regression(s), 0 non-gating slowdown(s), 0 improvement(s), 0 inconclusive' "$tmp/aa.md" ||
+	fail "A/A report: $(cat "$tmp/aa.md")"
+# Pairwise ratios of the A/A samples run from 9.95/10.2 to 10.15/9.9: the 99 % interval (5 + 5 samples: min..max).
+grep -q '| micro/x | ns/frame | 10.05 | 10.02 | 1.000 | \[0.975, 1.025\] | ±2.5% | 1 | no change |' "$tmp/aa.md" ||
+	fail "A/A timed row: $(grep micro/x "$tmp/aa.md")"
 
 icount "$tmp/slow" 173 39
 timed "$tmp/slow" micro/x 10.1 9.95 10.15 10.0 10.02
 rc=0
 "$report" --baseline "$tmp/base" --current "$tmp/slow" --markdown "$tmp/slow.md" --chart "$tmp/chart" >/dev/null || rc=$?
 [[ $rc == 1 ]] || fail "a 5.5 % instruction-count regression exited $rc, not 1"
-grep -q '| reflect/a | instructions/frame | 164.00 | 173.00 | 1.055 | - | REGRESSION |' "$tmp/slow.md" ||
+grep -q '| reflect/a | instructions/frame | 164.00 | 173.00 | 1.055 | - | - | - | REGRESSION |' "$tmp/slow.md" ||
 	fail "regression row: $(cat "$tmp/slow.md")"
-grep -q '| reflect/b | .* | ok |' "$tmp/slow.md" || fail "unchanged metric not ok"
+grep -q '| reflect/b | .* | no change |' "$tmp/slow.md" || fail "unchanged metric not 'no change'"
 if command -v gnuplot >/dev/null; then
 	[[ -s $tmp/chart.png && -s $tmp/chart.svg ]] || fail "chart not written"
 fi
@@ -46,11 +53,38 @@ icount "$tmp/slower-i" 164 39
 cat "$tmp/slower-i" >>"$tmp/slower"
 "$report" --baseline "$tmp/base" --current "$tmp/slower" --markdown "$tmp/t.md" >/dev/null ||
 	fail "a timed slowdown gated without --gate-timed"
-grep -q '| micro/x | ns/frame | 10.05 | 12.05 | 1.199 | 0.00794 | slower (not gating) |' "$tmp/t.md" ||
+grep -q '| micro/x | ns/frame | 10.05 | 12.05 | 1.199 | \[1.167, 1.232\] | ±2.8% | 0.00794 | slower (not gating) |' "$tmp/t.md" ||
 	fail "timed slowdown row: $(grep micro/x "$tmp/t.md")"
 rc=0
 "$report" --baseline "$tmp/base" --current "$tmp/slower" --gate-timed >/dev/null || rc=$?
 [[ $rc == 1 ]] || fail "--gate-timed did not gate a timed slowdown"
+
+# Too few samples for an interval: inconclusive, never "ok"; it fails (exit 3) only where it would gate.
+timed "$tmp/two-a" micro/x 10.0 10.1
+timed "$tmp/two-b" micro/x 13.0 13.1
+"$report" --baseline "$tmp/two-a" --current "$tmp/two-b" --markdown "$tmp/two.md" >/dev/null ||
+	fail "an inconclusive timed metric failed without --gate-timed"
+grep -q '| micro/x | .* | inconclusive (too few samples: 2 and 2' "$tmp/two.md" || fail "too few samples: $(cat "$tmp/two.md")"
+rc=0
+"$report" --baseline "$tmp/two-a" --current "$tmp/two-b" --gate-timed >/dev/null || rc=$?
+[[ $rc == 3 ]] || fail "an inconclusive gating metric exited $rc, not 3"
+"$report" --baseline "$tmp/two-a" --current "$tmp/two-b" --gate-timed --inconclusive pass >/dev/null ||
+	fail "--inconclusive pass still failed"
+# Five samples each but spread wide: the interval reaches beyond the threshold.
+timed "$tmp/wide-a" micro/x 10 14 9 12 11
+timed "$tmp/wide-b" micro/x 11 9.5 13 10 12.5
+"$report" --baseline "$tmp/wide-a" --current "$tmp/wide-b" >"$tmp/wide.md" || fail "a wide spread failed without --gate-timed"
+grep -q 'inconclusive (the interval reaches beyond ±5%)' "$tmp/wide.md" || fail "wide spread: $(cat "$tmp/wide.md")"
+
+# Bad input: no metric in both sets, or a file that cannot be read: exit 2, with what to pass.
+echo '{"kind":"timed","name":"other","value":1}' >"$tmp/other"
+rc=0
+"$report" --baseline "$tmp/base" --current "$tmp/other" >/dev/null 2>"$tmp/err" || rc=$?
+[[ $rc == 2 ]] || fail "no common metric exited $rc, not 2"
+grep -q "no metric is in both .*--metrics file of bench/e2e/run.sh" "$tmp/err" || fail "no common metric: $(cat "$tmp/err")"
+rc=0
+"$report" --baseline "$tmp/nonexistent" --current "$tmp/base" >/dev/null 2>"$tmp/err" || rc=$?
+[[ $rc == 2 ]] && grep -q "cannot read" "$tmp/err" || fail "unreadable file: exit $rc, $(cat "$tmp/err")"
 
 # google-benchmark JSON is read as timed samples.
 cat >"$tmp/gb.json" <<'JSON'
@@ -62,4 +96,5 @@ cat >"$tmp/gb.json" <<'JSON'
 JSON
 "$report" --baseline "$tmp/gb.json" --current "$tmp/gb.json" | grep -q '| micro/reflect/a | ns/frame | 20.50 | 20.50 | 1.000 |' ||
 	fail "google-benchmark input not read"
-echo "perf-report: A/A pass, icount regression exit 1, timed slowdown reported not gating, p = 0.00794 exact"
+echo "perf-report: A/A no change [0.975, 1.025], icount regression exit 1, timed slowdown [1.167, 1.232] not gating," \
+	"too few samples and wide spread inconclusive (exit 3 when gating), bad input exit 2, p = 0.00794 exact"
