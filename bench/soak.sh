@@ -25,7 +25,7 @@ Usage: bench/soak.sh [OPTIONS]
   --rate PPS         offered rate (default: half the NDR that a short search finds)
   --flows N          UDP flows (default 16)
   --rss-slack KIB    resident memory may grow this much, start to end (default 1024)
-  --out FILE         one JSON line per engine (default bench-soak.json)
+  --out FILE         one JSON line per engine (default BUILD/bench-soak.json)
   -h, --help         this help
 
 Reflector on one CPU, tapgen on the other.  Memory and fds are sampled every
@@ -34,7 +34,7 @@ TXT
 }
 
 BUILD=build DURATION=600 ENGINES="uring sync" MODE=tap RATE="" FLOWS=16 RSS_SLACK=1024
-OUT=bench-soak.json
+OUT=""
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--build) BUILD=$2; shift 2 ;;
@@ -50,6 +50,7 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 [[ $MODE == tap || $MODE == tun ]] || { echo "soak.sh: --mode tap or tun" >&2; exit 2; }
+OUT=${OUT:-$BUILD/bench-soak.json} # under the build directory: never into the source tree
 PROG=soak.sh
 source "$(dirname "$0")/e2e/common.sh"
 bench_setup

@@ -27,7 +27,7 @@ Load and trials:
                      found by a short search first)
   --trial SECS       length of the fixed-load trial (default 2)
   --build DIR        build directory (default build)
-  --out DIR          where results go (default ab-results): a.json and b.json (one
+  --out DIR          where results go (default BUILD/ab-results): a.json and b.json (one
                      metric sample per trial), report.md, trials.json
   -h, --help         this help
 
@@ -38,7 +38,7 @@ tapgen on another.  Exit status: tools/perf-report's, with every metric gating
 TXT
 }
 
-BUILD=build REPS=7 MODE=tun SIZE=64 RATE="" TRIAL=2 OUTDIR=ab-results
+BUILD=build REPS=7 MODE=tun SIZE=64 RATE="" TRIAL=2 OUTDIR=""
 A_BIN="" B_BIN="" A_OPTS="" B_OPTS="" A_HOOK="" B_HOOK=""
 while [[ $# -gt 0 ]]; do
 	case $1 in
@@ -60,6 +60,7 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 [[ $MODE == tap || $MODE == tun ]] || { echo "ab.sh: --mode tap or tun" >&2; exit 2; }
+OUTDIR=${OUTDIR:-$BUILD/ab-results} # under the build directory: never into the source tree
 [[ $REPS =~ ^[0-9]+$ && $REPS -ge 1 ]] || { echo "ab.sh: --reps N, N >= 1" >&2; exit 2; }
 [[ $SIZE =~ ^[0-9]+$ && $SIZE -ge 64 && $SIZE -le 1518 ]] || { echo "ab.sh: --size 64..1518" >&2; exit 2; }
 PROG=ab.sh
@@ -73,9 +74,6 @@ mkdir -p "$OUTDIR"
 : >"$OUTDIR/a.json"
 : >"$OUTDIR/b.json"
 : >"$OUTDIR/trials.json"
-if [[ $CPU_R == "$CPU_G" ]]; then
-	echo "ab.sh: warning: one CPU only: tapgen and the reflector share CPU $CPU_R, and compete" >&2
-fi
 
 # start SIDE: the reflector of side A or B, after its hook.
 start() {

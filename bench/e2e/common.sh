@@ -21,6 +21,9 @@ bench_setup() {
 		awk '{for(i=1;i<=NF;i++){n=split($i,r,"-"); if(n==2){for(c=r[1];c<=r[2];c++) printf "%d ",c} else printf "%d ",$i}}')"
 	CPU_R=${cpus[0]}
 	CPU_G=${cpus[1]:-${cpus[0]}}
+	if [[ $CPU_R == "$CPU_G" ]]; then
+		echo "$PROG: warning: one CPU only: tapgen and the reflector share CPU $CPU_R and compete for it" >&2
+	fi
 }
 
 bench_cleanup() {

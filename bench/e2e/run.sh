@@ -18,7 +18,7 @@ Usage: bench/e2e/run.sh [--profile quick|full] [--reps N] [--build DIR] [--out F
   --reps N          repeat every scenario N times, interleaved (uring, sync, uring, ...);
                     the table shows medians and min..max (default 1)
   --build DIR       build directory (default build)
-  --out FILE        scenario records, JSON lines (default: bench-e2e.json)
+  --out FILE        scenario records, JSON lines (default: BUILD/bench-e2e.json)
   --metrics FILE    the same figures as perf-report metrics, JSON lines
                     (e2e/<scenario>/ndr_pps, .../cpu_ns_per_frame, .../rtt_p99_us)
 
@@ -27,7 +27,7 @@ queues on a two-CPU machine the generator shares a CPU with a queue.
 TXT
 }
 
-PROFILE=quick BUILD=build OUT=bench-e2e.json METRICS="" REPS=1
+PROFILE=quick BUILD=build OUT="" METRICS="" REPS=1
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--profile) PROFILE=$2; shift 2 ;;
@@ -39,6 +39,7 @@ while [[ $# -gt 0 ]]; do
 	*) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
 	esac
 done
+OUT=${OUT:-$BUILD/bench-e2e.json} # under the build directory: never into the source tree
 case $PROFILE in
 quick) MODES="tap tun" SIZES="64" IOS="uring sync" QUEUES="1" STEPS=5 REPEATS=3 TRIAL=0.5 RTT_TRIAL=2
 	STREAMS=(--modes tap --traffic tcp --ios uring --duration 2) ;;

@@ -18,7 +18,7 @@ Usage: bench/e2e/streams.sh [OPTIONS]
   --duration SECS    length of a trial (default 3)
   --flows N          TCP connections / UDP flows (default 2)
   --gso-rate PPS     UDP datagrams per second for gso (default 0 = as fast as possible)
-  --out FILE         every trial as JSON lines (default bench-streams.json)
+  --out FILE         every trial as JSON lines (default BUILD/bench-streams.json)
   -h, --help         this help
 
 gso sends 64 datagrams of 1000 B per send (UDP_SEGMENT).  Reflector on one CPU,
@@ -27,7 +27,7 @@ TXT
 }
 
 BUILD=build MODES="tap tun" TRAFFIC="tcp gso" IOS="uring sync" REPS=5 DURATION=3 FLOWS=2 GSO_RATE=0
-OUT=bench-streams.json
+OUT=""
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--build) BUILD=$2; shift 2 ;;
@@ -43,6 +43,7 @@ while [[ $# -gt 0 ]]; do
 	*) echo "streams.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
 	esac
 done
+OUT=${OUT:-$BUILD/bench-streams.json} # under the build directory: never into the source tree
 PROG=streams.sh
 source "$(dirname "$0")/common.sh"
 bench_setup
