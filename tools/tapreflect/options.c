@@ -281,8 +281,9 @@ static int opt_duration(void *ctx, const char *v)
 	struct opts *o = ctx;
 
 	if (parse_seconds(v, &o->duration) < 0 || o->duration == 0)
-		return error("bad --duration '%s': seconds, more than 0 and at most %.0f (115 days)", v,
-			     MAX_SECONDS);
+		return error(
+		    "bad --duration '%s': seconds, more than 0 and at most %.0f (115 days)", v,
+		    MAX_SECONDS);
 	return 0;
 }
 
