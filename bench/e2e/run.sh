@@ -122,10 +122,20 @@ jq -r '[.scenario, .ndr / 1e3, .ndr_min / 1e3, .ndr_max / 1e3, .pdr / 1e3, .pdr_
 echo
 echo "records: $OUT (per repetition), $OUT.summary (medians)"
 if [[ -n $METRICS ]]; then
+	# Where and how these figures were made: perf-report will not compare them
+	# with figures from another machine or configuration unless forced.
+	jq -cn --arg id "$(sha256sum /etc/machine-id 2>/dev/null | cut -c1-16)" \
+		--arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
+		--argjson cpus "$(getconf _NPROCESSORS_ONLN)" --arg kernel "$(uname -r)" \
+		--arg build "$("$TAPREFLECT" --version)" --arg profile "$PROFILE" --argjson reps "$REPS" \
+		--arg cpu_r "$CPU_R" --arg cpu_g "$CPU_G" \
+		'{kind: "meta", machine: {id: $id, cpu: $cpu, cpus: $cpus, kernel: $kernel},
+		  config: {build: $build, profile: $profile, reps: $reps, reflector_cpu: $cpu_r, generator_cpu: $cpu_g}}' \
+		>"$METRICS"
 	jq -c '{kind: "timed", name: "e2e/\(.scenario)/ndr_pps", value: .ndr_pps, unit: "pps", better: "higher"},
 	       {kind: "timed", name: "e2e/\(.scenario)/cpu_ns_per_frame", value: .cpu_ns_per_frame, unit: "ns/frame", better: "lower"},
 	       {kind: "timed", name: "e2e/\(.scenario)/rtt_p99_us", value: .rtt_p99_us, unit: "us", better: "lower"}' \
-		"$OUT" >"$METRICS"
+		"$OUT" >>"$METRICS"
 	echo "metrics: $METRICS"
 fi
 jq -se 'all(.accounting_exact)' "$OUT" >/dev/null || { echo "accounting MISMATCH" >&2; exit 1; }

@@ -86,6 +86,23 @@ rc=0
 "$report" --baseline "$tmp/nonexistent" --current "$tmp/base" >/dev/null 2>"$tmp/err" || rc=$?
 [[ $rc == 2 ]] && grep -q "cannot read" "$tmp/err" || fail "unreadable file: exit $rc, $(cat "$tmp/err")"
 
+# Baselines of another machine or configuration are refused (exit 2) unless --force;
+# --save-baseline tags the current results with their meta line and round-trips.
+meta() { printf '{"kind":"meta","machine":{"id":"%s","cpus":2},"config":{"profile":"quick"}}\n' "$2" >"$1"; }
+meta "$tmp/m-here" abc
+cat "$tmp/base" >>"$tmp/m-here"
+meta "$tmp/m-there" def
+cat "$tmp/same" >>"$tmp/m-there"
+rc=0
+"$report" --baseline "$tmp/m-here" --current "$tmp/m-there" >/dev/null 2>"$tmp/err" || rc=$?
+[[ $rc == 2 ]] && grep -q "another machine or configuration (machine.id: 'abc' vs 'def')" "$tmp/err" ||
+	fail "another machine: exit $rc, $(cat "$tmp/err")"
+"$report" --baseline "$tmp/m-here" --current "$tmp/m-there" --force >/dev/null 2>&1 || fail "--force did not compare"
+"$report" --current "$tmp/m-here" --save-baseline "$tmp/saved" 2>/dev/null || fail "--save-baseline"
+head -1 "$tmp/saved" | grep -q '"kind": "meta", "machine": {"id": "abc"' || fail "saved baseline lost its meta: $(head -1 "$tmp/saved")"
+"$report" --baseline "$tmp/saved" --current "$tmp/m-here" >"$tmp/saved.md" || fail "a saved baseline against its own results"
+grep -q '| micro/x | ns/frame | 10.05 | 10.05 | 1.000 |' "$tmp/saved.md" || fail "saved baseline: $(cat "$tmp/saved.md")"
+
 # google-benchmark JSON is read as timed samples.
 cat >"$tmp/gb.json" <<'JSON'
 {"context": {}, "benchmarks": [
