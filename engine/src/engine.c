@@ -322,7 +322,13 @@ int trf_engine_failure_fd(const struct trf_engine *eng)
 	return eng->fail_efd;
 }
 
-static bool device_present(unsigned int ifindex);
+/* Whether the device with this index is still there, in our own network namespace. */
+static bool device_present(unsigned int ifindex)
+{
+	char name[IF_NAMESIZE];
+
+	return if_indextoname(ifindex, name) != NULL;
+}
 
 bool trf_engine_device_present(const struct trf_engine *eng)
 {
@@ -392,14 +398,6 @@ void trf_engine_stop(struct trf_engine *eng)
 	eventfd_write(eng->stop_efd, 1);
 	join_workers(eng);
 	eng->running = false;
-}
-
-/* Whether the device with this index is still there, in our own network namespace. */
-static bool device_present(unsigned int ifindex)
-{
-	char name[IF_NAMESIZE];
-
-	return if_indextoname(ifindex, name) != NULL;
 }
 
 /*

@@ -351,7 +351,7 @@ static void reflect_batch(struct trf_uring_queue *q, struct trf_queue_stats *st)
 
 		if (f->drop != TRF_DROP_NONE) {
 			if (f->drop == TRF_CONSUMED)
-				TRF_STAT_ADD(st, frames_consumed, 1);
+				q->t.consumed++; /* published once per batch, with the reads */
 			else
 				TRF_STAT_ADD(st, drops[f->drop], 1);
 			q->rs->recycle(q, bid);
@@ -389,6 +389,8 @@ static void publish_totals(struct trf_uring_queue *q, struct trf_queue_stats *st
 		TRF_STAT_ADD(st, drops[TRF_IO_DROP_WRITE_ERROR], t->write_errors);
 	if (t->link_down)
 		TRF_STAT_ADD(st, drops[TRF_IO_DROP_LINK_DOWN], t->link_down);
+	if (t->consumed)
+		TRF_STAT_ADD(st, frames_consumed, t->consumed);
 	if (t->rearms)
 		TRF_STAT_ADD(st, read_rearms, t->rearms);
 	if (t->truncated)

@@ -87,6 +87,7 @@ extern const struct trf_read_strategy trf_read_fixed;
 struct trf_uq_totals {
 	uint64_t frames_read, bytes_read, frames_written, bytes_written, write_errors, rearms;
 	uint64_t link_down; /* writes the kernel refused because the link was down */
+	uint64_t consumed; /* frames the mode took in (TRF_CONSUMED) */
 	uint64_t truncated; /* reads that filled their buffer */
 };
 
