@@ -12,33 +12,42 @@ Usage: bench/e2e/ab.sh [OPTIONS]
 
 Candidates: a side's binary and hook default to the other's, its options to
 none, so give only what differs.
-  --a-bin PATH, --b-bin PATH     tapreflect binaries (default BUILD/tools/tapreflect)
+  --a-bin PATH, --b-bin PATH     tapreflect binaries (default BUILD/tools/tapreflect,
+                                 or the installed one under tapreflect-bench)
   --a-opts OPTS, --b-opts OPTS   extra tapreflect options, e.g. --b-opts "--io sync"
   --a-hook CMD, --b-hook CMD     run before each trial of that side, with A or B as
                                  its argument: switch the component under test
                                  (a sysctl, a qdisc, a generator build, ...)
 
 Load and trials:
-  --reps N           trials per candidate, interleaved (default 7; 5 is the least
-                     for a 99 % interval)
+  --reps N           trials per candidate, interleaved A B B A A B ... (default 20; 5
+                     is the least for a 99 % interval)
   --mode tap|tun     device mode (default tun)
   --size BYTES       Ethernet frame size, 64..1518 (default 64)
   --rate PPS         fixed load for CPU per frame and RTT (default: half of A's NDR,
                      found by a short search first)
-  --trial SECS       length of the fixed-load trial (default 2)
+  --trial SECS       length of the fixed-load trial (default 4)
   --build DIR        build directory (default build)
-  --out DIR          where results go (default BUILD/ab-results): a.json and b.json (one
-                     metric sample per trial), report.md, trials.json
+  --out DIR          where results go (default BUILD/ab-results; ./ab-results
+                     under tapreflect-bench): a.json and b.json (one
+                     metric sample per trial), report.md, report.html,
+                     trials.json, and each side's search traces, RTT
+                     histograms and reflector summaries (*.jsonl)
   -h, --help         this help
 
 Per trial: tapgen at the fixed rate (the reflector's CPU per frame, RTT p50 and
 p99), then a PDR search (--steps 5, 0.5 s trials).  Reflector on one CPU,
-tapgen on another.  Exit status: tools/perf-report's, with every metric gating
-(0 no regression, 1 B regressed, 3 inconclusive), 2 bad usage.
+tapgen on another.  The defaults (20 trials of 4 s, about 7 minutes) are sized
+so that an A/A run on a noisy 2-vCPU VM gives intervals within +-5 % for CPU
+per frame and +-10 % for PDR.  Gating thresholds: CPU per frame 5 %, PDR and
+RTT p50 10 %; RTT p99 is reported but does not gate (on a shared machine its
+spread is far wider than any change worth catching).
+Exit status: tools/perf-report's (0 no regression, 1 B regressed, 3
+inconclusive), 2 bad usage.
 TXT
 }
 
-BUILD=build REPS=7 MODE=tun SIZE=64 RATE="" TRIAL=2 OUTDIR=""
+BUILD=build REPS=20 MODE=tun SIZE=64 RATE="" TRIAL=4 OUTDIR=""
 A_BIN="" B_BIN="" A_OPTS="" B_OPTS="" A_HOOK="" B_HOOK=""
 while [[ $# -gt 0 ]]; do
 	case $1 in
@@ -60,20 +69,21 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 [[ $MODE == tap || $MODE == tun ]] || { echo "ab.sh: --mode tap or tun" >&2; exit 2; }
-OUTDIR=${OUTDIR:-$BUILD/ab-results} # under the build directory: never into the source tree
 [[ $REPS =~ ^[0-9]+$ && $REPS -ge 1 ]] || { echo "ab.sh: --reps N, N >= 1" >&2; exit 2; }
 [[ $SIZE =~ ^[0-9]+$ && $SIZE -ge 64 && $SIZE -le 1518 ]] || { echo "ab.sh: --size 64..1518" >&2; exit 2; }
 PROG=ab.sh
 source "$(dirname "$0")/common.sh"
+OUTDIR=${OUTDIR:-$(results_dir)/ab-results}
 bench_setup
-REPORT=$(realpath "$(dirname "$0")/../../tools/perf-report")
-A_BIN=$(realpath "${A_BIN:-${B_BIN:-$BUILD/tools/tapreflect}}")
+if [[ -n ${TRF_BIN_DIR:-} ]]; then REPORT=$TRF_BIN_DIR/tapreflect-perf-report; else REPORT=$(realpath "$(dirname "$0")/../../tools/perf-report"); fi
+A_BIN=$(realpath "${A_BIN:-${B_BIN:-$TAPREFLECT}}")
 B_BIN=$(realpath "${B_BIN:-$A_BIN}")
 payload=$((SIZE - 46))
 mkdir -p "$OUTDIR"
 : >"$OUTDIR/a.json"
 : >"$OUTDIR/b.json"
 : >"$OUTDIR/trials.json"
+for f in search rtt reflector; do : >"$OUTDIR/a-$f.jsonl"; : >"$OUTDIR/b-$f.jsonl"; done
 
 # start SIDE: the reflector of side A or B, after its hook.
 start() {
@@ -98,7 +108,11 @@ if [[ -z $RATE ]]; then
 fi
 
 for ((rep = 1; rep <= REPS; rep++)); do
-	for side in A B; do
+	# A B, B A, A B, ...: neither side always goes first, so an order effect
+	# (a warm cache, a drift in the machine) falls on both alike.
+	order="A B"
+	((rep % 2 == 0)) && order="B A"
+	for side in $order; do
 		printf '  trial %d/%d %s: ' "$rep" "$REPS" "$side"
 		start "$side"
 		ip netns exec "$NS" "$TAPGEN" --dst 198.18.0.2 --size "$payload" --cpu "$CPU_G" --rate "$RATE" \
@@ -109,13 +123,18 @@ for ((rep = 1; rep <= REPS; rep++)); do
 		ip netns exec "$NS" "$TAPGEN" --dst 198.18.0.2 --size "$payload" --cpu "$CPU_G" --search --steps 5 \
 			--repeats 1 --duration 0.5 --drain 0.2 --json "$TMP/pdr.json" >/dev/null
 		stop_reflector
-		out=$OUTDIR/$(tr AB ab <<<"$side").json
+		lc=$(tr AB ab <<<"$side")
+		out=$OUTDIR/$lc.json
+		# for the HTML report: the search traces, RTT histograms and reflector summaries
+		cat "$TMP/pdr.json" >>"$OUTDIR/$lc-search.jsonl"
+		cat "$TMP/fixed.json" >>"$OUTDIR/$lc-rtt.jsonl"
+		jq -c 'select(.type == "summary")' "$TMP/fixed-r.json" >>"$OUTDIR/$lc-reflector.jsonl"
 		jq -c --slurpfile g "$TMP/fixed.json" --slurpfile p "$TMP/pdr.json" '
 			select(.type == "summary") |
-			{kind: "timed", unit: "ns/frame", better: "lower", name: "ab/cpu_ns_per_frame", value: .cpu_ns_per_frame},
-			{kind: "timed", unit: "us", better: "lower", name: "ab/rtt_p50_us", value: $g[0].rtt_us.p50},
-			{kind: "timed", unit: "us", better: "lower", name: "ab/rtt_p99_us", value: $g[0].rtt_us.p99},
-			{kind: "timed", unit: "pps", better: "higher", name: "ab/pdr_pps", value: $p[0].pdr_pps}' \
+			{kind: "timed", unit: "ns/frame", better: "lower", name: "ab/cpu_ns_per_frame", value: .cpu_ns_per_frame, threshold: 0.05},
+			{kind: "timed", unit: "us", better: "lower", name: "ab/rtt_p50_us", value: $g[0].rtt_us.p50, threshold: 0.10},
+			{kind: "timed", unit: "us", better: "lower", name: "ab/rtt_p99_us", value: $g[0].rtt_us.p99, gate: false},
+			{kind: "timed", unit: "pps", better: "higher", name: "ab/pdr_pps", value: $p[0].pdr_pps, threshold: 0.10}' \
 			"$TMP/fixed-r.json" >>"$out"
 		jq -c --arg side "$side" --argjson rep "$rep" --slurpfile g "$TMP/fixed.json" --slurpfile p "$TMP/pdr.json" \
 			'select(.type == "summary") | {side: $side, rep: $rep, rate: $g[0].rate_target,
@@ -127,6 +146,8 @@ done
 echo
 rc=0
 "$REPORT" --title "A/B: B / A" --baseline "$OUTDIR/a.json" --current "$OUTDIR/b.json" --gate-timed \
-	--markdown "$OUTDIR/report.md" | sed -n '3p;/^| /p' || rc=$?
-echo "results: $OUTDIR/ (report.md, a.json, b.json, trials.json)"
+	--markdown "$OUTDIR/report.md" --html "$OUTDIR/report.html" \
+	--trace "$OUTDIR"/{a,b}-search.jsonl "$OUTDIR"/{a,b}-rtt.jsonl "$OUTDIR"/{a,b}-reflector.jsonl |
+	sed -n '3p;/^| /p' || rc=$?
+echo "results: $OUTDIR/ (report.md, report.html, a.json, b.json, trials.json, traces *.jsonl)"
 exit "$rc"

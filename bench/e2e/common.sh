@@ -3,11 +3,21 @@
 # the device, the reflector started in it, and cleanup on every exit path.
 # Before sourcing set PROG (for messages) and BUILD; after bench_setup:
 # NS, TMP, CPU_R (reflector), CPU_G (generator), TAPREFLECT, TAPGEN.
+# With TRF_BIN_DIR set (the installed tapreflect-bench), the tools come from
+# there and results go to the current directory; else from BUILD, and results
+# under BUILD: never into the source tree.
+
+# results_dir: where results go unless the user says otherwise.
+results_dir() { if [[ -n ${TRF_BIN_DIR:-} ]]; then echo .; else echo "$BUILD"; fi; }
 
 bench_setup() {
 	[[ $(id -u) == 0 ]] || { echo "$PROG: run as root (network namespaces, TUN/TAP)" >&2; exit 1; }
-	TAPREFLECT=$(realpath "$BUILD/tools/tapreflect")
-	TAPGEN=$(realpath "$BUILD/tools/tapgen")
+	if [[ -n ${TRF_BIN_DIR:-} ]]; then # installed: tapreflect-bench sets it
+		TAPREFLECT=$TRF_BIN_DIR/tapreflect TAPGEN=$TRF_BIN_DIR/tapgen
+	else
+		TAPREFLECT=$(realpath "$BUILD/tools/tapreflect")
+		TAPGEN=$(realpath "$BUILD/tools/tapgen")
+	fi
 	[[ -x $TAPREFLECT && -x $TAPGEN ]] || { echo "$PROG: build first (cmake --build $BUILD)" >&2; exit 1; }
 	NS="trf-bench-$$"
 	TMP=$(mktemp -d "${TMPDIR:-/tmp}/trf-bench.XXXXXX")

@@ -16,9 +16,11 @@ Usage: bench/e2e/run.sh [--profile quick|full] [--reps N] [--build DIR] [--out F
   --profile full    tap and tun x 64/512/1400 B x uring/sync x 1/2 queues, and TCP and
                     UDP-GSO streams, tap and tun, uring and sync, offload on and off (about 40 min)
   --reps N          repeat every scenario N times, interleaved (uring, sync, uring, ...);
-                    the table shows medians and min..max (default 1)
+                    the table shows medians and min..max (default 3: one repetition
+                    per point is not a measurement)
   --build DIR       build directory (default build)
-  --out FILE        scenario records, JSON lines (default: BUILD/bench-e2e.json)
+  --out FILE        scenario records, JSON lines (default: BUILD/bench-e2e.json;
+                    ./bench-e2e.json under tapreflect-bench)
   --metrics FILE    the same figures as perf-report metrics, JSON lines
                     (e2e/<scenario>/ndr_pps, .../cpu_ns_per_frame, .../rtt_p99_us)
 
@@ -27,7 +29,7 @@ queues on a two-CPU machine the generator shares a CPU with a queue.
 TXT
 }
 
-PROFILE=quick BUILD=build OUT="" METRICS="" REPS=1
+PROFILE=quick BUILD=build OUT="" METRICS="" REPS=3
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--profile) PROFILE=$2; shift 2 ;;
@@ -39,9 +41,9 @@ while [[ $# -gt 0 ]]; do
 	*) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
 	esac
 done
-OUT=${OUT:-$BUILD/bench-e2e.json} # under the build directory: never into the source tree
+
 case $PROFILE in
-quick) MODES="tap tun" SIZES="64" IOS="uring sync" QUEUES="1" STEPS=5 REPEATS=3 TRIAL=0.5 RTT_TRIAL=2
+quick) MODES="tap tun" SIZES="64" IOS="uring sync" QUEUES="1" STEPS=5 REPEATS=1 TRIAL=0.5 RTT_TRIAL=2
 	STREAMS=(--modes tap --traffic tcp --ios uring --duration 2) ;;
 full) MODES="tap tun" SIZES="64 512 1400" IOS="uring sync" QUEUES="1 2" STEPS=8 REPEATS=3 TRIAL=2 RTT_TRIAL=5
 	STREAMS=(--modes "tap tun" --traffic "tcp gso" --ios "uring sync" --duration 3) ;;
@@ -49,6 +51,7 @@ full) MODES="tap tun" SIZES="64 512 1400" IOS="uring sync" QUEUES="1 2" STEPS=8 
 esac
 PROG=run.sh
 source "$(dirname "$0")/common.sh"
+OUT=${OUT:-$(results_dir)/bench-e2e.json}
 bench_setup
 
 : >"$OUT.tmp"
@@ -62,7 +65,9 @@ for mode in $MODES; do
 		for queues in $QUEUES; do
 			for io in $IOS; do
 				name="$mode/${size}B/$io/${queues}q"
-				printf '%-22s #%d searching...' "$name" "$rep"
+				# On a terminal the line says what runs now and is then overwritten; in a
+				# log or a CI job each scenario gets one finished line.
+				[[ -t 1 ]] && printf '%-22s #%d searching...' "$name" "$rep"
 				cpus=$CPU_R
 				[[ $queues == 2 ]] && cpus="$CPU_R,$CPU_G"
 				start_reflector -m "$mode" --io "$io" -c "$cpus"
@@ -86,7 +91,8 @@ for mode in $MODES; do
 					 rtt_p50_us: $t[0].rtt_us.p50, rtt_p99_us: $t[0].rtt_us.p99,
 					 cpu_ns_per_frame: .cpu_ns_per_frame, accounting_exact: .accounting_exact}' \
 					"$TMP/r.json" >>"$OUT.tmp"
-				printf '\r%-22s #%d NDR %7.1f kpps  PDR %7.1f kpps\n' "$name" "$rep" \
+				[[ -t 1 ]] && printf '\r'
+				printf '%-22s #%d NDR %7.1f kpps  PDR %7.1f kpps\n' "$name" "$rep" \
 					"$(jq -n "$ndr / 1000")" "$(jq -r '.pdr_pps / 1000' "$TMP/search.json")"
 			done
 		done
@@ -108,6 +114,8 @@ jq -sc 'def med: sort | if length == 0 then null elif length % 2 == 1 then .[len
 		and $r.io == "uring")) | first) as $s
 		| $r + (if $s then {ndr_ratio: (if $s.ndr > 0 then $r.ndr / $s.ndr else null end),
 			pdr_ratio: (if $s.pdr > 0 then $r.pdr / $s.pdr else null end),
+			ndr_noise_bound: ($r.ndr_min <= $s.ndr_max and $s.ndr_min <= $r.ndr_max),
+			pdr_noise_bound: ($r.pdr_min <= $s.pdr_max and $s.pdr_min <= $r.pdr_max),
 			cpu_ratio: ($r.cpu / $s.cpu)} else {} end)) | .[]' "$OUT" >"$OUT.summary"
 
 echo
@@ -115,11 +123,18 @@ printf '| %-18s | %-23s | %-23s | %7s | %7s | %9s | %8s | %8s | %8s |\n' scenari
 	"PDR kpps (min..max)" "p50 us" "p99 us" "cpu ns/fr" "NDR/sync" "PDR/sync" "cpu/sync"
 echo "|--------------------|-------------------------|-------------------------|---------|---------|-----------|----------|----------|----------|"
 jq -r '[.scenario, .ndr / 1e3, .ndr_min / 1e3, .ndr_max / 1e3, .pdr / 1e3, .pdr_min / 1e3, .pdr_max / 1e3,
-	.p50, .p99, .cpu, (.ndr_ratio // "-"), (.pdr_ratio // "-"), (.cpu_ratio // "-")] | @tsv' "$OUT.summary" |
-	awk -F'\t' 'function r(x) { return x == "-" ? "-" : sprintf("%.3f", x) }
+	.p50, .p99, .cpu, (.ndr_ratio // "-"), (.pdr_ratio // "-"), (.cpu_ratio // "-"),
+	(.ndr_noise_bound // false), (.pdr_noise_bound // false)] | @tsv' "$OUT.summary" |
+	awk -F'\t' 'function r(x, nb) { return x == "-" ? "-" : sprintf("%.3f%s", x, nb == "true" ? "~" : "") }
 	{printf "| %-18s | %6.1f (%6.1f..%6.1f) | %6.1f (%6.1f..%6.1f) | %7.1f | %7.1f | %9.0f | %8s | %8s | %8s |\n",
-		$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, r($11), r($12), r($13)}'
+		$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, r($11, $14), r($12, $15), r($13, "")}'
 echo
+if [[ $REPS -lt 2 ]]; then
+	echo "one repetition per scenario: no spread, so no ratio here can be told from noise (use --reps 3 or more)"
+elif jq -se 'any(.ndr_noise_bound or .pdr_noise_bound)' "$OUT.summary" >/dev/null; then
+	echo "~: noise-bound: the two engines' min..max ranges overlap, so this run cannot tell them apart" \
+		"on that figure; more --reps, or bench/e2e/ab.sh for a ratio with an interval"
+fi
 echo "records: $OUT (per repetition), $OUT.summary (medians)"
 if [[ -n $METRICS ]]; then
 	# Where and how these figures were made: perf-report will not compare them

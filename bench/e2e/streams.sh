@@ -18,7 +18,8 @@ Usage: bench/e2e/streams.sh [OPTIONS]
   --duration SECS    length of a trial (default 3)
   --flows N          TCP connections / UDP flows (default 2)
   --gso-rate PPS     UDP datagrams per second for gso (default 0 = as fast as possible)
-  --out FILE         every trial as JSON lines (default BUILD/bench-streams.json)
+  --out FILE         every trial as JSON lines (default BUILD/bench-streams.json;
+                     ./bench-streams.json under tapreflect-bench)
   -h, --help         this help
 
 gso sends 64 datagrams of 1000 B per send (UDP_SEGMENT).  Reflector on one CPU,
@@ -43,9 +44,9 @@ while [[ $# -gt 0 ]]; do
 	*) echo "streams.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
 	esac
 done
-OUT=${OUT:-$BUILD/bench-streams.json} # under the build directory: never into the source tree
 PROG=streams.sh
 source "$(dirname "$0")/common.sh"
+OUT=${OUT:-$(results_dir)/bench-streams.json}
 bench_setup
 
 # trial MODE TRAFFIC IO OFFLOAD REP: one JSON line appended to $OUT.tmp.
@@ -84,14 +85,15 @@ for mode in $MODES; do
 		for io in $IOS; do
 			for ((rep = 1; rep <= REPS; rep++)); do
 				for offload in on off; do
-					printf '\r%-18s %-3s #%d ' "$mode/$traffic/$io" "$offload" "$rep"
+					# progress on a terminal only: a log gets the table below
+					[[ -t 1 ]] && printf '\r%-18s %-3s #%d ' "$mode/$traffic/$io" "$offload" "$rep"
 					trial "$mode" "$traffic" "$io" "$offload" "$rep"
 				done
 			done
 		done
 	done
 done
-printf '\r%40s\r' ""
+if [[ -t 1 ]]; then printf '\r%40s\r' ""; fi
 mv "$OUT.tmp" "$OUT"
 
 jq -rs 'def med: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]

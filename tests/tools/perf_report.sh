@@ -33,7 +33,7 @@ timed "$tmp/same" micro/x 10.1 9.95 10.15 10.0 10.02
 grep -q '^\*\*pass\*\*: 3 metrics compared, 0 gating regression(s), 0 non-gating slowdown(s), 0 improvement(s), 0 inconclusive' "$tmp/aa.md" ||
 	fail "A/A report: $(cat "$tmp/aa.md")"
 # Pairwise ratios of the A/A samples run from 9.95/10.2 to 10.15/9.9: the 99 % interval (5 + 5 samples: min..max).
-grep -q '| micro/x | ns/frame | 10.05 | 10.02 | 1.000 | \[0.975, 1.025\] | ±2.5% | 1 | no change |' "$tmp/aa.md" ||
+grep -q '| micro/x | ns/frame | 10.05 | 10.02 | 1.000 | \[0.975, 1.025\] | ±2.5% | ±5% (informs) | 1 | no change |' "$tmp/aa.md" ||
 	fail "A/A timed row: $(grep micro/x "$tmp/aa.md")"
 
 icount "$tmp/slow" 173 39
@@ -41,7 +41,7 @@ timed "$tmp/slow" micro/x 10.1 9.95 10.15 10.0 10.02
 rc=0
 "$report" --baseline "$tmp/base" --current "$tmp/slow" --markdown "$tmp/slow.md" --chart "$tmp/chart" >/dev/null || rc=$?
 [[ $rc == 1 ]] || fail "a 5.5 % instruction-count regression exited $rc, not 1"
-grep -q '| reflect/a | instructions/frame | 164.00 | 173.00 | 1.055 | - | - | - | REGRESSION |' "$tmp/slow.md" ||
+grep -q '| reflect/a | instructions/frame | 164.00 | 173.00 | 1.055 | - | - | ±1.0% | - | REGRESSION |' "$tmp/slow.md" ||
 	fail "regression row: $(cat "$tmp/slow.md")"
 grep -q '| reflect/b | .* | no change |' "$tmp/slow.md" || fail "unchanged metric not 'no change'"
 if command -v gnuplot >/dev/null; then
@@ -53,7 +53,7 @@ icount "$tmp/slower-i" 164 39
 cat "$tmp/slower-i" >>"$tmp/slower"
 "$report" --baseline "$tmp/base" --current "$tmp/slower" --markdown "$tmp/t.md" >/dev/null ||
 	fail "a timed slowdown gated without --gate-timed"
-grep -q '| micro/x | ns/frame | 10.05 | 12.05 | 1.199 | \[1.167, 1.232\] | ±2.8% | 0.00794 | slower (not gating) |' "$tmp/t.md" ||
+grep -q '| micro/x | ns/frame | 10.05 | 12.05 | 1.199 | \[1.167, 1.232\] | ±2.8% | ±5% (informs) | 0.00794 | slower (not gating) |' "$tmp/t.md" ||
 	fail "timed slowdown row: $(grep micro/x "$tmp/t.md")"
 rc=0
 "$report" --baseline "$tmp/base" --current "$tmp/slower" --gate-timed >/dev/null || rc=$?
@@ -75,6 +75,21 @@ timed "$tmp/wide-a" micro/x 10 14 9 12 11
 timed "$tmp/wide-b" micro/x 11 9.5 13 10 12.5
 "$report" --baseline "$tmp/wide-a" --current "$tmp/wide-b" >"$tmp/wide.md" || fail "a wide spread failed without --gate-timed"
 grep -q 'inconclusive (the interval reaches beyond ±5%)' "$tmp/wide.md" || fail "wide spread: $(cat "$tmp/wide.md")"
+
+# A metric's own threshold: the same wide spread is "no change" within ±50 %; and a
+# metric whose lines say "gate": false is judged but never fails the run.
+sed 's/}$/,"threshold":0.5}/' "$tmp/wide-b" >"$tmp/wide-b40"
+"$report" --baseline "$tmp/wide-a" --current "$tmp/wide-b40" --gate-timed >"$tmp/wide40.md" ||
+	fail "a spread within the metric's own threshold gated"
+grep -q '| micro/x | .* | ±50% | .* | no change |' "$tmp/wide40.md" || fail "own threshold: $(cat "$tmp/wide40.md")"
+sed 's/}$/,"gate":false}/' "$tmp/slower" >"$tmp/slower-nogate"
+"$report" --baseline "$tmp/base" --current "$tmp/slower-nogate" --gate-timed >"$tmp/nogate.md" ||
+	fail "a metric marked gate:false failed the run"
+grep -q '| micro/x | .* | ±5% (informs) | 0.00794 | slower (not gating) |' "$tmp/nogate.md" ||
+	fail "gate:false row: $(grep micro/x "$tmp/nogate.md")"
+sed 's/}$/,"gate":false}/' "$tmp/two-b" >"$tmp/two-nogate"
+"$report" --baseline "$tmp/two-a" --current "$tmp/two-nogate" --gate-timed >/dev/null ||
+	fail "an inconclusive metric marked gate:false failed the run"
 
 # Bad input: no metric in both sets, or a file that cannot be read: exit 2, with what to pass.
 echo '{"kind":"timed","name":"other","value":1}' >"$tmp/other"
@@ -114,4 +129,5 @@ JSON
 "$report" --baseline "$tmp/gb.json" --current "$tmp/gb.json" | grep -q '| micro/reflect/a | ns/frame | 20.50 | 20.50 | 1.000 |' ||
 	fail "google-benchmark input not read"
 echo "perf-report: A/A no change [0.975, 1.025], icount regression exit 1, timed slowdown [1.167, 1.232] not gating," \
-	"too few samples and wide spread inconclusive (exit 3 when gating), bad input exit 2, p = 0.00794 exact"
+	"too few samples and wide spread inconclusive (exit 3 when gating), own thresholds and gate:false honoured," \
+	"bad input exit 2, p = 0.00794 exact"

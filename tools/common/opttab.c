@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,67 @@ void trf_opt_help(const struct trf_opt_tool *tool, FILE *f)
 	}
 	if (tool->epilogue)
 		fprintf(f, "\n%s", tool->epilogue);
+}
+
+void trf_roff_escape(const char *text, size_t len, FILE *f)
+{
+	bool line_start = true;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (line_start && (c == '.' || c == '\''))
+			fputs("\\&", f);
+		line_start = c == '\n';
+		if (c == '\\')
+			fputs("\\e", f);
+		else if (c == '-')
+			fputs("\\-", f);
+		else
+			fputc(c, f);
+	}
+}
+
+static void roff_puts(const char *text, FILE *f)
+{
+	trf_roff_escape(text, strlen(text), f);
+}
+
+void trf_opt_man(const struct trf_opt_tool *tool, FILE *f)
+{
+	for (const struct trf_opt *o = tool->opts; o->name; o++) {
+		if (o->group) {
+			size_t n = strlen(o->group);
+
+			fputs(".SS ", f);
+			/* "Device:" becomes the subsection "Device". */
+			trf_roff_escape(o->group, n && o->group[n - 1] == ':' ? n - 1 : n, f);
+			fputc('\n', f);
+		}
+		fputs(".TP\n", f);
+		if (o->short_name)
+			fprintf(f, "\\fB\\-%c\\fR, ", o->short_name);
+		fputs("\\fB\\-\\-", f);
+		roff_puts(o->name, f);
+		fputs("\\fR", f);
+		if (o->arg) {
+			fputs(" \\fI", f);
+			roff_puts(o->arg, f);
+			fputs("\\fR", f);
+		}
+		fputc('\n', f);
+		/* The help's line breaks are --help's layout: in a man page, one paragraph. */
+		for (const char *p = o->help; *p; p++) {
+			const char *nl = strchr(p, '\n');
+			size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+			trf_roff_escape(p, len, f);
+			fputc('\n', f);
+			p += len;
+			if (!*p)
+				break;
+		}
+	}
 }
 
 int trf_opt_error(const struct trf_opt_tool *tool, const char *fmt, ...)

@@ -35,6 +35,16 @@ struct trf_opt_tool {
 /* Write --help: usage, the options by section, the epilogue. */
 void trf_opt_help(const struct trf_opt_tool *tool, FILE *f);
 
+/*
+ * Write the options as a man(7) OPTIONS section body: a .SS per group, a .TP
+ * per option, the help text escaped for roff.  The man pages are made from
+ * this at build time, so they cannot drift from what is accepted.
+ */
+void trf_opt_man(const struct trf_opt_tool *tool, FILE *f);
+
+/* Write TEXT escaped for roff: backslashes, dashes, and leading dots/quotes. */
+void trf_roff_escape(const char *text, size_t len, FILE *f);
+
 /* Print "prog: MESSAGE" and the pointer to --help on stderr; returns -EINVAL. */
 int trf_opt_error(const struct trf_opt_tool *tool, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

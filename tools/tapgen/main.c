@@ -79,7 +79,10 @@ int main(int argc, char **argv)
 		if (tapgen_run_trial(fd, &o, o.rate, o.duration, &seq, &t) == 0 || t.st.sent) {
 			tapgen_print_trial(json == stdout ? stderr : stdout, &o, &t);
 			if (json) {
-				fputs("{\"type\":\"tapgen\",", json);
+				fprintf(json,
+					"{\"type\":\"tapgen\",\"schema_version\":%d,\"version\":\"%"
+					"s\",",
+					TAPGEN_SCHEMA_VERSION, TRF_VERSION);
 				tapgen_json_trial(json, &o, &t);
 				fputs("}\n", json);
 			}
@@ -87,20 +90,22 @@ int main(int argc, char **argv)
 	} else {
 		FILE *trace = json == stdout ? stderr : stdout;
 		double ceiling = o.max_rate, ndr = 0, pdr = 0;
+		static struct search_trace tr; /* large: not on the stack */
 
 		if (ceiling <= 0) {
 			if (tapgen_run_trial(fd, &o, 0, o.duration, &seq, &t) < 0)
 				goto out;
 			ceiling = (double)t.st.sent / t.elapsed;
+			tapgen_trace_add(&tr, "ceiling", 0, &t, tapgen_loss_ratio(&t) <= 0);
 			fprintf(trace,
 				"tapgen: ceiling: unlimited trial offered %.0f pps, reflected %.0f "
 				"pps\n",
 				ceiling, (double)t.st.unique / t.elapsed);
 		}
-		ret = tapgen_search_rate(fd, &o, 0, ceiling, 0, &seq, &t, trace, "NDR", &ndr);
+		ret = tapgen_search_rate(fd, &o, &tr, 0, ceiling, 0, &seq, &t, trace, "NDR", &ndr);
 		if (ret == 0)
-			ret = tapgen_search_rate(fd, &o, ndr, ceiling, o.pdr_loss, &seq, &t, trace,
-						 "PDR", &pdr);
+			ret = tapgen_search_rate(fd, &o, &tr, ndr, ceiling, o.pdr_loss, &seq, &t,
+						 trace, "PDR", &pdr);
 		if (ret < 0)
 			goto out;
 		fprintf(trace,
@@ -108,14 +113,18 @@ int main(int argc, char **argv)
 			"%.0f pps, "
 			"%u steps, majority of %u trials of %.1f s per rate\n",
 			ndr, pdr, o.pdr_loss * 100, ceiling, o.steps, o.repeats, o.duration);
-		if (json)
+		if (json) {
 			fprintf(
 			    json,
-			    "{\"type\":\"search\",\"flows\":%u,\"payload\":%u,\"ndr_pps\":%.0f,"
+			    "{\"type\":\"search\",\"schema_version\":%d,\"version\":\"%s\","
+			    "\"flows\":%u,\"payload\":%u,\"ndr_pps\":%.0f,"
 			    "\"pdr_pps\":%.0f,\"pdr_loss\":%.4f,\"ceiling_pps\":%.0f,\"steps\":%u,"
-			    "\"repeats\":%u,\"trial_s\":%.2f}\n",
-			    o.flows, o.payload, ndr, pdr, o.pdr_loss, ceiling, o.steps, o.repeats,
-			    o.duration);
+			    "\"repeats\":%u,\"trial_s\":%.2f,\"trace\":",
+			    TAPGEN_SCHEMA_VERSION, TRF_VERSION, o.flows, o.payload, ndr, pdr,
+			    o.pdr_loss, ceiling, o.steps, o.repeats, o.duration);
+			tapgen_json_trace(json, &tr);
+			fputs("}\n", json);
+		}
 	}
 out:
 	if (json && json != stdout)

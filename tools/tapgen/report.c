@@ -22,6 +22,39 @@ void tapgen_print_trial(FILE *f, const struct gen_opts *o, const struct trial *t
 		tapgen_rtt_percentile_us(s, 99.9), (double)s->rtt_max_ns / 1e3);
 }
 
+/*
+ * The RTT histogram for charts: the 1 us buckets gathered into bins of about
+ * ten per decade (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k us), nonzero ones
+ * only, as [from_us, to_us, count]: a bin holds from <= rtt < to.
+ */
+static void json_rtt_hist(FILE *f, const struct gen_stats *s)
+{
+	static const unsigned int mant[] = { 10, 12, 15, 20, 25, 30, 40, 50, 60, 80 };
+	unsigned int from = 0, to, k = 1, scale = 1; /* after 10 us: 12, 15, ... */
+	bool first = true;
+
+	fputc('[', f);
+	while (from < RTT_BUCKETS) {
+		uint64_t n = 0;
+
+		to = from < 10 ? from + 1 : mant[k] * scale;
+		if (from >= 10 && ++k == sizeof(mant) / sizeof(mant[0])) {
+			k = 0;
+			scale *= 10;
+		}
+		if (to > RTT_BUCKETS)
+			to = RTT_BUCKETS;
+		for (unsigned int i = from; i < to; i++)
+			n += s->rtt_hist[i];
+		if (n) {
+			fprintf(f, "%s[%u,%u,%" PRIu64 "]", first ? "" : ",", from, to, n);
+			first = false;
+		}
+		from = to;
+	}
+	fputc(']', f);
+}
+
 void tapgen_json_trial(FILE *f, const struct gen_opts *o, const struct trial *t)
 {
 	const struct gen_stats *s = &t->st;
@@ -35,7 +68,7 @@ void tapgen_json_trial(FILE *f, const struct gen_opts *o, const struct trial *t)
 	    ",\"foreign\":%" PRIu64 ",\"late\":%" PRIu64 ",\"corrupt\":%" PRIu64
 	    ",\"offered_pps\":%.0f,\"reflected_pps\":%.0f,"
 	    "\"rtt_us\":{\"min\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,"
-	    "\"max\":%.1f}",
+	    "\"max\":%.1f},\"rtt_hist_us\":",
 	    o->traffic->name, o->flows, o->payload, t->rate, t->elapsed, s->sent, s->send_errors,
 	    s->received, s->unique, s->sent - s->unique, tapgen_loss_ratio(t), s->duplicates,
 	    s->reordered, s->foreign, s->late, s->corrupt, (double)s->sent / t->elapsed,
@@ -43,6 +76,7 @@ void tapgen_json_trial(FILE *f, const struct gen_opts *o, const struct trial *t)
 	    tapgen_rtt_percentile_us(s, 50), tapgen_rtt_percentile_us(s, 90),
 	    tapgen_rtt_percentile_us(s, 99), tapgen_rtt_percentile_us(s, 99.9),
 	    (double)s->rtt_max_ns / 1e3);
+	json_rtt_hist(f, s);
 }
 
 /*

@@ -17,6 +17,7 @@
 #define MAX_BATCH 256
 #define MAX_PAYLOAD 65000
 #define MIN_PAYLOAD 16 /* sequence number and send timestamp */
+#define TAPGEN_SCHEMA_VERSION 1 /* of the JSON records; a field is only ever added within one */
 #define RTT_BUCKETS 200000 /* 1 us each: 0..200 ms, beyond goes to the last */
 
 struct tapgen_traffic;
@@ -62,6 +63,21 @@ struct gen_stats {
 	size_t seen_bytes;
 	uint32_t *rtt_hist;
 	uint64_t rtt_min_ns, rtt_max_ns;
+};
+
+/* Every trial of a rate search, for the JSON record and the report's search chart. */
+#define SEARCH_TRACE_MAX \
+	(2 * 30 * 9 + 1) /* NDR and PDR, --steps <= 30, --repeats <= 9, the ceiling */
+struct search_point {
+	const char *phase; /* "ceiling", "NDR", "PDR" */
+	unsigned int step;
+	double rate; /* target; 0 = unlimited */
+	double offered, loss; /* pps, ratio */
+	bool pass;
+};
+struct search_trace {
+	unsigned int n;
+	struct search_point pt[SEARCH_TRACE_MAX];
 };
 
 struct trial {
@@ -139,14 +155,22 @@ double tapgen_rtt_percentile_us(const struct gen_stats *s, double p);
 
 /*
  * Binary search between lo (known good, may be 0) and hi for the highest rate
- * that passes with loss <= allowed; each step's trials are traced on trace.
+ * that passes with loss <= allowed; each step's trials are traced on trace
+ * and recorded in tr.
  */
-int tapgen_search_rate(int fd, const struct gen_opts *o, double lo, double hi, double allowed,
-		       uint64_t *seq, struct trial *t, FILE *trace, const char *what,
-		       double *found);
+int tapgen_search_rate(int fd, const struct gen_opts *o, struct search_trace *tr, double lo,
+		       double hi, double allowed, uint64_t *seq, struct trial *t, FILE *trace,
+		       const char *what, double *found);
 
 /* One trial as two lines of text, and as the fields of a JSON object (no braces). */
 void tapgen_print_trial(FILE *f, const struct gen_opts *o, const struct trial *t);
 void tapgen_json_trial(FILE *f, const struct gen_opts *o, const struct trial *t);
+
+/* Record one trial of a search in tr (ignored when full). */
+void tapgen_trace_add(struct search_trace *tr, const char *phase, unsigned int step,
+		      const struct trial *t, bool pass);
+
+/* The search's trials as a JSON array (for "trace"). */
+void tapgen_json_trace(FILE *f, const struct search_trace *tr);
 
 #endif

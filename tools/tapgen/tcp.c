@@ -270,10 +270,11 @@ report:
 		elapsed > 0 ? (double)verified * 8 / elapsed / 1e9 : 0.0, retrans);
 	if (json)
 		fprintf(json,
-			"{\"type\":\"tapgen\",\"proto\":\"tcp\",\"flows\":%u,\"duration_s\":%.3f,"
+			"{\"type\":\"tapgen\",\"schema_version\":%d,\"version\":\"%s\","
+			"\"proto\":\"tcp\",\"flows\":%u,\"duration_s\":%.3f,"
 			"\"bytes_sent\":%" PRIu64 ",\"bytes_verified\":%" PRIu64
 			",\"goodput_gbps\":%.4f,\"retransmissions\":%" PRIu32 ",\"ok\":%s}\n",
-			nflows, elapsed, sent, verified,
+			TAPGEN_SCHEMA_VERSION, TRF_VERSION, nflows, elapsed, sent, verified,
 			elapsed > 0 ? (double)verified * 8 / elapsed / 1e9 : 0.0, retrans,
 			ret == 0 ? "true" : "false");
 close_flows:

@@ -366,9 +366,9 @@ const struct trf_opt_tool tapreflect_tool = {
 	.epilogue =
 	    "Exit status: 0 clean stop (signal or --duration), 1 runtime error (the device\n"
 	    "deleted under it, too), 2 bad usage.\n"
-	    "Every frame read is counted as written or dropped with a reason; the summary "
-	    "checks\n"
-	    "read = written + dropped.\n"
+	    "Every frame read is counted as written, consumed (taken in as a server would:\n"
+	    "--reflect iperf2) or dropped with a reason; the summary checks\n"
+	    "read = written + consumed + dropped, per queue.\n"
 	    "\n"
 	    "Examples:\n"
 	    "  # TAP device with a host address; ping anything else in the subnet\n"

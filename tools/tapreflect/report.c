@@ -141,14 +141,15 @@ void report_interval(struct report *r)
 	}
 	if (r->json) {
 		fprintf(r->json,
-			"{\"type\":\"interval\",\"t\":%.3f,\"dt\":%.3f,\"frames_read\":%" PRIu64
-			",\"frames_written\":%" PRIu64 ",\"frames_consumed\":%" PRIu64
-			",\"frames_dropped\":%" PRIu64 ",\"bytes_read\":%" PRIu64
-			",\"pps_read\":%.0f,\"pps_written\":%.0f,"
+			"{\"type\":\"interval\",\"schema_version\":%d,\"t\":%.3f,\"dt\":%.3f,"
+			"\"frames_read\":%" PRIu64 ",\"frames_written\":%" PRIu64
+			",\"frames_consumed\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
+			",\"bytes_read\":%" PRIu64 ",\"pps_read\":%.0f,\"pps_written\":%.0f,"
 			"\"gbps\":%.4f,\"cpu_ns_per_frame\":%.1f,\"link_up\":%s,"
 			"\"drops\":",
-			b->t, dt, rd, wr, co, dr, bytes, (double)rd / dt, (double)wr / dt,
-			(double)bytes * 8 / dt / 1e9, cpu, up > 0 ? "true" : "false");
+			REPORT_SCHEMA_VERSION, b->t, dt, rd, wr, co, dr, bytes, (double)rd / dt,
+			(double)wr / dt, (double)bytes * 8 / dt / 1e9, cpu,
+			up > 0 ? "true" : "false");
 		json_drops(r->json, &b->total, &a->total);
 		fputs(",\"per_queue\":[", r->json);
 		for (unsigned int q = 0; q < r->nq; q++) {
@@ -266,7 +267,8 @@ bool report_summary(struct report *r, int exit_code)
 
 	if (r->json) {
 		fprintf(r->json,
-			"{\"type\":\"summary\",\"version\":\"%s\",\"dev\":\"%s\","
+			"{\"type\":\"summary\",\"schema_version\":%d,\"version\":\"%s\","
+			"\"dev\":\"%s\","
 			"\"dev_persistent\":%s,\"mode\":\"%s\","
 			"\"io\":\"%s\",\"read\":\"%s\",\"ring_flags\":\"%s\",\"ring_restricted\":"
 			"\"%s\","
@@ -279,7 +281,7 @@ bool report_summary(struct report *r, int exit_code)
 			",\"frames_consumed\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
 			",\"kernel_tx_dropped\":%" PRIu64
 			",\"accounting_exact\":%s,\"exit_code\":%d,\"drops\":",
-			TRF_VERSION, trf_engine_dev(r->eng),
+			REPORT_SCHEMA_VERSION, TRF_VERSION, trf_engine_dev(r->eng),
 			trf_engine_dev_persistent(r->eng) ? "true" : "false",
 			cfg->link == TRF_LINK_TAP ? "tap" : "tun", trf_io_name(cfg->io),
 			trf_engine_read_name(r->eng), trf_engine_ring_flags(r->eng),

@@ -10,6 +10,9 @@
 #include "options.h"
 #include "tapreflect/tapreflect.h"
 
+/* Of the JSON records (docs/schemas/): a field is only ever added within one version. */
+#define REPORT_SCHEMA_VERSION 1
+
 struct sample {
 	double t; /* seconds since start */
 	double cpu_s; /* process user + system time */

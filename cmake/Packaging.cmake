@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: MIT
+# What `cmake --install` puts under the prefix (GNUInstallDirs; DESTDIR works,
+# nothing goes outside the prefix), and the Debian package (cpack -G DEB).
+# The tools and their man pages are installed by tools/CMakeLists.txt.
+
+set(TRF_SYSTEMD_UNITDIR "lib/systemd/system" CACHE STRING
+  "Where the systemd unit goes, relative to the prefix (lib/systemd/system: /usr/lib/systemd/system)")
+set(TRF_BASH_COMPLETIONDIR "${CMAKE_INSTALL_DATADIR}/bash-completion/completions" CACHE STRING
+  "Where the bash completions go, relative to the prefix")
+
+# Benchmarks, run with the installed tools by bin/tapreflect-bench.
+install(PROGRAMS packaging/tapreflect-bench DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(PROGRAMS bench/e2e/run.sh bench/e2e/ab.sh bench/e2e/streams.sh
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/tapreflect/bench/e2e)
+install(FILES bench/e2e/common.sh DESTINATION ${CMAKE_INSTALL_DATADIR}/tapreflect/bench/e2e)
+
+foreach(cmd tapreflect tapgen tapreflect-perf-report)
+  install(FILES packaging/bash-completion/tapreflect DESTINATION ${TRF_BASH_COMPLETIONDIR} RENAME ${cmd})
+endforeach()
+install(FILES "packaging/systemd/tapreflect@.service" DESTINATION ${TRF_SYSTEMD_UNITDIR})
+
+install(FILES LICENSE README.md docs/architecture.md docs/benchmarking.md docs/ci.md docs/cli.md
+  docs/protocols.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES packaging/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(DIRECTORY docs/schemas/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/schemas FILES_MATCHING PATTERN "*.json")
+install(FILES packaging/trf0.conf.example DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+add_custom_command(OUTPUT ${PROJECT_BINARY_DIR}/man/tapreflect-bench.1.gz
+  COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/man
+  COMMAND gzip -9nc ${PROJECT_SOURCE_DIR}/docs/man/tapreflect-bench.1 > ${PROJECT_BINARY_DIR}/man/tapreflect-bench.1.gz
+  DEPENDS ${PROJECT_SOURCE_DIR}/docs/man/tapreflect-bench.1)
+add_custom_target(man-bench ALL DEPENDS ${PROJECT_BINARY_DIR}/man/tapreflect-bench.1.gz)
+install(FILES ${PROJECT_BINARY_DIR}/man/tapreflect-bench.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+add_custom_command(OUTPUT ${PROJECT_BINARY_DIR}/changelog.Debian.gz
+  COMMAND gzip -9nc ${PROJECT_SOURCE_DIR}/packaging/changelog > ${PROJECT_BINARY_DIR}/changelog.Debian.gz
+  DEPENDS ${PROJECT_SOURCE_DIR}/packaging/changelog)
+add_custom_target(changelog ALL DEPENDS ${PROJECT_BINARY_DIR}/changelog.Debian.gz)
+install(FILES ${PROJECT_BINARY_DIR}/changelog.Debian.gz DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+# cpack -G DEB: Depends from the binaries' shared libraries (dpkg-shlibdeps),
+# plus what the scripts run.
+set(CPACK_PACKAGE_NAME tapreflect)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_CONTACT "The tapreflect authors <tapreflect-maintainers@example.org>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "packet reflector for TAP/TUN devices, the far end of a benchmark")
+set(CPACK_PACKAGE_DESCRIPTION "tapreflect reads every frame sent into a multi-queue TAP or TUN
+device and writes it back: ARP and NDP answered, ICMP echo turned into
+replies, UDP and TCP 5-tuples swapped, on one io_uring per queue with
+registered buffers.  With tapgen (a load generator with NDR/PDR search) and
+perf-report (verdicts with confidence intervals) it measures throughput,
+latency and CPU per frame of a kernel, a VPN or a virtual switch.")
+set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_RELEASE 1) # 0.1.0-1: packaged outside the source, as changelog.Debian says
+set(CPACK_DEBIAN_PACKAGE_SECTION net)
+set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "python3, iproute2, iputils-ping, jq")
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "gnuplot-nox")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "iperf, sockperf")
+set(CPACK_STRIP_FILES ON)
+set(CPACK_GENERATOR DEB)
+include(CPack)
