@@ -16,7 +16,7 @@ build=(build-essential cmake ninja-build pkg-config python3 liburing-dev libnuma
 bench=(libbenchmark-dev valgrind iproute2 iputils-ping jq util-linux gnuplot-nox)
 test=(libcmocka-dev valgrind iproute2 iputils-ping arping ndisc6 sockperf iperf jq util-linux
 	clang libclang-rt-14-dev clang-format python3-jsonschema man-db chromium gnuplot-nox libbenchmark-dev)
-package=(dpkg-dev file lintian)
+package=(dpkg-dev file lintian systemd)
 
 want=()
 [[ $# -gt 0 ]] || set -- all

@@ -61,16 +61,30 @@ stop_reflector() {
 	RPID=""
 }
 
-# engine_args NAME: the tapreflect options for an engine name.
+# engine_args NAME[+MOD...]: the tapreflect options for an engine name, with
+# modifiers: +cUSEC (--coalesce USEC), +busy (--poll busy).
 engine_args() {
-	case $1 in
-	sync) echo "--io sync" ;;
-	uring) echo "--io uring" ;;
-	multishot) echo "--io uring --read multishot" ;;
-	fixed) echo "--io uring --read fixed" ;;
-	fixed:[0-9]*) echo "--io uring --read fixed --fixed-reads ${1#fixed:}" ;;
+	local name=${1%%+*} mods args mod
+	mods=${1#"$name"}
+	case $name in
+	sync) args="--io sync" ;;
+	uring) args="--io uring" ;;
+	multishot) args="--io uring --read multishot" ;;
+	fixed) args="--io uring --read fixed" ;;
+	fixed:[0-9]*) args="--io uring --read fixed --fixed-reads ${name#fixed:}" ;;
 	*) echo "$PROG: unknown engine $1" >&2; exit 2 ;;
 	esac
+	while [[ -n $mods ]]; do
+		mods=${mods#+}
+		mod=${mods%%+*}
+		mods=${mods#"$mod"}
+		case $mod in
+		c[0-9]*) args+=" --coalesce ${mod#c}" ;;
+		busy) args+=" --poll busy" ;;
+		*) echo "$PROG: unknown engine modifier +$mod in $1 (+cUSEC, +busy)" >&2; exit 2 ;;
+		esac
+	done
+	echo "$args"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }

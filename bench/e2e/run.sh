@@ -55,6 +55,9 @@ OUT=${OUT:-$(results_dir)/bench-e2e.json}
 bench_setup
 
 : >"$OUT.tmp"
+TRACES=${OUT%.json}.traces
+rm -rf "$TRACES"
+mkdir -p "$TRACES"
 echo "tapreflect end-to-end benchmark, profile $PROFILE: reflector on CPU $CPU_R, tapgen on CPU $CPU_G;" \
 	"search: $STEPS steps, majority of $REPEATS trials of ${TRIAL} s; RTT and CPU at 50 % of NDR for ${RTT_TRIAL} s;" \
 	"$REPS repetition(s)"
@@ -81,6 +84,9 @@ for mode in $MODES; do
 				ip netns exec "$NS" "$TAPGEN" --dst 198.18.0.2 --size "$payload" --cpu "$CPU_G" \
 					--rate "$rate" --duration "$RTT_TRIAL" --json "$TMP/rtt.json" >/dev/null
 				stop_reflector
+				# for the HTML report: the search trace and RTT histogram of each scenario
+				cat "$TMP/search.json" >>"$TRACES/${name//\//-}.search.jsonl"
+				cat "$TMP/rtt.json" >>"$TRACES/${name//\//-}.rtt.jsonl"
 				jq -c --arg name "$name" --arg mode "$mode" --arg io "$io" \
 					--argjson size "$size" --argjson queues "$queues" --argjson rep "$rep" \
 					--slurpfile s "$TMP/search.json" --slurpfile t "$TMP/rtt.json" \
@@ -135,7 +141,12 @@ elif jq -se 'any(.ndr_noise_bound or .pdr_noise_bound)' "$OUT.summary" >/dev/nul
 	echo "~: noise-bound: the two engines' min..max ranges overlap, so this run cannot tell them apart" \
 		"on that figure; more --reps, or bench/e2e/ab.sh for a ratio with an interval"
 fi
-echo "records: $OUT (per repetition), $OUT.summary (medians)"
+echo "records: $OUT (per repetition), $OUT.summary (medians), ${OUT%.json}.traces/ (searches, RTT histograms)"
+jq -c '{kind: "timed", name: "e2e/\(.scenario)/ndr_pps", value: .ndr_pps, unit: "pps", better: "higher"},
+       {kind: "timed", name: "e2e/\(.scenario)/pdr_pps", value: .pdr_pps, unit: "pps", better: "higher"},
+       {kind: "timed", name: "e2e/\(.scenario)/cpu_ns_per_frame", value: .cpu_ns_per_frame, unit: "ns/frame", better: "lower"},
+       {kind: "timed", name: "e2e/\(.scenario)/rtt_p99_us", value: .rtt_p99_us, unit: "us", better: "lower"}' \
+	"$OUT" >"$TMP/metrics.json"
 if [[ -n $METRICS ]]; then
 	# Where and how these figures were made: perf-report will not compare them
 	# with figures from another machine or configuration unless forced.
@@ -147,10 +158,7 @@ if [[ -n $METRICS ]]; then
 		'{kind: "meta", machine: {id: $id, cpu: $cpu, cpus: $cpus, kernel: $kernel},
 		  config: {build: $build, profile: $profile, reps: $reps, reflector_cpu: $cpu_r, generator_cpu: $cpu_g}}' \
 		>"$METRICS"
-	jq -c '{kind: "timed", name: "e2e/\(.scenario)/ndr_pps", value: .ndr_pps, unit: "pps", better: "higher"},
-	       {kind: "timed", name: "e2e/\(.scenario)/cpu_ns_per_frame", value: .cpu_ns_per_frame, unit: "ns/frame", better: "lower"},
-	       {kind: "timed", name: "e2e/\(.scenario)/rtt_p99_us", value: .rtt_p99_us, unit: "us", better: "lower"}' \
-		"$OUT" >>"$METRICS"
+	grep -v '/pdr_pps"' "$TMP/metrics.json" >>"$METRICS"
 	echo "metrics: $METRICS"
 fi
 jq -se 'all(.accounting_exact)' "$OUT" >/dev/null || { echo "accounting MISMATCH" >&2; exit 1; }
@@ -163,3 +171,9 @@ if [[ -n $METRICS ]]; then
 	       {kind: "timed", name: "e2e/stream/\(.scenario)/offload-\(.offload)/cpu_ns_per_kib", value: .cpu_ns_per_kib, unit: "ns/KiB", better: "lower"}' \
 		"$OUT.streams" >>"$METRICS"
 fi
+
+# The HTML report of this run: its figures, every sample, the search traces
+# and RTT distributions by scenario, the reflector's configuration.
+if [[ -n ${TRF_BIN_DIR:-} ]]; then REPORT=$TRF_BIN_DIR/tapreflect-perf-report; else REPORT=$(dirname "$0")/../../tools/perf-report; fi
+"$REPORT" --title "tapreflect end-to-end benchmark, profile $PROFILE" --current "$TMP/metrics.json" \
+	--html "${OUT%.json}.html" --trace "$TRACES"/*.jsonl

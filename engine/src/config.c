@@ -221,6 +221,16 @@ int trf_config_validate(const struct trf_config *cfg, struct trf_err *err)
 	if (!(cfg->mode->links & cfg->link))
 		return trf_errf(err, -EINVAL, "reflect mode '%s' does not work in %s mode",
 				cfg->mode->name, cfg->link == TRF_LINK_TAP ? "tap" : "tun");
+	if (cfg->coalesce_usec > TRF_MAX_COALESCE_USEC)
+		return trf_errf(err, -EINVAL, "--coalesce must be 0..%d microseconds",
+				TRF_MAX_COALESCE_USEC);
+	if (cfg->io == TRF_IO_SYNC && (cfg->coalesce_usec || cfg->busy_poll))
+		return trf_errf(err, -EINVAL,
+				"--coalesce and --poll busy are for --io uring: the sync engine "
+				"blocks in read()");
+	if (cfg->busy_poll && cfg->coalesce_usec)
+		return trf_errf(err, -EINVAL,
+				"--coalesce waits and --poll busy never waits: choose one");
 	if (cfg->mtu && (cfg->mtu < 68 || cfg->mtu > 65535))
 		return trf_errf(err, -EINVAL, "--mtu must be 68..65535");
 	return 0;

@@ -453,6 +453,11 @@ const char *trf_engine_ring_flags(const struct trf_engine *eng)
 	return eng->workers && eng->workers[0].ring_flags ? eng->workers[0].ring_flags : "";
 }
 
+const char *trf_engine_wait_name(const struct trf_engine *eng)
+{
+	return eng->workers && eng->workers[0].wait_name ? eng->workers[0].wait_name : "sleep";
+}
+
 const char *trf_engine_ring_restricted(const struct trf_engine *eng)
 {
 	return eng->workers && eng->workers[0].ring_restricted ? eng->workers[0].ring_restricted

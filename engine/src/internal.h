@@ -51,6 +51,7 @@ struct trf_worker {
 	const char *read_name;
 	const char *ring_flags;
 	const char *ring_restricted; /* "on", "unsupported"; "" without a ring */
+	const char *wait_name; /* how the worker waits: "sleep", "coalesce 50us", "busy", ... */
 	int status; /* setup result */
 	bool failed; /* ended on an error after start, or detached (under eng->lock) */
 	struct trf_err err;

@@ -4,7 +4,8 @@
 #
 # Environment: TRF_BUILD_DIR (set by CTest); TRF_TEST_OFFLOAD=on|off runs every
 # reflector started here with that --offload (a test's own options come after
-# and win).  Under CI=true a machine that cannot run these tests is a failure,
+# and win); TRF_TEST_COALESCE=USEC runs every io_uring reflector with that
+# --coalesce.  Under CI=true a machine that cannot run these tests is a failure,
 # not a skip.
 set -euo pipefail
 
@@ -96,8 +97,11 @@ start_reflector() {
 	# the redirections below truncate only once the child runs.
 	rm -f "$TMP/reflector.out" "$TMP/reflector.err" "$TMP/reflector.json"
 	# Not through nsx: $! must be tapreflect itself (ip netns exec execs it).
+	local coalesce=()
+	# not for the sync engine, which refuses it
+	[[ -n ${TRF_TEST_COALESCE:-} && " $* " != *" sync "* ]] && coalesce=(--coalesce "$TRF_TEST_COALESCE")
 	ip netns exec "$NS" "$TAPREFLECT" --addr "$HOST_IP/24" --stats 0 --json "$TMP/reflector.json" \
-		${TRF_TEST_OFFLOAD:+--offload "$TRF_TEST_OFFLOAD"} "$@" \
+		${TRF_TEST_OFFLOAD:+--offload "$TRF_TEST_OFFLOAD"} "${coalesce[@]}" "$@" \
 		>"$TMP/reflector.out" 2>"$TMP/reflector.err" &
 	RPID=$!
 	for _ in $(seq 100); do

@@ -169,6 +169,31 @@ static int opt_user(void *ctx, const char *v)
 	return 0;
 }
 
+static int opt_coalesce(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+	unsigned long n;
+
+	if (trf_parse_uint(v, 0, TRF_MAX_COALESCE_USEC, &n) < 0)
+		return error("bad --coalesce '%s': microseconds, 0..%d (0 = off)", v,
+			     TRF_MAX_COALESCE_USEC);
+	o->cfg.coalesce_usec = (unsigned int)n;
+	return 0;
+}
+
+static int opt_poll(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+
+	if (!strcmp(v, "wait"))
+		o->cfg.busy_poll = false;
+	else if (!strcmp(v, "busy"))
+		o->cfg.busy_poll = true;
+	else
+		return error("bad --poll '%s': expected wait or busy", v);
+	return 0;
+}
+
 static int opt_fixed_reads(void *ctx, const char *v)
 {
 	struct opts *o = ctx;
@@ -327,6 +352,13 @@ static const struct trf_opt options[] = {
 	  "max 16); a round grows to the last burst's size, and doubles\n"
 	  "while rounds come back full, never past the free buffers;\n"
 	  "no read is ever left parked", NULL, opt_fixed_reads },
+	{ "coalesce", 0, "USEC", "once frames arrive closer together than USEC, wait up to USEC\n"
+	  "for more before reflecting a batch: fewer wakeups per frame, up to\n"
+	  "USEC more latency (io_uring min_wait, Linux 6.12; default 0 = off)",
+	  NULL, opt_coalesce },
+	{ "poll", 0, "wait|busy", "wait: sleep until frames arrive (default); busy: never sleep,\n"
+	  "reap and submit in a loop, for latency benchmarks that give the\n"
+	  "reflector its cores (each worker then uses a whole CPU)", NULL, opt_poll },
 	{ "offload", 0, "auto|on|off", "on: a virtio-net header on every frame (IFF_VNET_HDR), so TCP\n"
 	  "and UDP superpackets (TSO, USO) and checksums pass whole; off:\n"
 	  "the kernel cuts and checksums every frame first; auto (default):\n"

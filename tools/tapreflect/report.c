@@ -117,6 +117,8 @@ void report_interval(struct report *r)
 	uint64_t dr = trf_stats_dropped(&b->total) - trf_stats_dropped(&a->total);
 	uint64_t bytes = b->total.bytes_read - a->total.bytes_read;
 	double cpu = ns_per_frame(b->cpu_s - a->cpu_s, rd);
+	uint64_t wakeups = b->total.waits - a->total.waits;
+	double batch = wakeups ? (double)rd / (double)wakeups : 0.0;
 	/* Frames stop while the link is down: the live line says why. */
 	int up = r->link_gone ? -1 : !r->link_known || r->link.up;
 
@@ -130,9 +132,9 @@ void report_interval(struct report *r)
 				 (double)co / dt / 1e3);
 		fprintf(r->human,
 			"%s[%7.1fs] rx %8.1f kpps  tx %8.1f kpps%s  %6.2f Gbit/s  dropped %" PRIu64
-			"  cpu %5.0f ns/frame%s%s",
+			"  cpu %5.0f ns/frame  batch %5.1f%s%s",
 			r->live_tty ? "\r" : "", b->t, (double)rd / dt / 1e3, (double)wr / dt / 1e3,
-			consumed, (double)bytes * 8 / dt / 1e9, dr, cpu,
+			consumed, (double)bytes * 8 / dt / 1e9, dr, cpu, batch,
 			up == 0	 ? "  LINK DOWN"
 			: up < 0 ? "  DEVICE GONE"
 				 : "",
@@ -145,10 +147,11 @@ void report_interval(struct report *r)
 			"\"frames_read\":%" PRIu64 ",\"frames_written\":%" PRIu64
 			",\"frames_consumed\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
 			",\"bytes_read\":%" PRIu64 ",\"pps_read\":%.0f,\"pps_written\":%.0f,"
-			"\"gbps\":%.4f,\"cpu_ns_per_frame\":%.1f,\"link_up\":%s,"
+			"\"gbps\":%.4f,\"cpu_ns_per_frame\":%.1f,\"wakeups\":%" PRIu64
+			",\"frames_per_wakeup\":%.2f,\"link_up\":%s,"
 			"\"drops\":",
 			REPORT_SCHEMA_VERSION, b->t, dt, rd, wr, co, dr, bytes, (double)rd / dt,
-			(double)wr / dt, (double)bytes * 8 / dt / 1e9, cpu,
+			(double)wr / dt, (double)bytes * 8 / dt / 1e9, cpu, wakeups, batch,
 			up > 0 ? "true" : "false");
 		json_drops(r->json, &b->total, &a->total);
 		fputs(",\"per_queue\":[", r->json);
@@ -211,8 +214,9 @@ bool report_summary(struct report *r, int exit_code)
 		cfg->link == TRF_LINK_TAP ? "tap" : "tun", r->nq, r->nq == 1 ? "" : "s",
 		trf_io_name(cfg->io));
 	if (cfg->io == TRF_IO_URING)
-		fprintf(h, " (%s reads, ring %s, restricted %s)", trf_engine_read_name(r->eng),
-			trf_engine_ring_flags(r->eng), trf_engine_ring_restricted(r->eng));
+		fprintf(h, " (%s reads, ring %s, restricted %s, wait %s)",
+			trf_engine_read_name(r->eng), trf_engine_ring_flags(r->eng),
+			trf_engine_ring_restricted(r->eng), trf_engine_wait_name(r->eng));
 	fprintf(h, ", offload %s, reflect %s, %.2f s\n", offloads_text(r->eng), cfg->mode->name,
 		s->t);
 	fprintf(h, "  %5s %4s %15s %15s", "queue", "cpu", "frames read", "frames written");
@@ -240,8 +244,9 @@ bool report_summary(struct report *r, int exit_code)
 			fprintf(h, " %s %" PRIu64 " (%s);", trf_stat_drop_name(d), t->drops[d],
 				trf_stat_drop_help(d));
 	fputs("\n", h);
-	fprintf(h, "  cpu: %.3f s user+system, %.0f ns per frame read\n", s->cpu_s,
-		ns_per_frame(s->cpu_s, t->frames_read));
+	fprintf(h, "  cpu: %.3f s user+system, %.0f ns per frame read, %.1f frames per wakeup\n",
+		s->cpu_s, ns_per_frame(s->cpu_s, t->frames_read),
+		t->waits ? (double)t->frames_read / (double)t->waits : 0.0);
 	if (have_kd)
 		fprintf(h,
 			"  kernel: %" PRIu64 " frame(s) dropped by %s before they were read "
@@ -272,10 +277,11 @@ bool report_summary(struct report *r, int exit_code)
 			"\"dev_persistent\":%s,\"mode\":\"%s\","
 			"\"io\":\"%s\",\"read\":\"%s\",\"ring_flags\":\"%s\",\"ring_restricted\":"
 			"\"%s\","
-			"\"reflect\":\"%s\","
+			"\"reflect\":\"%s\",\"wait\":\"%s\","
 			"\"vnet_hdr\":%s,\"offloads\":\"%s\",\"buffers\":%u,\"frame_size\":%u,"
 			"\"user\":%s%s%s,"
 			"\"queues\":%u,\"elapsed_s\":%.3f,\"cpu_s\":%.4f,\"cpu_ns_per_frame\":%.1f,"
+			"\"wakeups\":%" PRIu64 ",\"frames_per_wakeup\":%.2f,"
 			"\"frames_read\":%" PRIu64 ",\"bytes_read\":%" PRIu64
 			",\"frames_written\":%" PRIu64 ",\"bytes_written\":%" PRIu64
 			",\"frames_consumed\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
@@ -286,10 +292,12 @@ bool report_summary(struct report *r, int exit_code)
 			cfg->link == TRF_LINK_TAP ? "tap" : "tun", trf_io_name(cfg->io),
 			trf_engine_read_name(r->eng), trf_engine_ring_flags(r->eng),
 			trf_engine_ring_restricted(r->eng), cfg->mode->name,
+			trf_engine_wait_name(r->eng),
 			trf_engine_vnet_hdr(r->eng) ? "true" : "false", offloads_text(r->eng),
 			cfg->buffers, cfg->frame_size, cfg->run_as ? "\"" : "",
 			cfg->run_as ? cfg->run_user : "null", cfg->run_as ? "\"" : "", r->nq, s->t,
-			s->cpu_s, ns_per_frame(s->cpu_s, t->frames_read), t->frames_read,
+			s->cpu_s, ns_per_frame(s->cpu_s, t->frames_read), t->waits,
+			t->waits ? (double)t->frames_read / (double)t->waits : 0.0, t->frames_read,
 			t->bytes_read, t->frames_written, t->bytes_written, t->frames_consumed,
 			dropped, kernel_drops, exact ? "true" : "false", exit_code);
 		json_drops(r->json, t, NULL);
@@ -314,8 +322,9 @@ void report_start_line(const struct trf_engine *eng, FILE *f)
 		fprintf(f, "%s%d", q ? "," : "", cfg->cpus[q]);
 	fprintf(f, ", io %s", trf_io_name(cfg->io));
 	if (cfg->io == TRF_IO_URING)
-		fprintf(f, " with %s reads, ring %s, restricted %s", trf_engine_read_name(eng),
-			trf_engine_ring_flags(eng), trf_engine_ring_restricted(eng));
+		fprintf(f, " with %s reads, ring %s, restricted %s, wait %s",
+			trf_engine_read_name(eng), trf_engine_ring_flags(eng),
+			trf_engine_ring_restricted(eng), trf_engine_wait_name(eng));
 	fprintf(f, ", offload %s, buffers %u x %u B = %.1f MiB per queue", offloads_text(eng),
 		cfg->buffers, cfg->frame_size, (double)cfg->buffers * cfg->frame_size / (1 << 20));
 	fprintf(f, ", reflect %s, mac %02x:%02x:%02x:%02x:%02x:%02x", cfg->mode->name,

@@ -27,6 +27,7 @@ extern "C" {
 #define TRF_MAX_QUEUES 256 /* the kernel's MAX_TAP_QUEUES */
 #define TRF_MAX_ADDRS 16
 #define TRF_MAX_FIXED_READS 16
+#define TRF_MAX_COALESCE_USEC 10000 /* --coalesce: 10 ms at most */
 #define TRF_DEFAULT_DEV "trf0"
 #define TRF_DEFAULT_BUFFERS 256
 /*
@@ -101,6 +102,13 @@ struct trf_config {
 	enum trf_io io;
 	enum trf_read read;
 	unsigned int fixed_reads; /* READ_FIXEDs in flight per queue (fixed strategy) */
+	/*
+	 * io_uring: once frames arrive closer together than this, a worker
+	 * waits up to this long for more before it reflects the batch (the
+	 * kernel's min_wait, Linux 6.12); 0 = off.
+	 */
+	unsigned int coalesce_usec;
+	bool busy_poll; /* --poll busy: never sleep, reap and submit in a loop */
 	unsigned int buffers; /* per queue, a power of two */
 	unsigned int frame_size; /* bytes per buffer: a read that fills one is a truncated frame */
 	bool buffers_set,
@@ -230,6 +238,13 @@ const char *trf_engine_ring_flags(const struct trf_engine *eng);
  * (the kernel cannot); "" for the sync engine.
  */
 const char *trf_engine_ring_restricted(const struct trf_engine *eng);
+
+/*
+ * How the workers wait for frames: "sleep" (the default), "coalesce NNus"
+ * (--coalesce, in force), "sleep (coalesce unsupported: Linux < 6.12)", or
+ * "busy" (--poll busy).
+ */
+const char *trf_engine_wait_name(const struct trf_engine *eng);
 
 /* Name the device got (a name with %d is expanded by the kernel). */
 const char *trf_engine_dev(const struct trf_engine *eng);

@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "ring.h"
 
@@ -29,7 +32,12 @@
 #define IORING_SETUP_DEFER_TASKRUN (1U << 13)
 #endif
 
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT (1U << 15) /* Linux 6.12: min_wait_usec in the wait argument */
+#endif
+
 #define CQE_BATCH 256
+#define COALESCE_IDLE_S 1 /* a coalescing wait gives up after this long without a frame */
 #define DRAIN_WAIT_MS 100
 #define DRAIN_TRIES 20
 
@@ -310,6 +318,21 @@ static int uring_setup(struct trf_worker *w, struct trf_err *err)
 	}
 	q->read_name = q->rs->name;
 	w->read_name = q->read_name;
+
+	/* How the worker waits (see wait_for_work). */
+	q->busy = cfg->busy_poll;
+	q->gap_ns = UINT64_MAX;
+	if (q->busy) {
+		w->wait_name = "busy";
+	} else if (cfg->coalesce_usec && (q->ring.features & IORING_FEAT_MIN_TIMEOUT)) {
+		q->coalesce_usec = cfg->coalesce_usec;
+		snprintf(q->wait_label, sizeof(q->wait_label), "coalesce %uus", q->coalesce_usec);
+		w->wait_name = q->wait_label;
+	} else if (cfg->coalesce_usec) {
+		w->wait_name = "sleep (coalesce unsupported: Linux < 6.12)";
+	} else {
+		w->wait_name = "sleep";
+	}
 	return 0;
 }
 
@@ -398,6 +421,94 @@ static void publish_totals(struct trf_uring_queue *q, struct trf_queue_stats *st
 	q->t = (struct trf_uq_totals){ 0 };
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The wait argument of io_uring_enter, with Linux 6.12's min_wait (liburing 2.3 calls it pad). */
+struct trf_getevents_arg {
+	uint64_t sigmask;
+	uint32_t sigmask_sz;
+	uint32_t min_wait_usec;
+	uint64_t ts;
+};
+
+/*
+ * Submit what is queued and wait for wait_nr events, but once min_wait has
+ * passed return as soon as any event is there.  liburing 2.3 has no helper
+ * for min_wait: the SQ tail is published here as liburing does it (no
+ * SQPOLL), and io_uring_enter is called directly.  The overall timeout must
+ * be set: without one the kernel ends the wait at min_wait even when nothing
+ * came.
+ */
+static int enter_min_wait(struct trf_uring_queue *q, unsigned int wait_nr)
+{
+	struct io_uring_sq *sq = &q->ring.sq;
+	struct __kernel_timespec ts = { .tv_sec = COALESCE_IDLE_S };
+	struct trf_getevents_arg arg = {
+		.min_wait_usec = q->coalesce_usec,
+		.ts = (uint64_t)(uintptr_t)&ts,
+	};
+	unsigned int tail = sq->sqe_tail, submit;
+	long ret;
+
+	if (sq->sqe_head != tail) {
+		sq->sqe_head = tail;
+		__atomic_store_n(sq->ktail, tail, __ATOMIC_RELEASE);
+	}
+	submit = tail - __atomic_load_n(sq->khead, __ATOMIC_ACQUIRE);
+	ret = syscall(__NR_io_uring_enter, q->ring.ring_fd, submit, wait_nr,
+		      IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
+	return ret < 0 ? -errno : (int)ret;
+}
+
+/*
+ * Submit the batch's writes and re-armed reads, and wait for work.
+ *
+ * tun writes complete inline, during the submit, and so do the non-blocking
+ * reads of a fixed round.  Waiting for just one CQE would return at once
+ * with nothing but write completions and cost a second io_uring_enter per
+ * frame at low load; wait for one event beyond them instead: a read, the
+ * readiness poll, or the stop poll, which is always armed.  (Never for the
+ * whole round: where the reads cannot be made non-blocking they park, and
+ * the stop must still get in.)  A starved strategy waits for the writes
+ * alone: they bring back the buffers its next reads need.
+ *
+ * Coalescing: while frames arrive closer together than --coalesce, ask for
+ * up to half the buffers' worth of events with min_wait = --coalesce: the
+ * kernel sleeps until they are there, or until min_wait has passed and
+ * anything is.  Slower than that, coalescing would only add a wakeup for
+ * the writes' completions (they are there when min_wait ends), so the plain
+ * wait is used: below that rate a frame's latency is untouched.
+ *
+ * Busy polling: submit and collect without ever sleeping.
+ */
+static int wait_for_work(struct trf_uring_queue *q)
+{
+	if (q->busy)
+		return io_uring_submit_and_get_events(&q->ring);
+	if (q->coalesce_usec && !q->starved && q->gap_ns < (uint64_t)q->coalesce_usec * 1000u)
+		return enter_min_wait(q, q->writes_inflight + q->nbufs / 2);
+	return io_uring_submit_and_wait(&q->ring, q->writes_inflight + !q->starved);
+}
+
+/* After a wakeup that read frames: the mean gap between them, for the next wait. */
+static void note_wakeup(struct trf_uring_queue *q, uint64_t reads)
+{
+	uint64_t now;
+
+	if (!q->coalesce_usec || !reads)
+		return;
+	now = now_ns();
+	if (q->last_wake_ns)
+		q->gap_ns = (now - q->last_wake_ns) / reads;
+	q->last_wake_ns = now;
+}
+
 /*
  * Reap every ready CQE, reflect the frames they carry as one burst, queue
  * their writes, re-arm the reads.  The caller submits once.
@@ -443,6 +554,7 @@ static int reap_and_reflect(struct trf_uring_queue *q, struct trf_worker *w)
 		q->rs->arm(q);
 	if (q->rs->flush)
 		q->rs->flush(q);
+	note_wakeup(q, q->t.frames_read);
 	publish_totals(q, &w->stats);
 	return ret;
 }
@@ -490,19 +602,10 @@ static int uring_run(struct trf_worker *w, struct trf_err *err)
 			}
 			ret = io_uring_submit_and_wait_timeout(&q->ring, &cqe, 1, &ts, NULL);
 		} else {
-			/*
-			 * tun writes complete inline, during the submit, and so do
-			 * the non-blocking reads of a fixed round.  Waiting for just
-			 * one CQE would return at once with nothing but write
-			 * completions and cost a second io_uring_enter per frame at
-			 * low load; wait for one event beyond them instead: a read,
-			 * the readiness poll, or the stop poll, which is always armed.
-			 * (Never for the whole round: where the reads cannot be made
-			 * non-blocking they park, and the stop must still get in.)
-			 * A starved strategy waits for the writes alone: they bring
-			 * back the buffers its next reads need.
-			 */
-			ret = io_uring_submit_and_wait(&q->ring, q->writes_inflight + !q->starved);
+			ret = wait_for_work(q);
+			if (ret == -ETIME)
+				q->gap_ns =
+				    UINT64_MAX; /* a second without a frame: coalescing waits again */
 		}
 		TRF_STAT_ADD(&w->stats, waits, 1);
 		if (TRF_UNLIKELY(ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY &&

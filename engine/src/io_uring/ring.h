@@ -121,6 +121,16 @@ struct trf_uring_queue {
 	struct trf_frame *batch; /* frames of the current reap, nbufs at most */
 	unsigned int nframes;
 	struct trf_uq_totals t;
+	/*
+	 * --coalesce in force (the kernel has min_wait): its length, and the
+	 * mean gap between frames at the last wakeup that read any, which
+	 * decides whether coalescing pays (see ring.c, wait_for_work).
+	 */
+	uint32_t coalesce_usec;
+	uint64_t gap_ns;
+	uint64_t last_wake_ns;
+	bool busy; /* --poll busy */
+	char wait_label[32]; /* "coalesce NNus", for the summary */
 };
 
 static inline uint8_t *trf_uq_buf(const struct trf_uring_queue *q, uint16_t bid)

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# --coalesce and --poll busy: what is in force is said (start line, summary),
+# by what this kernel supports (min_wait needs Linux 6.12); a ping flood
+# with 32 in flight comes back whole and a tapgen trial loses nothing, with
+# the accounting exact and the frames per wakeup reported; options that
+# cannot go together are refused (exit 2).  No timing thresholds.
+# usage: coalesce.sh tap|tun multishot|fixed
+source "$(dirname "$0")/lib.sh"
+mode=$1 engine=$2
+
+kernel_has_min_wait() { # Linux >= 6.12
+	local v
+	v=$(uname -r | cut -d. -f1,2)
+	awk -v v="$v" 'BEGIN {split(v, a, "."); exit !(a[1] > 6 || (a[1] == 6 && a[2] >= 12))}'
+}
+
+for how in "--coalesce 100" "--poll busy"; do
+	# shellcheck disable=SC2046,SC2086
+	start_reflector -m "$mode" -c "$CPU_A" $(engine_args "$engine") $how
+	if [[ $how == --poll* ]]; then
+		want="busy"
+	elif kernel_has_min_wait; then
+		want="coalesce 100us"
+	else
+		want="sleep (coalesce unsupported: Linux < 6.12)"
+	fi
+	grep -q "wait $want" "$TMP/reflector.err" || fail "$how: the start line does not say 'wait $want': $(head -1 "$TMP/reflector.err")"
+	out=$(nsx ping -f -l 32 -c 20000 -W 2 "$PEER_IP") || fail "$how: ping -f: $out"
+	grep -q " 0% packet loss" <<<"$out" || fail "$how: ping -f lost packets: $out"
+	nsx "$TAPGEN" --dst "$PEER_IP" --rate 50000 --duration 1 --cpu "$CPU_B" --json "$TMP/g.json" >/dev/null ||
+		fail "$how: tapgen"
+	jq -e '.lost == 0 and .duplicates == 0' "$TMP/g.json" >/dev/null || fail "$how: tapgen lost datagrams: $(cat "$TMP/g.json")"
+	stop_reflector
+	summary ".wait == \"$want\"" >/dev/null ||
+		fail "$how: summary wait: $(summary .wait)"
+	summary '.wakeups > 0 and .frames_per_wakeup > 0' >/dev/null || fail "$how: no wakeups counted: $(summary)"
+	echo "$how: wait '$want', $(summary '"\(.frames_read) frames read in \(.wakeups) wakeups (\(.frames_per_wakeup) per wakeup)"')"
+done
+
+# Refused: coalescing or busy polling with the sync engine, and both at once.
+for bad in "--io sync --coalesce 50" "--io sync --poll busy" "--coalesce 50 --poll busy" "--coalesce 10001" "--poll spin"; do
+	rc=0
+	# shellcheck disable=SC2086
+	nsx "$TAPREFLECT" -m "$mode" -c "$CPU_A" $bad --duration 1 >"$TMP/bad.out" 2>&1 || rc=$?
+	[[ $rc == 2 ]] || fail "'$bad' exited $rc, not 2: $(cat "$TMP/bad.out")"
+	echo "refused: $bad: $(head -1 "$TMP/bad.out")"
+done
