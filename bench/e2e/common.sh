@@ -43,11 +43,12 @@ bench_cleanup() {
 }
 
 # start_reflector ARGS...: tapreflect with a host address and a JSON summary in
-# $TMP/r.json; returns once it is ready and ARP/first-packet paths are warm.
+# $TMP/r.json (with interval records every $RSTATS seconds if set); returns
+# once it is ready and ARP/first-packet paths are warm.
 # Not to be called in a subshell: cleanup must know RPID.
 start_reflector() {
 	rm -f "$TMP"/r.* # a stale ready line would race the new reflector
-	ip netns exec "$NS" "$TAPREFLECT" "$@" --addr 198.18.0.1/24 --stats 0 --json "$TMP/r.json" \
+	ip netns exec "$NS" "$TAPREFLECT" "$@" --addr 198.18.0.1/24 --stats "${RSTATS:-0}" --json "$TMP/r.json" \
 		>"$TMP/r.out" 2>"$TMP/r.err" &
 	RPID=$!
 	for _ in $(seq 200); do grep -q "reflecting on" "$TMP/r.err" 2>/dev/null && break; sleep 0.05; done

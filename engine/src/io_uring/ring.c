@@ -38,6 +38,12 @@
 
 #define CQE_BATCH 256
 #define COALESCE_IDLE_S 1 /* a coalescing wait gives up after this long without a frame */
+/*
+ * A multishot read posts at most this many completions in one go, then waits
+ * for its task work to run again (the kernel's MULTISHOT_MAX_RETRY): a
+ * wakeup that read this many left frames behind, and must not sleep.
+ */
+#define MULTISHOT_BURST 32
 #define DRAIN_WAIT_MS 100
 #define DRAIN_TRIES 20
 
@@ -483,7 +489,10 @@ static int enter_min_wait(struct trf_uring_queue *q, unsigned int wait_nr)
  * kernel sleeps until they are there, or until min_wait has passed and
  * anything is.  Slower than that, coalescing would only add a wakeup for
  * the writes' completions (they are there when min_wait ends), so the plain
- * wait is used: below that rate a frame's latency is untouched.
+ * wait is used: below that rate a frame's latency is untouched.  So it is
+ * after a wakeup that read a full multishot burst: more frames wait, and the
+ * read that takes them runs as task work of the next wait, which must not
+ * sleep first.
  *
  * Busy polling: submit and collect without ever sleeping.
  */
@@ -491,7 +500,8 @@ static int wait_for_work(struct trf_uring_queue *q)
 {
 	if (q->busy)
 		return io_uring_submit_and_get_events(&q->ring);
-	if (q->coalesce_usec && !q->starved && q->gap_ns < (uint64_t)q->coalesce_usec * 1000u)
+	if (q->coalesce_usec && !q->starved && q->last_reads < MULTISHOT_BURST &&
+	    q->gap_ns < (uint64_t)q->coalesce_usec * 1000u)
 		return enter_min_wait(q, q->writes_inflight + q->nbufs / 2);
 	return io_uring_submit_and_wait(&q->ring, q->writes_inflight + !q->starved);
 }
@@ -501,6 +511,7 @@ static void note_wakeup(struct trf_uring_queue *q, uint64_t reads)
 {
 	uint64_t now;
 
+	q->last_reads = reads;
 	if (!q->coalesce_usec || !reads)
 		return;
 	now = now_ns();

@@ -129,6 +129,7 @@ struct trf_uring_queue {
 	uint32_t coalesce_usec;
 	uint64_t gap_ns;
 	uint64_t last_wake_ns;
+	uint64_t last_reads; /* frames read at the last wakeup */
 	bool busy; /* --poll busy */
 	char wait_label[32]; /* "coalesce NNus", for the summary */
 };
