@@ -10,7 +10,7 @@ set(TRF_BASH_COMPLETIONDIR "${CMAKE_INSTALL_DATADIR}/bash-completion/completions
 
 # Benchmarks, run with the installed tools by bin/tapreflect-bench.
 install(PROGRAMS packaging/tapreflect-bench DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(PROGRAMS bench/e2e/run.sh bench/e2e/ab.sh bench/e2e/streams.sh
+install(PROGRAMS bench/e2e/run.sh bench/e2e/ab.sh bench/e2e/streams.sh bench/e2e/compare.sh bench/e2e/latency.sh
   DESTINATION ${CMAKE_INSTALL_DATADIR}/tapreflect/bench/e2e)
 install(FILES bench/e2e/common.sh DESTINATION ${CMAKE_INSTALL_DATADIR}/tapreflect/bench/e2e)
 

@@ -98,8 +98,9 @@ start_reflector() {
 	rm -f "$TMP/reflector.out" "$TMP/reflector.err" "$TMP/reflector.json"
 	# Not through nsx: $! must be tapreflect itself (ip netns exec execs it).
 	local coalesce=()
-	# not for the sync engine, which refuses it
-	[[ -n ${TRF_TEST_COALESCE:-} && " $* " != *" sync "* ]] && coalesce=(--coalesce "$TRF_TEST_COALESCE")
+	# not for the sync engine or busy polling, which refuse it, nor where the test sets its own
+	[[ -n ${TRF_TEST_COALESCE:-} && " $* " != *" sync "* && " $* " != *" busy "* && " $* " != *" --coalesce "* ]] &&
+		coalesce=(--coalesce "$TRF_TEST_COALESCE")
 	ip netns exec "$NS" "$TAPREFLECT" --addr "$HOST_IP/24" --stats 0 --json "$TMP/reflector.json" \
 		${TRF_TEST_OFFLOAD:+--offload "$TRF_TEST_OFFLOAD"} "${coalesce[@]}" "$@" \
 		>"$TMP/reflector.out" 2>"$TMP/reflector.err" &
