@@ -73,6 +73,10 @@ for ((rep = 1; rep <= REPS; rep++)); do
 			start_reflector "${opts[@]}"
 			run "tapreflect $setup" 198.18.0.2
 			stop_reflector
+			# the reflector's CPU, honestly: a busy worker holds its CPU whatever the load
+			jq -c --slurpfile r "$TMP/r.json" '. + {cpu_util: ($r | map(select(.type == "summary"))[0]
+				| .cpu_s / .elapsed_s)}' <<<"$(tail -1 "$ALL")" >"$TMP/last" &&
+				sed -i '$d' "$ALL" && cat "$TMP/last" >>"$ALL"
 			;;
 		server)
 			ip netns exec "$NS2" taskset -c "$CPU_R" sockperf server -i 198.19.0.2 -p 11111 >/dev/null 2>&1 &
@@ -88,9 +92,11 @@ for ((rep = 1; rep <= REPS; rep++)); do
 done
 [[ -n $JSON ]] && cp "$ALL" "$JSON"
 echo
-printf '%-24s %10s %10s\n' setup "p50 us" "p99 us"
+printf '%-24s %10s %10s %14s\n' setup "p50 us" "p99 us" "reflector CPU"
 for setup in "tapreflect wait" "tapreflect busy" "sockperf server (veth)"; do
 	p50=$(jq -r --arg s "$setup" 'select(.setup == $s) | .p50_us' "$ALL" | median)
 	p99=$(jq -r --arg s "$setup" 'select(.setup == $s) | .p99_us' "$ALL" | median)
-	printf '%-24s %10.2f %10.2f\n' "$setup" "$p50" "$p99"
+	util=$(jq -r --arg s "$setup" 'select(.setup == $s) | (.cpu_util // empty)' "$ALL" | median)
+	printf '%-24s %10.2f %10.2f %14s\n' "$setup" "$p50" "$p99" \
+		"$([[ $setup == tapreflect* ]] && awk -v u="$util" 'BEGIN {printf "%.0f %%", u * 100}' || echo -)"
 done
