@@ -52,6 +52,7 @@ struct trf_worker {
 	const char *ring_flags;
 	const char *ring_restricted; /* "on", "unsupported"; "" without a ring */
 	const char *wait_name; /* how the worker waits: "sleep", "coalesce 50us", "busy", ... */
+	char wait_label[32]; /* wait_name's text when it is made up: outlives the io state */
 	int status; /* setup result */
 	bool failed; /* ended on an error after start, or detached (under eng->lock) */
 	struct trf_err err;

@@ -332,8 +332,8 @@ static int uring_setup(struct trf_worker *w, struct trf_err *err)
 		w->wait_name = "busy";
 	} else if (cfg->coalesce_usec && (q->ring.features & IORING_FEAT_MIN_TIMEOUT)) {
 		q->coalesce_usec = cfg->coalesce_usec;
-		snprintf(q->wait_label, sizeof(q->wait_label), "coalesce %uus", q->coalesce_usec);
-		w->wait_name = q->wait_label;
+		snprintf(w->wait_label, sizeof(w->wait_label), "coalesce %uus", q->coalesce_usec);
+		w->wait_name = w->wait_label;
 	} else if (cfg->coalesce_usec) {
 		w->wait_name = "sleep (coalesce unsupported: Linux < 6.12)";
 	} else {

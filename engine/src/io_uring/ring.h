@@ -131,7 +131,6 @@ struct trf_uring_queue {
 	uint64_t last_wake_ns;
 	uint64_t last_reads; /* frames read at the last wakeup */
 	bool busy; /* --poll busy */
-	char wait_label[32]; /* "coalesce NNus", for the summary */
 };
 
 static inline uint8_t *trf_uq_buf(const struct trf_uring_queue *q, uint16_t bid)
