@@ -122,10 +122,9 @@ for ((rep = 1; rep <= REPS; rep++)); do
 		# CPU per frame: the median over the half-second intervals at the full load, so
 		# that a burst of interference from the rest of the machine in one of them does
 		# not move the trial's figure (the whole run's figure is kept in trials.json).
-		cpu=$(jq -s --argjson rate "$RATE" '[.[] | select(.type == "interval" and .pps_read >= 0.9 * $rate)
-			| .cpu_ns_per_frame] | sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
-			else (.[length / 2 - 1] + .[length / 2]) / 2 end' "$TMP/r.json")
-		[[ $cpu != null ]] || cpu=$(jq 'select(.type == "summary") | .cpu_ns_per_frame' "$TMP/r.json")
+		cpu=$(jq -r --argjson rate "$RATE" 'select(.type == "interval" and .pps_read >= 0.9 * $rate)
+			| .cpu_ns_per_frame' "$TMP/r.json" | median)
+		[[ $cpu != 0 ]] || cpu=$(jq 'select(.type == "summary") | .cpu_ns_per_frame' "$TMP/r.json")
 		cp "$TMP/r.json" "$TMP/fixed-r.json"
 		start "$side"
 		ip netns exec "$NS" "$TAPGEN" --dst 198.18.0.2 --size "$payload" --cpu "$CPU_G" --search --steps 5 \
