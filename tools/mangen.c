@@ -19,18 +19,13 @@
 #include "tapreflect/reflect.h"
 #include "tapreflect/stats.h"
 
-static void roff_text(const char *s, FILE *f)
-{
-	trf_roff_escape(s, strlen(s), f);
-}
-
 static void drops(FILE *f)
 {
 	for (unsigned int i = 1; i < TRF_STAT_DROPS; i++) {
 		fputs(".TP\n\\fB", f);
-		roff_text(trf_stat_drop_name(i), f);
+		trf_roff_puts(trf_stat_drop_name(i), f);
 		fputs("\\fR\n", f);
-		roff_text(trf_stat_drop_help(i), f);
+		trf_roff_puts(trf_stat_drop_help(i), f);
 		fputc('\n', f);
 	}
 }
@@ -39,9 +34,9 @@ static void modes(FILE *f)
 {
 	for (const struct trf_reflect_mode *const *m = trf_reflect_modes; *m; m++) {
 		fputs(".TP\n\\fB", f);
-		roff_text((*m)->name, f);
+		trf_roff_puts((*m)->name, f);
 		fputs("\\fR\n", f);
-		roff_text((*m)->help, f);
+		trf_roff_puts((*m)->help, f);
 		fputc('\n', f);
 	}
 }

@@ -75,7 +75,7 @@ void trf_roff_escape(const char *text, size_t len, FILE *f)
 	}
 }
 
-static void roff_puts(const char *text, FILE *f)
+void trf_roff_puts(const char *text, FILE *f)
 {
 	trf_roff_escape(text, strlen(text), f);
 }
@@ -95,11 +95,11 @@ void trf_opt_man(const struct trf_opt_tool *tool, FILE *f)
 		if (o->short_name)
 			fprintf(f, "\\fB\\-%c\\fR, ", o->short_name);
 		fputs("\\fB\\-\\-", f);
-		roff_puts(o->name, f);
+		trf_roff_puts(o->name, f);
 		fputs("\\fR", f);
 		if (o->arg) {
 			fputs(" \\fI", f);
-			roff_puts(o->arg, f);
+			trf_roff_puts(o->arg, f);
 			fputs("\\fR", f);
 		}
 		fputc('\n', f);

@@ -45,6 +45,9 @@ void trf_opt_man(const struct trf_opt_tool *tool, FILE *f);
 /* Write TEXT escaped for roff: backslashes, dashes, and leading dots/quotes. */
 void trf_roff_escape(const char *text, size_t len, FILE *f);
 
+/* The same for a whole NUL-terminated string. */
+void trf_roff_puts(const char *text, FILE *f);
+
 /* Print "prog: MESSAGE" and the pointer to --help on stderr; returns -EINVAL. */
 int trf_opt_error(const struct trf_opt_tool *tool, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
