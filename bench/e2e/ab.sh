@@ -20,13 +20,14 @@ none, so give only what differs.
                                  (a sysctl, a qdisc, a generator build, ...)
 
 Load and trials:
-  --reps N           trials per candidate, interleaved A B B A A B ... (default 20; 5
-                     is the least for a 99 % interval)
+  --reps N           fixed-load trials per candidate, in A B, B A, ... order (default
+                     60; 5 is the least for a 99 % interval)
+  --pdr-reps N       PDR searches per candidate, in the same order (default 12; 0: none)
   --mode tap|tun     device mode (default tun)
   --size BYTES       Ethernet frame size, 64..1518 (default 64)
   --rate PPS         fixed load for CPU per frame and RTT (default: half of A's NDR,
                      found by a short search first)
-  --trial SECS       length of the fixed-load trial (default 4)
+  --trial SECS       length of a fixed-load trial (default 1)
   --build DIR        build directory (default build)
   --out DIR          where results go (default BUILD/ab-results; ./ab-results
                      under tapreflect-bench): a.json and b.json (one
@@ -35,20 +36,32 @@ Load and trials:
                      histograms and reflector summaries (*.jsonl)
   -h, --help         this help
 
-Per trial: tapgen at the fixed rate (the reflector's CPU per frame: the median
-of its half-second figures at the full load; RTT p50 and p99), then a PDR
-search (--steps 5, 0.5 s trials).  Reflector on one CPU,
-tapgen on another.  The defaults (20 trials of 4 s, about 7 minutes) are sized
-so that an A/A run on a noisy 2-vCPU VM gives intervals within +-5 % for CPU
-per frame and +-10 % for PDR.  Gating thresholds: CPU per frame 5 %, PDR and
-RTT p50 10 %; RTT p99 is reported but does not gate (on a shared machine its
-spread is far wider than any change worth catching).
+Every trial starts its side's reflector afresh (after the side's hook) on one
+CPU, with tapgen on another.  First the fixed-load trials: tapgen at --rate
+for --trial seconds; the reflector's CPU per frame (its own figure for the
+trial), RTT p50 and p99.  Then the PDR searches (--steps 5, 0.5 s trials,
+the ceiling fixed at what an unlimited trial of A offered, so that every
+search bisects the same range).
+
+Why many short trials, in pairs: on a shared VM the CPU per frame wanders
+by +-10 % over seconds, the same within one reflector's run as across runs.
+A trial longer than a second does not average that out; many trials do, and
+the A and B trial of a repetition, run back to back, share most of it.  So
+each fixed-load sample carries its repetition as "pair", and perf-report
+judges the ratios of the pairs (Hodges-Lehmann with the signed-rank
+interval).  PDR samples are judged unpaired: a search's spread comes from its
+own pass/fail steps more than from the drift.  The defaults (60 trials of 1 s
+and 12 searches per side, about 6 minutes) are sized so that an A/A run on a
+noisy 2-vCPU VM gives intervals within +-5 % for CPU per frame and +-10 % for
+PDR.  Gating thresholds: CPU per frame 5 %, PDR and RTT p50 10 %; RTT p99 is
+reported but does not gate (on a shared machine its spread is far wider than
+any change worth catching).
 Exit status: tools/perf-report's (0 no regression, 1 B regressed, 3
 inconclusive), 2 bad usage.
 TXT
 }
 
-BUILD=build REPS=20 MODE=tun SIZE=64 RATE="" TRIAL=4 OUTDIR=""
+BUILD=build REPS=60 PDR_REPS=12 MODE=tun SIZE=64 RATE="" TRIAL=1 OUTDIR=""
 A_BIN="" B_BIN="" A_OPTS="" B_OPTS="" A_HOOK="" B_HOOK=""
 while [[ $# -gt 0 ]]; do
 	case $1 in
@@ -59,6 +72,7 @@ while [[ $# -gt 0 ]]; do
 	--a-hook) A_HOOK=$2; shift 2 ;;
 	--b-hook) B_HOOK=$2; shift 2 ;;
 	--reps) REPS=$2; shift 2 ;;
+	--pdr-reps) PDR_REPS=$2; shift 2 ;;
 	--mode) MODE=$2; shift 2 ;;
 	--size) SIZE=$2; shift 2 ;;
 	--rate) RATE=$2; shift 2 ;;
@@ -71,6 +85,8 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $MODE == tap || $MODE == tun ]] || { echo "ab.sh: --mode tap or tun" >&2; exit 2; }
 [[ $REPS =~ ^[0-9]+$ && $REPS -ge 1 ]] || { echo "ab.sh: --reps N, N >= 1" >&2; exit 2; }
+[[ $PDR_REPS =~ ^[0-9]+$ ]] || { echo "ab.sh: --pdr-reps N, N >= 0" >&2; exit 2; }
+[[ $TRIAL =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "ab.sh: --trial SECS" >&2; exit 2; }
 [[ $SIZE =~ ^[0-9]+$ && $SIZE -ge 64 && $SIZE -le 1518 ]] || { echo "ab.sh: --size 64..1518" >&2; exit 2; }
 PROG=ab.sh
 source "$(dirname "$0")/common.sh"
@@ -96,60 +112,79 @@ start() {
 	start_reflector -m "$MODE" -c "$CPU_R" $opts
 }
 
-echo "tapreflect A/B, $REPS interleaved trial(s) each: $MODE, ${SIZE} B frames, reflector on CPU $CPU_R, tapgen on CPU $CPU_G"
+echo "tapreflect A/B: $REPS fixed-load trial(s) of $TRIAL s and $PDR_REPS PDR search(es) each, interleaved: $MODE, ${SIZE} B frames, reflector on CPU $CPU_R, tapgen on CPU $CPU_G"
 echo "  A: $A_BIN ${A_OPTS:-(default options)}${A_HOOK:+, hook: $A_HOOK}"
 echo "  B: $B_BIN ${B_OPTS:-(default options)}${B_HOOK:+, hook: $B_HOOK}"
-if [[ -z $RATE ]]; then
+CEILING=0
+if [[ -z $RATE || $PDR_REPS -gt 0 ]]; then
 	start A
 	ip netns exec "$NS" "$TAPGEN" --dst 198.18.0.2 --size "$payload" --cpu "$CPU_G" --search --steps 6 \
 		--repeats 1 --duration 0.5 --drain 0.2 --json "$TMP/ndr.json" >/dev/null
 	stop_reflector
-	RATE=$(jq -r '[(.ndr_pps / 2 | floor), 1000] | max' "$TMP/ndr.json")
-	echo "  fixed load: $RATE pps (half of A's NDR, $(jq -r .ndr_pps "$TMP/ndr.json") pps)"
+	CEILING=$(jq -r '.ceiling_pps | floor' "$TMP/ndr.json")
+	if [[ -z $RATE ]]; then
+		RATE=$(jq -r '[(.ndr_pps / 2 | floor), 1000] | max' "$TMP/ndr.json")
+		echo "  fixed load: $RATE pps (half of A's NDR, $(jq -r .ndr_pps "$TMP/ndr.json") pps)"
+	fi
+	[[ $PDR_REPS -gt 0 ]] && echo "  PDR search ceiling: $CEILING pps (what an unlimited trial of A offered)"
 fi
 
+# order REP: "A B" on odd repetitions, "B A" on even ones, so that neither side
+# always goes first and an order effect (a warm cache, a drift in the machine)
+# falls on both alike.
+order() { if (($1 % 2)); then echo "A B"; else echo "B A"; fi; }
+lc() { tr AB ab <<<"$1"; }
+progress() { [[ -t 1 ]] && printf '\r  %s %d/%d %s ' "$1" "$2" "$3" "$4"; return 0; }
+
 for ((rep = 1; rep <= REPS; rep++)); do
-	# A B, B A, A B, ...: neither side always goes first, so an order effect
-	# (a warm cache, a drift in the machine) falls on both alike.
-	order="A B"
-	((rep % 2 == 0)) && order="B A"
-	for side in $order; do
-		printf '  trial %d/%d %s: ' "$rep" "$REPS" "$side"
-		RSTATS=0.5 start "$side"
+	for side in $(order "$rep"); do
+		progress "fixed-load trial" "$rep" "$REPS" "$side"
+		start "$side"
 		ip netns exec "$NS" "$TAPGEN" --dst 198.18.0.2 --size "$payload" --cpu "$CPU_G" --rate "$RATE" \
-			--duration "$TRIAL" --json "$TMP/fixed.json" >/dev/null
+			--duration "$TRIAL" --drain 0.1 --json "$TMP/fixed.json" >/dev/null
 		stop_reflector
-		# CPU per frame: the median over the half-second intervals at the full load, so
-		# that a burst of interference from the rest of the machine in one of them does
-		# not move the trial's figure (the whole run's figure is kept in trials.json).
-		cpu=$(jq -r --argjson rate "$RATE" 'select(.type == "interval" and .pps_read >= 0.9 * $rate)
-			| .cpu_ns_per_frame' "$TMP/r.json" | median)
-		[[ $cpu != 0 ]] || cpu=$(jq 'select(.type == "summary") | .cpu_ns_per_frame' "$TMP/r.json")
-		cp "$TMP/r.json" "$TMP/fixed-r.json"
+		# CPU per frame: the reflector's own figure for the trial (its start-up and
+		# the one ping before the load are under 0.5 % of it at the default load).
+		cat "$TMP/fixed.json" >>"$OUTDIR/$(lc "$side")-rtt.jsonl"
+		jq -c 'select(.type == "summary")' "$TMP/r.json" >>"$OUTDIR/$(lc "$side")-reflector.jsonl"
+		# "pair": the repetition, in which A and B ran back to back (perf-report
+		# then judges the ratio of each pair)
+		jq -c --slurpfile g "$TMP/fixed.json" --argjson rep "$rep" 'select(.type == "summary") |
+			{kind: "timed", unit: "ns/frame", better: "lower", name: "ab/cpu_ns_per_frame", value: .cpu_ns_per_frame, threshold: 0.05, pair: $rep},
+			{kind: "timed", unit: "us", better: "lower", name: "ab/rtt_p50_us", value: $g[0].rtt_us.p50, threshold: 0.10, pair: $rep},
+			{kind: "timed", unit: "us", better: "lower", name: "ab/rtt_p99_us", value: $g[0].rtt_us.p99, gate: false, pair: $rep}' \
+			"$TMP/r.json" >>"$OUTDIR/$(lc "$side").json"
+		jq -c --arg side "$side" --argjson rep "$rep" --slurpfile g "$TMP/fixed.json" 'select(.type == "summary") |
+			{trial: "fixed", side: $side, rep: $rep, rate: $g[0].rate_target, loss_ratio: $g[0].loss_ratio,
+			 cpu_ns_per_frame: .cpu_ns_per_frame, frames_per_wakeup: .frames_per_wakeup, rtt_us: $g[0].rtt_us}' \
+			"$TMP/r.json" >>"$OUTDIR/trials.json"
+	done
+done
+[[ -t 1 ]] && echo
+for ((rep = 1; rep <= PDR_REPS; rep++)); do
+	for side in $(order "$rep"); do
+		progress "PDR search" "$rep" "$PDR_REPS" "$side"
 		start "$side"
 		ip netns exec "$NS" "$TAPGEN" --dst 198.18.0.2 --size "$payload" --cpu "$CPU_G" --search --steps 5 \
-			--repeats 1 --duration 0.5 --drain 0.2 --json "$TMP/pdr.json" >/dev/null
+			--repeats 1 --duration 0.5 --drain 0.2 --max-rate "$CEILING" --json "$TMP/pdr.json" >/dev/null
 		stop_reflector
-		lc=$(tr AB ab <<<"$side")
-		out=$OUTDIR/$lc.json
-		# for the HTML report: the search traces, RTT histograms and reflector summaries
-		cat "$TMP/pdr.json" >>"$OUTDIR/$lc-search.jsonl"
-		cat "$TMP/fixed.json" >>"$OUTDIR/$lc-rtt.jsonl"
-		jq -c 'select(.type == "summary")' "$TMP/fixed-r.json" >>"$OUTDIR/$lc-reflector.jsonl"
-		jq -c --slurpfile g "$TMP/fixed.json" --slurpfile p "$TMP/pdr.json" --argjson cpu "$cpu" '
-			select(.type == "summary") |
-			{kind: "timed", unit: "ns/frame", better: "lower", name: "ab/cpu_ns_per_frame", value: $cpu, threshold: 0.05},
-			{kind: "timed", unit: "us", better: "lower", name: "ab/rtt_p50_us", value: $g[0].rtt_us.p50, threshold: 0.10},
-			{kind: "timed", unit: "us", better: "lower", name: "ab/rtt_p99_us", value: $g[0].rtt_us.p99, gate: false},
-			{kind: "timed", unit: "pps", better: "higher", name: "ab/pdr_pps", value: $p[0].pdr_pps, threshold: 0.10}' \
-			"$TMP/fixed-r.json" >>"$out"
-		jq -c --arg side "$side" --argjson rep "$rep" --slurpfile g "$TMP/fixed.json" --slurpfile p "$TMP/pdr.json" \
-			--argjson cpu "$cpu" 'select(.type == "summary") | {side: $side, rep: $rep, rate: $g[0].rate_target,
-			 loss_ratio: $g[0].loss_ratio, cpu_ns_per_frame: $cpu, cpu_ns_per_frame_whole_run: .cpu_ns_per_frame,
-			 rtt_us: $g[0].rtt_us,
-			 ndr_pps: $p[0].ndr_pps, pdr_pps: $p[0].pdr_pps}' "$TMP/fixed-r.json" >>"$OUTDIR/trials.json"
-		tail -1 "$OUTDIR/trials.json" | jq -r '"cpu \(.cpu_ns_per_frame | floor) ns/frame, RTT p50 \(.rtt_us.p50) us, p99 \(.rtt_us.p99) us, PDR \(.pdr_pps | floor) pps"'
+		cat "$TMP/pdr.json" >>"$OUTDIR/$(lc "$side")-search.jsonl"
+		# no "pair": a search's spread comes from its own pass/fail steps more than
+		# from the machine's drift, so all pairwise ratios tell more than the pairs'
+		jq -c '{kind: "timed", unit: "pps", better: "higher", name: "ab/pdr_pps", value: .pdr_pps, threshold: 0.10}' \
+			"$TMP/pdr.json" >>"$OUTDIR/$(lc "$side").json"
+		jq -c --arg side "$side" --argjson rep "$rep" '{trial: "pdr", side: $side, rep: $rep,
+			ndr_pps: .ndr_pps, pdr_pps: .pdr_pps, ceiling_pps: .ceiling_pps}' "$TMP/pdr.json" >>"$OUTDIR/trials.json"
 	done
+done
+[[ -t 1 ]] && echo
+# the medians of each side, as a line of text for logs that are not a terminal
+for side in A B; do
+	jq -rs --arg side "$side" 'def med: sort | if length == 0 then null else .[length / 2 | floor] end;
+		[.[] | select(.side == $side)] as $t |
+		"  \($side): CPU \([$t[] | select(.trial == "fixed") | .cpu_ns_per_frame] | med | floor) ns/frame, " +
+		"RTT p50 \([$t[] | select(.trial == "fixed") | .rtt_us.p50] | med) us, " +
+		"PDR \([$t[] | select(.trial == "pdr") | .pdr_pps] | med // 0 | floor) pps (medians)"' "$OUTDIR/trials.json"
 done
 echo
 rc=0

@@ -34,7 +34,7 @@ jq -e '(.rtt_hist_us | map(.[2]) | add) == .received' "$TMP/udp.json" >/dev/null
 # perf-report's inputs: the committed baselines, a same-run A/B line, a meta line.
 {
 	cat "$SRC"/bench/baselines/icount.json
-	echo '{"kind":"timed","unit":"ns/frame","better":"lower","name":"ab/cpu_ns_per_frame","value":3512.4,"threshold":0.05}'
+	echo '{"kind":"timed","unit":"ns/frame","better":"lower","name":"ab/cpu_ns_per_frame","value":3512.4,"threshold":0.05,"pair":7}'
 	echo '{"kind":"timed","unit":"us","better":"lower","name":"ab/rtt_p99_us","value":120.5,"gate":false}'
 	echo '{"kind":"meta","machine":{"id":"abc","cpus":2},"config":{"profile":"quick"}}'
 } >"$TMP/metrics.json"
@@ -55,3 +55,5 @@ jq -c '.loss_ratio = "none"' "$TMP/udp.json" >"$TMP/bad3.json"
 expect_invalid tapgen "$TMP/bad3.json" "a string for a number"
 echo '{"kind":"timed","name":"x","value":1,"better":"faster"}' >"$TMP/bad4.json"
 expect_invalid perf-report "$TMP/bad4.json" "an unknown 'better'"
+echo '{"kind":"timed","name":"x","value":1,"pair":"one"}' >"$TMP/bad5.json"
+expect_invalid perf-report "$TMP/bad5.json" "a string for a pair number"

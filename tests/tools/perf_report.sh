@@ -5,7 +5,8 @@
 # --gate-timed, too few samples or too wide a spread are "inconclusive" (exit
 # 3 when they gate, unless --inconclusive pass), no common metric or an
 # unreadable file is bad input (exit 2), Markdown and chart are written, and
-# the exact Mann-Whitney p-value is right.
+# the exact Mann-Whitney p-value is right, and samples taken in pairs are
+# judged by the pairs' ratios.
 set -euo pipefail
 report=${1:?path to tools/perf-report}
 tmp=$(mktemp -d)
@@ -128,6 +129,54 @@ cat >"$tmp/gb.json" <<'JSON'
 JSON
 "$report" --baseline "$tmp/gb.json" --current "$tmp/gb.json" | grep -q '| micro/reflect/a | ns/frame | 20.50 | 20.50 | 1.000 |' ||
 	fail "google-benchmark input not read"
+# Paired samples ("pair": the trials of A and B that ran back to back): the
+# machine drifts from pair to pair (10 to 14), each pair's ratio stays within
+# 2 %.  Unpaired, that spread makes the interval too wide to tell; paired, the
+# ratios are what is judged.  8 pairs at 99 %: the exact signed-rank
+# distribution puts the interval at the smallest and largest ratio.
+paired() { # file with-pairs values...
+	local f=$1 with=$2 k=0
+	shift 2
+	for v in "$@"; do
+		k=$((k + 1))
+		if [[ $with == yes ]]; then
+			printf '{"kind":"timed","name":"e2e/cpu","value":%s,"unit":"ns/frame","better":"lower","pair":%d}\n' "$v" "$k"
+		else
+			printf '{"kind":"timed","name":"e2e/cpu","value":%s,"unit":"ns/frame","better":"lower"}\n' "$v"
+		fi
+	done >"$f"
+}
+drift=(10 14 8 12 11 9 13 10.5)
+moved=(10.1 13.86 8 12.24 10.78 9 13.13 10.395) # x 1.01 0.99 1 1.02 0.98 1 1.01 0.99
+paired "$tmp/pa" yes "${drift[@]}"
+paired "$tmp/pb" yes "${moved[@]}"
+"$report" --baseline "$tmp/pa" --current "$tmp/pb" --gate-timed --markdown "$tmp/paired.md" >/dev/null ||
+	fail "paired A/A: $(cat "$tmp/paired.md")"
+grep -q '| e2e/cpu | ns/frame | .* | 1.000 | \[0.980, 1.020\] (8 pairs) | ±2.0% | ±5% | 0.688 | no change |' "$tmp/paired.md" ||
+	fail "paired row: $(grep e2e/cpu "$tmp/paired.md")"
+paired "$tmp/ua" no "${drift[@]}"
+paired "$tmp/ub" no "${moved[@]}"
+rc=0
+"$report" --baseline "$tmp/ua" --current "$tmp/ub" --gate-timed --markdown "$tmp/unpaired.md" >/dev/null || rc=$?
+[[ $rc == 3 ]] || fail "the same samples unpaired exited $rc, not 3 (inconclusive)"
+grep -q '| e2e/cpu | .* | inconclusive (the interval reaches beyond ±5%) |' "$tmp/unpaired.md" ||
+	fail "unpaired row: $(grep e2e/cpu "$tmp/unpaired.md")"
+# One side without pair numbers: judged unpaired, never half-paired.
+rc=0
+"$report" --baseline "$tmp/pa" --current "$tmp/ub" --gate-timed >"$tmp/half.md" || rc=$?
+[[ $rc == 3 ]] && ! grep -q 'pairs)' "$tmp/half.md" || fail "half-paired input: exit $rc, $(grep e2e/cpu "$tmp/half.md")"
+# Every pair 3.5 to 7 % slower on top of the drift: a regression, p from the exact
+# distribution (2/256), the interval from the smallest to the largest ratio.
+paired "$tmp/ps" yes 10.4 14.63 8.4 12.66 11.66 9.585 13.455 11.235
+rc=0
+"$report" --baseline "$tmp/pa" --current "$tmp/ps" --gate-timed --timed-threshold 0.03 >"$tmp/ps.md" || rc=$?
+[[ $rc == 1 ]] && grep -q '| e2e/cpu | .* | 1.05[0-9] | \[1.035, 1.070\] (8 pairs) | .* | 0.00781 | REGRESSION |' "$tmp/ps.md" ||
+	fail "paired slowdown: exit $rc, $(grep e2e/cpu "$tmp/ps.md")"
+echo '{"kind":"timed","name":"e2e/cpu","value":1,"pair":"one"}' >"$tmp/badpair"
+rc=0
+"$report" --baseline "$tmp/badpair" --current "$tmp/pa" 2>"$tmp/badpair.err" >/dev/null || rc=$?
+[[ $rc == 2 ]] && grep -q '"pair" must be an integer' "$tmp/badpair.err" || fail "a string pair: exit $rc"
+
 echo "perf-report: A/A no change [0.975, 1.025], icount regression exit 1, timed slowdown [1.167, 1.232] not gating," \
 	"too few samples and wide spread inconclusive (exit 3 when gating), own thresholds and gate:false honoured," \
-	"bad input exit 2, p = 0.00794 exact"
+	"bad input exit 2, p = 0.00794 exact, paired samples judged by their pairs' ratios [0.980, 1.020]"
