@@ -22,7 +22,7 @@ none, so give only what differs.
 Load and trials:
   --reps N           fixed-load trials per candidate, in A B, B A, ... order (default
                      60; 5 is the least for a 99 % interval)
-  --pdr-reps N       PDR searches per candidate, in the same order (default 12; 0: none)
+  --pdr-reps N       PDR searches per candidate, in the same order (default 20; 0: none)
   --mode tap|tun     device mode (default tun)
   --size BYTES       Ethernet frame size, 64..1518 (default 64)
   --rate PPS         fixed load for CPU per frame and RTT (default: half of A's NDR,
@@ -51,7 +51,7 @@ each fixed-load sample carries its repetition as "pair", and perf-report
 judges the ratios of the pairs (Hodges-Lehmann with the signed-rank
 interval).  PDR samples are judged unpaired: a search's spread comes from its
 own pass/fail steps more than from the drift.  The defaults (60 trials of 1 s
-and 12 searches per side, about 6 minutes) are sized so that an A/A run on a
+and 20 searches per side, about 7 minutes) are sized so that an A/A run on a
 noisy 2-vCPU VM gives intervals within +-5 % for CPU per frame and +-10 % for
 PDR.  Gating thresholds: CPU per frame 5 %, PDR and RTT p50 10 %; RTT p99 is
 reported but does not gate (on a shared machine its spread is far wider than
@@ -61,7 +61,7 @@ inconclusive), 2 bad usage.
 TXT
 }
 
-BUILD=build REPS=60 PDR_REPS=12 MODE=tun SIZE=64 RATE="" TRIAL=1 OUTDIR=""
+BUILD=build REPS=60 PDR_REPS=20 MODE=tun SIZE=64 RATE="" TRIAL=1 OUTDIR=""
 A_BIN="" B_BIN="" A_OPTS="" B_OPTS="" A_HOOK="" B_HOOK=""
 while [[ $# -gt 0 ]]; do
 	case $1 in

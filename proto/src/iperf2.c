@@ -57,19 +57,6 @@ struct trf_iperf2_state {
 	struct flow flows[TRF_IPERF2_FLOWS];
 };
 
-static uint32_t load_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void store_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 /* ---- the report ---- */
 
 /* A non-negative value as iperf2 sends it: whole part, then millionths. */
@@ -88,13 +75,13 @@ static void store_split(uint8_t *p, double v)
 		whole++;
 		micro -= 1000000;
 	}
-	store_be32(p, (uint32_t)whole);
-	store_be32(p + 4, (uint32_t)micro);
+	trf_store_be32(p, (uint32_t)whole);
+	trf_store_be32(p + 4, (uint32_t)micro);
 }
 
 static double load_split(const uint8_t *p)
 {
-	return (double)(int32_t)load_be32(p) + (double)(int32_t)load_be32(p + 4) / 1e6;
+	return (double)(int32_t)trf_load_be32(p) + (double)(int32_t)trf_load_be32(p + 4) / 1e6;
 }
 
 size_t trf_iperf2_report_encode(uint8_t *out, size_t room, const struct trf_iperf2_report *r)
@@ -107,14 +94,14 @@ size_t trf_iperf2_report_encode(uint8_t *out, size_t room, const struct trf_iper
 	if (!len)
 		return 0;
 	memset(out, 0, len);
-	store_be32(h, TRF_IPERF2_FLAG_VERSION1 |
-			  (len == TRF_IPERF2_REPORT_LEN ? TRF_IPERF2_FLAG_SEQNO64B : 0));
-	store_be32(h + 4, (uint32_t)(r->bytes >> 32));
-	store_be32(h + 8, (uint32_t)r->bytes);
+	trf_store_be32(h, TRF_IPERF2_FLAG_VERSION1 |
+			      (len == TRF_IPERF2_REPORT_LEN ? TRF_IPERF2_FLAG_SEQNO64B : 0));
+	trf_store_be32(h + 4, (uint32_t)(r->bytes >> 32));
+	trf_store_be32(h + 8, (uint32_t)r->bytes);
 	store_split(h + 12, r->stop_s);
-	store_be32(h + 20, (uint32_t)r->lost);
-	store_be32(h + 24, (uint32_t)r->out_of_order);
-	store_be32(h + 28, (uint32_t)r->datagrams);
+	trf_store_be32(h + 20, (uint32_t)r->lost);
+	trf_store_be32(h + 24, (uint32_t)r->out_of_order);
+	trf_store_be32(h + 28, (uint32_t)r->datagrams);
 	store_split(h + 32, r->jitter_s);
 	if (len < TRF_IPERF2_REPORT_LEN)
 		return len;
@@ -124,11 +111,11 @@ size_t trf_iperf2_report_encode(uint8_t *out, size_t room, const struct trf_iper
 	store_split(x + 24, r->transit_mean_s);
 	store_split(x + 32, r->transit_m2);
 	store_split(x + 40, r->transit_vd_s);
-	store_be32(x + 48, r->transit_count);
+	trf_store_be32(x + 48, r->transit_count);
 	/* Inter-packet gap count and sum (x + 52, x + 56): clients print neither; left 0. */
-	store_be32(x2, (uint32_t)(r->lost >> 32));
-	store_be32(x2 + 4, (uint32_t)(r->out_of_order >> 32));
-	store_be32(x2 + 8, (uint32_t)(r->datagrams >> 32));
+	trf_store_be32(x2, (uint32_t)(r->lost >> 32));
+	trf_store_be32(x2 + 4, (uint32_t)(r->out_of_order >> 32));
+	trf_store_be32(x2 + 8, (uint32_t)(r->datagrams >> 32));
 	return len;
 }
 
@@ -140,16 +127,17 @@ int trf_iperf2_report_decode(const uint8_t *in, size_t len, struct trf_iperf2_re
 
 	if (len < TRF_IPERF2_REPORT_V1_LEN)
 		return -1;
-	flags = load_be32(h);
+	flags = trf_load_be32(h);
 	if (!(flags & TRF_IPERF2_FLAG_VERSION1))
 		return -1;
 	wide = (flags & TRF_IPERF2_FLAG_SEQNO64B) && len >= TRF_IPERF2_REPORT_LEN;
 	*r = (struct trf_iperf2_report){ 0 };
-	r->bytes = (uint64_t)load_be32(h + 4) << 32 | load_be32(h + 8);
+	r->bytes = (uint64_t)trf_load_be32(h + 4) << 32 | trf_load_be32(h + 8);
 	r->stop_s = load_split(h + 12);
-	r->lost = load_be32(h + 20) | (wide ? (uint64_t)load_be32(x2) << 32 : 0);
-	r->out_of_order = load_be32(h + 24) | (wide ? (uint64_t)load_be32(x2 + 4) << 32 : 0);
-	r->datagrams = load_be32(h + 28) | (wide ? (uint64_t)load_be32(x2 + 8) << 32 : 0);
+	r->lost = trf_load_be32(h + 20) | (wide ? (uint64_t)trf_load_be32(x2) << 32 : 0);
+	r->out_of_order =
+	    trf_load_be32(h + 24) | (wide ? (uint64_t)trf_load_be32(x2 + 4) << 32 : 0);
+	r->datagrams = trf_load_be32(h + 28) | (wide ? (uint64_t)trf_load_be32(x2 + 8) << 32 : 0);
 	r->jitter_s = load_split(h + 32);
 	if (len >= TRF_IPERF2_REPORT_LEN) {
 		r->transit_min_s = load_split(x);
@@ -158,7 +146,7 @@ int trf_iperf2_report_decode(const uint8_t *in, size_t len, struct trf_iperf2_re
 		r->transit_mean_s = load_split(x + 24);
 		r->transit_m2 = load_split(x + 32);
 		r->transit_vd_s = load_split(x + 40);
-		r->transit_count = load_be32(x + 48);
+		r->transit_count = trf_load_be32(x + 48);
 	}
 	return 0;
 }
@@ -209,8 +197,8 @@ static uint32_t key_hash(const struct flow_key *k)
 	uint32_t h = 0x9e3779b9u * (k->ip_version + 1u) ^ ((uint32_t)k->sport << 16 | k->dport);
 
 	for (unsigned int i = 0; i < 16; i += 4) {
-		h = (h ^ load_be32(k->src + i)) * 0x85ebca6bu;
-		h = (h ^ load_be32(k->dst + i)) * 0xc2b2ae35u;
+		h = (h ^ trf_load_be32(k->src + i)) * 0x85ebca6bu;
+		h = (h ^ trf_load_be32(k->dst + i)) * 0xc2b2ae35u;
 		h ^= h >> 15;
 	}
 	return h;
@@ -355,8 +343,8 @@ static enum trf_drop iperf2_udp(const struct trf_reflect_ctx *ctx, uint8_t *ip, 
 		return TRF_DROP_NONE;
 	}
 	/* Sequence number: the low word first, then the high word. */
-	lo = load_be32(payload);
-	hi = load_be32(payload + 12);
+	lo = trf_load_be32(payload);
+	hi = trf_load_be32(payload + 12);
 	seq = (int64_t)((uint64_t)hi << 32 | lo);
 
 	k.ip_version = v4 ? 4 : 6;
@@ -378,16 +366,16 @@ static enum trf_drop iperf2_udp(const struct trf_reflect_ctx *ctx, uint8_t *ip, 
 			flow_start(f, &k);
 		/* Sequence number 0 is no data (iperf2 counts from 1). */
 		if (seq > 0)
-			flow_count(f, st->now, (uint64_t)seq, plen, load_be32(payload + 4),
-				   load_be32(payload + 8));
+			flow_count(f, st->now, (uint64_t)seq, plen, trf_load_be32(payload + 4),
+				   trf_load_be32(payload + 8));
 		else
 			f->last_rx_us = st->now;
 		return TRF_CONSUMED;
 	}
 	/* The final datagram: counted once; each repeat gets the same report. */
 	if (!f->finished) {
-		flow_count(f, st->now, (uint64_t)0 - (uint64_t)seq, plen, load_be32(payload + 4),
-			   load_be32(payload + 8));
+		flow_count(f, st->now, (uint64_t)0 - (uint64_t)seq, plen,
+			   trf_load_be32(payload + 4), trf_load_be32(payload + 8));
 		f->finished = true;
 		f->end_rx_us = st->now;
 	}
