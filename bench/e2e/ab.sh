@@ -10,10 +10,11 @@ usage() {
 	cat <<'TXT'
 Usage: bench/e2e/ab.sh [OPTIONS]
 
-Candidates: a side's binary and hook default to the other's, its options to
-none, so give only what differs.
-  --a-bin PATH, --b-bin PATH     tapreflect binaries (default BUILD/tools/tapreflect,
-                                 or the installed one under tapreflect-bench)
+Candidates: each side's binary defaults to BUILD/tools/tapreflect (the
+installed one under tapreflect-bench), its options to none, and a hook given
+for one side runs for both (with A or B as its argument): give only what
+differs.  With nothing different it is an A/A run, and says so.
+  --a-bin PATH, --b-bin PATH     tapreflect binaries
   --a-opts OPTS, --b-opts OPTS   extra tapreflect options, e.g. --b-opts "--io sync"
   --a-hook CMD, --b-hook CMD     run before each trial of that side, with A or B as
                                  its argument: switch the component under test
@@ -93,8 +94,9 @@ source "$(dirname "$0")/common.sh"
 OUTDIR=${OUTDIR:-$(results_dir)/ab-results}
 bench_setup
 if [[ -n ${TRF_BIN_DIR:-} ]]; then REPORT=$TRF_BIN_DIR/tapreflect-perf-report; else REPORT=$(realpath "$(dirname "$0")/../../tools/perf-report"); fi
-A_BIN=$(realpath "${A_BIN:-${B_BIN:-$TAPREFLECT}}")
-B_BIN=$(realpath "${B_BIN:-$A_BIN}")
+A_BIN=$(realpath "${A_BIN:-$TAPREFLECT}")
+B_BIN=$(realpath "${B_BIN:-$TAPREFLECT}")
+for f in "$A_BIN" "$B_BIN"; do [[ -x $f ]] || { echo "ab.sh: $f is not an executable" >&2; exit 2; }; done
 payload=$((SIZE - 46))
 mkdir -p "$OUTDIR"
 : >"$OUTDIR/a.json"
@@ -115,6 +117,9 @@ start() {
 echo "tapreflect A/B: $REPS fixed-load trial(s) of $TRIAL s and $PDR_REPS PDR search(es) each, interleaved: $MODE, ${SIZE} B frames, reflector on CPU $CPU_R, tapgen on CPU $CPU_G"
 echo "  A: $A_BIN ${A_OPTS:-(default options)}${A_HOOK:+, hook: $A_HOOK}"
 echo "  B: $B_BIN ${B_OPTS:-(default options)}${B_HOOK:+, hook: $B_HOOK}"
+if [[ $A_BIN == "$B_BIN" && $A_OPTS == "$B_OPTS" && -z $A_HOOK$B_HOOK ]]; then
+	echo "  A and B are the same binary with the same options: an A/A run (what the noise alone gives)"
+fi
 CEILING=0
 if [[ -z $RATE || $PDR_REPS -gt 0 ]]; then
 	start A
@@ -136,6 +141,7 @@ order() { if (($1 % 2)); then echo "A B"; else echo "B A"; fi; }
 lc() { tr AB ab <<<"$1"; }
 progress() { [[ -t 1 ]] && printf '\r  %s %d/%d %s ' "$1" "$2" "$3" "$4"; return 0; }
 
+[[ -t 1 ]] || echo "  fixed-load trials at $RATE pps ..."
 for ((rep = 1; rep <= REPS; rep++)); do
 	for side in $(order "$rep"); do
 		progress "fixed-load trial" "$rep" "$REPS" "$side"
@@ -161,6 +167,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
 	done
 done
 [[ -t 1 ]] && echo
+[[ -t 1 || $PDR_REPS == 0 ]] || echo "  PDR searches ..."
 for ((rep = 1; rep <= PDR_REPS; rep++)); do
 	for side in $(order "$rep"); do
 		progress "PDR search" "$rep" "$PDR_REPS" "$side"

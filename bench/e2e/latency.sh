@@ -51,17 +51,18 @@ ip -n "$NS2" link set veth-s up
 
 ALL=$TMP/all.json
 : >"$ALL"
-# run SETUP DST: one ping-pong, its percentiles appended to $ALL.
-run() {
+# pingpong SETUP DST: one ping-pong; its percentiles as a JSON object in $REC.
+pingpong() {
 	local out
 	out=$(ip netns exec "$NS" timeout $((DURATION + 30)) taskset -c "$CPU_G" \
 		sockperf ping-pong -i "$2" -p 11111 -t "$DURATION" 2>&1) || { echo "$out" >&2; exit 1; }
 	grep -q "# dropped messages = 0" <<<"$out" || { echo "latency.sh: $1: sockperf saw drops: $out" >&2; exit 1; }
-	jq -cn --arg setup "$1" --argjson p50 "$(grep -oP 'percentile 50.000 =\s*\K[0-9.]+' <<<"$out")" \
+	REC=$(jq -cn --arg setup "$1" --argjson p50 "$(grep -oP 'percentile 50.000 =\s*\K[0-9.]+' <<<"$out")" \
 		--argjson p99 "$(grep -oP 'percentile 99.000 =\s*\K[0-9.]+' <<<"$out")" \
-		'{setup: $setup, p50_us: $p50, p99_us: $p99}' >>"$ALL"
-	tail -1 "$ALL"
+		'{setup: $setup, p50_us: $p50, p99_us: $p99}')
 }
+# record: $REC appended to $ALL and shown.
+record() { echo "$REC" >>"$ALL"; echo "$REC"; }
 
 echo "sockperf ping-pong, ${DURATION} s x $REPS per setup: reflector/server on CPU $CPU_R, client on CPU $CPU_G"
 for ((rep = 1; rep <= REPS; rep++)); do
@@ -71,18 +72,19 @@ for ((rep = 1; rep <= REPS; rep++)); do
 			opts=(-m tun --reflect sockperf -c "$CPU_R")
 			[[ $setup == busy ]] && opts+=(--poll busy)
 			start_reflector "${opts[@]}"
-			run "tapreflect $setup" 198.18.0.2
+			pingpong "tapreflect $setup" 198.18.0.2
 			stop_reflector
 			# the reflector's CPU, honestly: a busy worker holds its CPU whatever the load
-			jq -c --slurpfile r "$TMP/r.json" '. + {cpu_util: ($r | map(select(.type == "summary"))[0]
-				| .cpu_s / .elapsed_s)}' <<<"$(tail -1 "$ALL")" >"$TMP/last" &&
-				sed -i '$d' "$ALL" && cat "$TMP/last" >>"$ALL"
+			REC=$(jq -c --slurpfile r "$TMP/r.json" '. + {cpu_util: ($r | map(select(.type == "summary"))[0]
+				| .cpu_s / .elapsed_s)}' <<<"$REC")
+			record
 			;;
 		server)
 			ip netns exec "$NS2" taskset -c "$CPU_R" sockperf server -i 198.19.0.2 -p 11111 >/dev/null 2>&1 &
 			SPID=$!
 			sleep 0.5
-			run "sockperf server (veth)" 198.19.0.2
+			pingpong "sockperf server (veth)" 198.19.0.2
+			record
 			kill "$SPID"
 			wait "$SPID" 2>/dev/null || true
 			SPID=""
