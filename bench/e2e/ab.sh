@@ -22,8 +22,9 @@ differs.  With nothing different it is an A/A run, and says so.
 
 Load and trials:
   --reps N           fixed-load trials per candidate, in A B, B A, ... order (default
-                     60; 5 is the least for a 99 % interval)
-  --pdr-reps N       PDR searches per candidate, in the same order (default 20; 0: none)
+                     60; 8 is the least for a 99 % interval of their pairs)
+  --pdr-reps N       PDR searches per candidate, in the same order (default 20; 5 is
+                     the least for a 99 % interval; 0: none)
   --mode tap|tun     device mode (default tun)
   --size BYTES       Ethernet frame size, 64..1518 (default 64)
   --rate PPS         fixed load for CPU per frame and RTT (default: half of A's NDR,
