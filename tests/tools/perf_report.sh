@@ -118,6 +118,15 @@ rc=0
 head -1 "$tmp/saved" | grep -q '"kind": "meta", "machine": {"id": "abc"' || fail "saved baseline lost its meta: $(head -1 "$tmp/saved")"
 "$report" --baseline "$tmp/saved" --current "$tmp/m-here" >"$tmp/saved.md" || fail "a saved baseline against its own results"
 grep -q '| micro/x | ns/frame | 10.05 | 10.05 | 1.000 |' "$tmp/saved.md" || fail "saved baseline: $(cat "$tmp/saved.md")"
+# A saved baseline keeps each metric's own threshold and "gate": false, never its pairs.
+{
+	meta /dev/stdout abc
+	echo '{"kind":"timed","name":"ab/rtt_p99_us","value":100,"unit":"us","gate":false,"pair":1}'
+	echo '{"kind":"timed","name":"ab/pdr_pps","value":3e5,"unit":"pps","better":"higher","threshold":0.1,"pair":1}'
+} >"$tmp/own"
+"$report" --current "$tmp/own" --save-baseline "$tmp/own-saved" 2>/dev/null || fail "--save-baseline of own thresholds"
+jq -e -s '(.[1].gate == false) and (.[2].threshold == 0.1) and ([.[] | has("pair")] | any | not)' "$tmp/own-saved" >/dev/null ||
+	fail "saved baseline: $(cat "$tmp/own-saved")"
 
 # google-benchmark JSON is read as timed samples.
 cat >"$tmp/gb.json" <<'JSON'
