@@ -150,21 +150,21 @@ for ((rep = 1; rep <= REPS; rep++)); do
 		ip netns exec "$NS" "$TAPGEN" --dst 198.18.0.2 --size "$payload" --cpu "$CPU_G" --rate "$RATE" \
 			--duration "$TRIAL" --drain 0.1 --json "$TMP/fixed.json" >/dev/null
 		stop_reflector
+		ls=$(lc "$side")
+		cat "$TMP/fixed.json" >>"$OUTDIR/$ls-rtt.jsonl"
+		jq -c 'select(.type == "summary")' "$TMP/r.json" >>"$OUTDIR/$ls-reflector.jsonl"
 		# CPU per frame: the reflector's own figure for the trial (its start-up and
 		# the one ping before the load are under 0.5 % of it at the default load).
-		cat "$TMP/fixed.json" >>"$OUTDIR/$(lc "$side")-rtt.jsonl"
-		jq -c 'select(.type == "summary")' "$TMP/r.json" >>"$OUTDIR/$(lc "$side")-reflector.jsonl"
+		rec=$(jq -c --arg side "$side" --argjson rep "$rep" --slurpfile g "$TMP/fixed.json" 'select(.type == "summary") |
+			{trial: "fixed", side: $side, rep: $rep, rate: $g[0].rate_target, loss_ratio: $g[0].loss_ratio,
+			 cpu_ns_per_frame: .cpu_ns_per_frame, frames_per_wakeup: .frames_per_wakeup, rtt_us: $g[0].rtt_us}' "$TMP/r.json")
+		echo "$rec" >>"$OUTDIR/trials.json"
 		# "pair": the repetition, in which A and B ran back to back (perf-report
 		# then judges the ratio of each pair)
-		jq -c --slurpfile g "$TMP/fixed.json" --argjson rep "$rep" 'select(.type == "summary") |
-			{kind: "timed", unit: "ns/frame", better: "lower", name: "ab/cpu_ns_per_frame", value: .cpu_ns_per_frame, threshold: 0.05, pair: $rep},
-			{kind: "timed", unit: "us", better: "lower", name: "ab/rtt_p50_us", value: $g[0].rtt_us.p50, threshold: 0.10, pair: $rep},
-			{kind: "timed", unit: "us", better: "lower", name: "ab/rtt_p99_us", value: $g[0].rtt_us.p99, gate: false, pair: $rep}' \
-			"$TMP/r.json" >>"$OUTDIR/$(lc "$side").json"
-		jq -c --arg side "$side" --argjson rep "$rep" --slurpfile g "$TMP/fixed.json" 'select(.type == "summary") |
-			{trial: "fixed", side: $side, rep: $rep, rate: $g[0].rate_target, loss_ratio: $g[0].loss_ratio,
-			 cpu_ns_per_frame: .cpu_ns_per_frame, frames_per_wakeup: .frames_per_wakeup, rtt_us: $g[0].rtt_us}' \
-			"$TMP/r.json" >>"$OUTDIR/trials.json"
+		jq -c '{kind: "timed", unit: "ns/frame", better: "lower", name: "ab/cpu_ns_per_frame", value: .cpu_ns_per_frame, threshold: 0.05, pair: .rep},
+			{kind: "timed", unit: "us", better: "lower", name: "ab/rtt_p50_us", value: .rtt_us.p50, threshold: 0.10, pair: .rep},
+			{kind: "timed", unit: "us", better: "lower", name: "ab/rtt_p99_us", value: .rtt_us.p99, gate: false, pair: .rep}' \
+			<<<"$rec" >>"$OUTDIR/$ls.json"
 	done
 done
 [[ -t 1 ]] && echo
@@ -176,23 +176,24 @@ for ((rep = 1; rep <= PDR_REPS; rep++)); do
 		ip netns exec "$NS" "$TAPGEN" --dst 198.18.0.2 --size "$payload" --cpu "$CPU_G" --search --steps 5 \
 			--repeats 1 --duration 0.5 --drain 0.2 --max-rate "$CEILING" --json "$TMP/pdr.json" >/dev/null
 		stop_reflector
-		cat "$TMP/pdr.json" >>"$OUTDIR/$(lc "$side")-search.jsonl"
+		ls=$(lc "$side")
+		cat "$TMP/pdr.json" >>"$OUTDIR/$ls-search.jsonl"
+		rec=$(jq -c --arg side "$side" --argjson rep "$rep" '{trial: "pdr", side: $side, rep: $rep,
+			ndr_pps: .ndr_pps, pdr_pps: .pdr_pps, ceiling_pps: .ceiling_pps}' "$TMP/pdr.json")
+		echo "$rec" >>"$OUTDIR/trials.json"
 		# no "pair": a search's spread comes from its own pass/fail steps more than
 		# from the machine's drift, so all pairwise ratios tell more than the pairs'
 		jq -c '{kind: "timed", unit: "pps", better: "higher", name: "ab/pdr_pps", value: .pdr_pps, threshold: 0.10}' \
-			"$TMP/pdr.json" >>"$OUTDIR/$(lc "$side").json"
-		jq -c --arg side "$side" --argjson rep "$rep" '{trial: "pdr", side: $side, rep: $rep,
-			ndr_pps: .ndr_pps, pdr_pps: .pdr_pps, ceiling_pps: .ceiling_pps}' "$TMP/pdr.json" >>"$OUTDIR/trials.json"
+			<<<"$rec" >>"$OUTDIR/$ls.json"
 	done
 done
 [[ -t 1 ]] && echo
 # the medians of each side, as a line of text for logs that are not a terminal
+# med SIDE TRIAL FIELD: the median of FIELD over that side's trials of that kind
+med() { jq -r --arg side "$1" --arg t "$2" "select(.side == \$side and .trial == \$t) | $3" "$OUTDIR/trials.json" | median; }
 for side in A B; do
-	jq -rs --arg side "$side" 'def med: sort | if length == 0 then null else .[length / 2 | floor] end;
-		[.[] | select(.side == $side)] as $t |
-		"  \($side): CPU \([$t[] | select(.trial == "fixed") | .cpu_ns_per_frame] | med | floor) ns/frame, " +
-		"RTT p50 \([$t[] | select(.trial == "fixed") | .rtt_us.p50] | med) us, " +
-		"PDR \([$t[] | select(.trial == "pdr") | .pdr_pps] | med // 0 | floor) pps (medians)"' "$OUTDIR/trials.json"
+	printf '  %s: CPU %.0f ns/frame, RTT p50 %s us, PDR %.0f pps (medians)\n' "$side" \
+		"$(med "$side" fixed .cpu_ns_per_frame)" "$(med "$side" fixed .rtt_us.p50)" "$(med "$side" pdr .pdr_pps)"
 done
 echo
 rc=0
