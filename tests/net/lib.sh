@@ -49,8 +49,14 @@ cleanup() {
 		kill -KILL "$RPID" 2>/dev/null || true
 		wait "$RPID" 2>/dev/null || true
 	fi
-	# Whatever else the test left running (a load generator, a sniffer).
-	pkill -KILL -P $$ 2>/dev/null || true
+	# Whatever else the test left running (a load generator, a sniffer, a
+	# script with namespaces of its own): SIGTERM first, so that a script can
+	# clean up after itself, then SIGKILL after 5 s.
+	if pgrep -P $$ >/dev/null; then
+		pkill -TERM -P $$ 2>/dev/null || true
+		for _ in $(seq 50); do pgrep -P $$ >/dev/null || break; sleep 0.1; done
+		pkill -KILL -P $$ 2>/dev/null || true
+	fi
 	[[ -n $NS ]] && ip netns del "$NS" 2>/dev/null
 	rm -rf "$TMP"
 	exit "$rc"
