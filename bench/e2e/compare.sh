@@ -24,16 +24,24 @@ Usage: bench/e2e/compare.sh [OPTIONS]
                      one: every queue on the reflector's CPU (default); two: queues
                      alternate between the reflector's CPU and the generator's
   --loads LIST       offered loads (default "max"): max = as fast as tapgen can send,
-                     N% = N percent of the first engine's reflected rate at max (on
-                     the first queue count; needs max first), or a rate in pps
+                     N% = N percent of what the reference (the first engine, first
+                     queue count) reflected in one calibration trial at max, or a rate
+                     in pps
   --duration SECS    length of each trial (default 3)
-  --reps N           trials per engine and load, interleaved; medians are reported (default 1)
+  --reps N           repetitions; each runs every load, queue count and engine once, in
+                     that order, so that a drift of the machine falls on all points
+                     alike; medians are reported (default 1)
   --size BYTES       UDP payload (default 18: 64 B Ethernet frames)
   --flows N          UDP flows (default 16)
   --json FILE        also write every trial as JSON lines
   -h, --help         this help
 
-Example: bench/e2e/compare.sh --loads "max 30%" --reps 3 --duration 5
+Ratios are paired: within a repetition each point's CPU per frame is divided
+by the reference's at the same load (cpu/ref) and at the first load (cpu/first:
+with --loads "max 30%", the cost at 30 % as a multiple of the saturation cost),
+and the table gives the median of those per-repetition ratios with their range.
+
+Example: bench/e2e/compare.sh --loads "max 30%" --reps 5 --duration 3
 TXT
 }
 
@@ -96,45 +104,71 @@ ALL=$TMP/all.json
 : >"$ALL"
 echo "tapreflect engine comparison: $MODE, ${SIZE} B UDP payload, $FLOWS flows, ${DURATION} s x $REPS per point," \
 	"reflector on CPU $CPU_R, tapgen on CPU $CPU_G"
-SYNC_MAX=""
+# The rate of every load, known before the first repetition so that loads can
+# be interleaved: N% needs one calibration trial of the reference at max.
+declare -A RATE_OF
 for load in $LOADS; do
-	case $load in
-	max) rate=0 ;;
-	*%)
-		[[ -n $SYNC_MAX ]] || { echo "compare.sh: $load needs 'max' first" >&2; exit 2; }
-		rate=$(awk -v m="$SYNC_MAX" -v p="${load%\%}" 'BEGIN {printf "%d", m * p / 100}')
-		;;
-	*) rate=$load ;;
-	esac
-	for ((rep = 1; rep <= REPS; rep++)); do
-		for q in $QUEUES; do for engine in $ENGINES; do
-			trial "$engine" "$rate" "$q"
-			jq -c --arg load "$load" --argjson rep "$rep" '. + {load: $load, rep: $rep}' "$TMP/trial.json" >>"$ALL"
-		done
-	done; done
 	if [[ $load == max ]]; then
-		SYNC_MAX=$(jq -r --arg e "$REF" 'select(.load == "max" and .engine == $e) | .reflected_pps' "$ALL" | median)
+		RATE_OF[$load]=0
+	elif [[ $load =~ ^[0-9]+%$ ]]; then
+		if [[ -z ${CAL_PPS:-} ]]; then
+			trial "${ENGINES%% *}" 0 "${QUEUES%% *}"
+			CAL_PPS=$(jq -r '.reflected_pps | floor' "$TMP/trial.json")
+			echo "calibration: $REF reflected $CAL_PPS pps at max"
+		fi
+		RATE_OF[$load]=$(awk -v m="$CAL_PPS" -v p="${load%\%}" 'BEGIN {printf "%d", m * p / 100}')
+	elif [[ $load =~ ^[0-9]+$ ]]; then
+		RATE_OF[$load]=$load
+	else
+		echo "compare.sh: a load is max, N% or a rate in pps, not $load" >&2
+		exit 2
 	fi
 done
+for ((rep = 1; rep <= REPS; rep++)); do
+	for load in $LOADS; do for q in $QUEUES; do for engine in $ENGINES; do
+		trial "$engine" "${RATE_OF[$load]}" "$q"
+		jq -c --arg load "$load" --argjson rep "$rep" '. + {load: $load, rep: $rep}' "$TMP/trial.json" >>"$ALL"
+	done; done; done
+	[[ -t 1 ]] && printf '\r  repetition %d/%d ' "$rep" "$REPS"
+done
+[[ -t 1 ]] && echo
 [[ -n $JSON ]] && cp "$ALL" "$JSON"
 
-printf '\n%-6s %-20s %12s %12s %8s %10s %7s %10s %10s %9s %9s\n' load engine "offered kpps" "reflect kpps" "loss %" \
-	"cpu ns/fr" "batch" "cpu/ref" "pps/ref" "p50 us" "p99 us"
+FIRST=${LOADS%% *}
+# paired LOAD LABEL REFLOAD: each repetition's CPU per frame of the point over
+# the reference's at REFLOAD in the same repetition, one ratio a line.
+paired() {
+	jq -rs --arg l "$1" --arg e "$2" --arg rl "$3" --arg r "$REF" '
+		(map(select(.load == $rl and .engine == $r) | {key: "\(.rep)", value: .cpu_ns_per_frame}) | from_entries) as $ref
+		| .[] | select(.load == $l and .engine == $e and ($ref["\(.rep)"] // 0) > 0)
+		| .cpu_ns_per_frame / $ref["\(.rep)"]' "$ALL"
+}
+# ratio LOAD LABEL REFLOAD: "median" or "median [min..max]" of the paired ratios.
+ratio() {
+	local r
+	r=$(paired "$@")
+	[[ -n $r ]] || { echo "-"; return; }
+	awk -v m="$(median <<<"$r")" '{v[NR] = $1} END {lo = v[1]; hi = v[1]; for (i in v) {if (v[i] < lo) lo = v[i]; if (v[i] > hi) hi = v[i]}
+		if (NR > 1) printf "%.3f [%.2f..%.2f]", m, lo, hi; else printf "%.3f", m}' <<<"$r"
+}
+printf '\n%-6s %-20s %12s %12s %8s %10s %7s %-20s %-20s %8s %9s %9s\n' load engine "offered kpps" "reflect kpps" "loss %" \
+	"cpu ns/fr" "batch" "cpu/ref" "cpu/first" "pps/ref" "p50 us" "p99 us"
 for load in $LOADS; do
-	ref_cpu=$(jq -r --arg l "$load" --arg e "$REF" 'select(.load == $l and .engine == $e) | .cpu_ns_per_frame' "$ALL" | median)
 	ref_pps=$(jq -r --arg l "$load" --arg e "$REF" 'select(.load == $l and .engine == $e) | .reflected_pps' "$ALL" | median)
 	for q in $QUEUES; do for engine in $ENGINES; do
 		label="$engine@${q}q"
 		sel() { jq -r --arg l "$load" --arg e "$label" "select(.load == \$l and .engine == \$e) | $1" "$ALL" | median; }
 		off=$(sel .offered_pps) refl=$(sel .reflected_pps) loss=$(sel .loss_ratio) cpu=$(sel .cpu_ns_per_frame)
 		p50=$(sel .rtt_p50_us) p99=$(sel .rtt_p99_us) batch=$(sel '(.frames_per_wakeup // 0)')
-		awk -v l="$load" -v e="$label" -v o="$off" -v r="$refl" -v s="$loss" -v c="$cpu" -v sc="$ref_cpu" -v sp="$ref_pps" \
+		awk -v l="$load" -v e="$label" -v o="$off" -v r="$refl" -v s="$loss" -v c="$cpu" \
+			-v rr="$(ratio "$load" "$label" "$load")" -v rf="$(ratio "$load" "$label" "$FIRST")" -v sp="$ref_pps" \
 			-v p5="$p50" -v p="$p99" -v b="$batch" \
-			'BEGIN {printf "%-6s %-20s %12.1f %12.1f %8.3f %10.0f %7.1f %10s %10s %9.1f %9.1f\n", l, e, o/1e3, r/1e3, s*100, c, b,
-				(sc > 0 ? sprintf("%.3f", c/sc) : "-"), (sp > 0 ? sprintf("%.3f", r/sp) : "-"), p5, p}'
+			'BEGIN {printf "%-6s %-20s %12.1f %12.1f %8.3f %10.0f %7.1f %-20s %-20s %8s %9.1f %9.1f\n", l, e, o/1e3, r/1e3, s*100, c, b,
+				rr, rf, (sp > 0 ? sprintf("%.3f", r/sp) : "-"), p5, p}'
 	done; done
 done
-echo "ratios against $REF (the first engine and queue count)"
+echo "cpu/ref: against $REF at the same load; cpu/first: against $REF at $FIRST; medians of the $REPS repetitions' ratios [range];"
+echo "pps/ref: median reflected rate against $REF's at the same load"
 if [[ $REPS -gt 1 ]]; then
 	echo
 	echo "spread of cpu ns/frame (min..max over $REPS trials):"
