@@ -63,7 +63,8 @@ stop_reflector() {
 }
 
 # engine_args NAME[+MOD...]: the tapreflect options for an engine name, with
-# modifiers: +cUSEC (--coalesce USEC), +busy (--poll busy).
+# modifiers: +cUSEC (--coalesce USEC), +busy (--poll busy), +hash and +kernel
+# (--steering hash or kernel).
 engine_args() {
 	local name=${1%%+*} mods args mod
 	mods=${1#"$name"}
@@ -82,7 +83,8 @@ engine_args() {
 		case $mod in
 		c[0-9]*) args+=" --coalesce ${mod#c}" ;;
 		busy) args+=" --poll busy" ;;
-		*) echo "$PROG: unknown engine modifier +$mod in $1 (+cUSEC, +busy)" >&2; exit 2 ;;
+		hash | kernel) args+=" --steering $mod" ;;
+		*) echo "$PROG: unknown engine modifier +$mod in $1 (+cUSEC, +busy, +hash, +kernel)" >&2; exit 2 ;;
 		esac
 	done
 	echo "$args"

@@ -17,7 +17,8 @@ Usage: bench/e2e/compare.sh [OPTIONS]
   --engines LIST     engines to compare, space separated (default "sync multishot fixed");
                      sync = --io sync, multishot/fixed = --io uring --read ...,
                      fixed:N = --read fixed --fixed-reads N; modifiers: +cUSEC adds
-                     --coalesce USEC, +busy --poll busy (e.g. "multishot multishot+c50")
+                     --coalesce USEC, +busy --poll busy, +hash/+kernel --steering
+                     hash/kernel (e.g. "multishot multishot+c50 multishot+kernel")
   --queues LIST      queue counts to sweep, e.g. "1 2 4" (default 1); 16 flows spread
                      over them by the kernel's flow hash
   --queue-cpus one|two
@@ -93,7 +94,7 @@ trial() {
 		'select(.type == "summary") | {engine: $engine, mode: $mode, rate_target: $rate,
 		 offered_pps: $g[0].offered_pps, reflected_pps: $g[0].reflected_pps,
 		 loss_ratio: $g[0].loss_ratio, rtt_p50_us: $g[0].rtt_us.p50, rtt_p99_us: $g[0].rtt_us.p99,
-		 frames_read, cpu_ns_per_frame, frames_per_wakeup, wait, accounting_exact, read, ring_flags}' \
+		 frames_read, cpu_ns_per_frame, frames_per_wakeup, wait, steering, accounting_exact, read, ring_flags}' \
 		"$rjson" >"$TMP/trial.json"
 }
 

@@ -147,6 +147,37 @@ static int check_wake_signal(const struct trf_engine *eng, struct trf_err *err)
 	return 0;
 }
 
+/*
+ * --steering, on a device of more than one queue (with one there is nothing
+ * to choose, and tun hashes nothing).  auto takes what the kernel grants and
+ * says what it refused; hash insists.
+ */
+static int setup_steering(struct trf_engine *eng, struct trf_err *err)
+{
+	struct trf_err why = { 0 };
+	int ret;
+
+	if (eng->cfg.queues < 2) {
+		snprintf(eng->steering, sizeof(eng->steering), "none (one queue)");
+		return 0;
+	}
+	if (eng->cfg.steering == TRF_STEERING_KERNEL) {
+		snprintf(eng->steering, sizeof(eng->steering), "kernel");
+		return 0;
+	}
+	ret = trf_steer_attach(eng->fds[0], &why);
+	if (ret == 0) {
+		eng->steered = true;
+		snprintf(eng->steering, sizeof(eng->steering), "hash");
+		return 0;
+	}
+	if (eng->cfg.steering == TRF_STEERING_HASH)
+		return trf_errf(err, ret, "--steering hash: %s", why.msg);
+	snprintf(eng->steering, sizeof(eng->steering), "kernel (steering program refused: %s)",
+		 strerror(-ret));
+	return 0;
+}
+
 int trf_engine_create(const struct trf_config *cfg, struct trf_engine **out, struct trf_err *err)
 {
 	enum trf_offload offload;
@@ -200,6 +231,9 @@ int trf_engine_create(const struct trf_config *cfg, struct trf_engine **out, str
 		if (ret < 0)
 			goto destroy;
 	}
+	ret = setup_steering(eng, err);
+	if (ret < 0)
+		goto destroy;
 	/* Watched at exit: a device we created is gone when this index is. */
 	eng->ifindex = if_nametoindex(eng->cfg.dev);
 	ret = trf_netcfg_apply(eng->cfg.dev, cfg->mtu, cfg->addrs, cfg->naddrs, err);
@@ -421,6 +455,9 @@ void trf_engine_destroy(struct trf_engine *eng)
 	trf_engine_stop(eng);
 	free(eng->workers);
 	created = !eng->persistent && eng->fds[0] >= 0 && eng->ifindex;
+	/* A persistent device would keep it: the next user gets tun's own steering back. */
+	if (eng->steered)
+		trf_steer_detach(eng->fds[0]);
 	trf_tap_close(eng->fds, eng->cfg.queues);
 	if (created)
 		wait_device_gone(eng->ifindex);
@@ -462,6 +499,11 @@ const char *trf_engine_ring_restricted(const struct trf_engine *eng)
 {
 	return eng->workers && eng->workers[0].ring_restricted ? eng->workers[0].ring_restricted
 							       : "";
+}
+
+const char *trf_engine_steering(const struct trf_engine *eng)
+{
+	return eng->steering;
 }
 
 const char *trf_engine_dev(const struct trf_engine *eng)

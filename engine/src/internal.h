@@ -65,6 +65,8 @@ struct trf_engine {
 	unsigned int ifindex; /* of the device, in our network namespace */
 	bool vnet_hdr; /* frames carry a virtio-net header (IFF_VNET_HDR) */
 	unsigned int offloads; /* TRF_TUN_F_* the kernel granted */
+	bool steered; /* our steering program is attached (taken off at the end) */
+	char steering[96]; /* what is in force, for the summary: see trf_engine_steering */
 	int fds[TRF_MAX_QUEUES];
 	struct trf_worker *workers;
 	unsigned int nworkers; /* threads created */
@@ -105,6 +107,13 @@ int trf_rtnl_link(const char *name, unsigned int ifindex, struct trf_link_state 
 
 /* Add an address to a device (IPv6 without DAD); an existing one is fine. */
 int trf_rtnl_addr_add(unsigned int ifindex, const struct trf_addr *a);
+
+/*
+ * steer.c: attach the eBPF steering program to the device of queue_fd
+ * (0, or -errno with err filled), or take it off again.
+ */
+int trf_steer_attach(int queue_fd, struct trf_err *err);
+void trf_steer_detach(int queue_fd);
 
 /* --user (priv.c): in each worker after its setup, then once in the main thread. */
 int trf_priv_harden_thread(struct trf_err *err);

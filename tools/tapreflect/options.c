@@ -244,6 +244,21 @@ static int opt_offload(void *ctx, const char *v)
 	return 0;
 }
 
+static int opt_steering(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+
+	if (strcmp(v, "auto") == 0)
+		o->cfg.steering = TRF_STEERING_AUTO;
+	else if (strcmp(v, "hash") == 0)
+		o->cfg.steering = TRF_STEERING_HASH;
+	else if (strcmp(v, "kernel") == 0)
+		o->cfg.steering = TRF_STEERING_KERNEL;
+	else
+		return error("bad --steering '%s': expected auto, hash or kernel", v);
+	return 0;
+}
+
 static int opt_reflect(void *ctx, const char *v)
 {
 	struct opts *o = ctx;
@@ -364,6 +379,11 @@ static const struct trf_opt options[] = {
 	  "the kernel cuts and checksums every frame first; auto (default):\n"
 	  "on for a device tapreflect creates, a persistent device's own\n"
 	  "vnet_hdr flag decides", NULL, opt_offload },
+	{ "steering", 0, "auto|hash|kernel", "with 2+ queues, how the kernel picks a frame's queue: hash = an\n"
+	  "eBPF program hashes addresses and ports, and tun no longer hashes\n"
+	  "every frame tapreflect writes; kernel = tun's own flow table;\n"
+	  "auto = hash where the kernel loads the program (CAP_BPF), else\n"
+	  "kernel (default)", NULL, opt_steering },
 	{ "buffers", 0, "N", "frame buffers per queue, a power of two (default 256; 64 with\n"
 	  "offloads)", NULL, opt_buffers },
 	{ "frame-size", 0, "BYTES", "bytes per buffer (default 16384, enough for 9216 B jumbo\n"

@@ -210,9 +210,11 @@ bool report_summary(struct report *r, int exit_code)
 
 	if (r->live_tty && r->live)
 		fputs("\n", h);
-	fprintf(h, "tapreflect summary: %s (%s, %u queue%s), io %s", trf_engine_dev(r->eng),
-		cfg->link == TRF_LINK_TAP ? "tap" : "tun", r->nq, r->nq == 1 ? "" : "s",
-		trf_io_name(cfg->io));
+	fprintf(h, "tapreflect summary: %s (%s, %u queue%s", trf_engine_dev(r->eng),
+		cfg->link == TRF_LINK_TAP ? "tap" : "tun", r->nq, r->nq == 1 ? "" : "s");
+	if (r->nq > 1)
+		fprintf(h, ", steering %s", trf_engine_steering(r->eng));
+	fprintf(h, "), io %s", trf_io_name(cfg->io));
 	if (cfg->io == TRF_IO_URING)
 		fprintf(h, " (%s reads, ring %s, restricted %s, wait %s)",
 			trf_engine_read_name(r->eng), trf_engine_ring_flags(r->eng),
@@ -277,7 +279,7 @@ bool report_summary(struct report *r, int exit_code)
 			"\"dev_persistent\":%s,\"mode\":\"%s\","
 			"\"io\":\"%s\",\"read\":\"%s\",\"ring_flags\":\"%s\",\"ring_restricted\":"
 			"\"%s\","
-			"\"reflect\":\"%s\",\"wait\":\"%s\","
+			"\"reflect\":\"%s\",\"wait\":\"%s\",\"steering\":\"%s\","
 			"\"vnet_hdr\":%s,\"offloads\":\"%s\",\"buffers\":%u,\"frame_size\":%u,"
 			"\"user\":%s%s%s,"
 			"\"queues\":%u,\"elapsed_s\":%.3f,\"cpu_s\":%.4f,\"cpu_ns_per_frame\":%.1f,"
@@ -292,7 +294,7 @@ bool report_summary(struct report *r, int exit_code)
 			cfg->link == TRF_LINK_TAP ? "tap" : "tun", trf_io_name(cfg->io),
 			trf_engine_read_name(r->eng), trf_engine_ring_flags(r->eng),
 			trf_engine_ring_restricted(r->eng), cfg->mode->name,
-			trf_engine_wait_name(r->eng),
+			trf_engine_wait_name(r->eng), trf_engine_steering(r->eng),
 			trf_engine_vnet_hdr(r->eng) ? "true" : "false", offloads_text(r->eng),
 			cfg->buffers, cfg->frame_size, cfg->run_as ? "\"" : "",
 			cfg->run_as ? cfg->run_user : "null", cfg->run_as ? "\"" : "", r->nq, s->t,

@@ -71,6 +71,19 @@ enum trf_offload {
 	TRF_OFFLOAD_OFF, /* plain frames: the kernel segments and checksums everything first */
 };
 
+/*
+ * --steering: which queue the kernel's frames go to on a multi-queue device.
+ * hash: an eBPF steering program hashes addresses and ports, and tun skips
+ * its per-frame flow learning on the frames tapreflect writes (steer.c);
+ * kernel: tun's own flow table; auto: hash where the kernel loads the
+ * program, else kernel (the summary says why).
+ */
+enum trf_steering {
+	TRF_STEERING_AUTO,
+	TRF_STEERING_HASH,
+	TRF_STEERING_KERNEL,
+};
+
 /* TUNSETOFFLOAD bits, as the kernel names them (Debian 12's headers lack the USO ones). */
 #define TRF_TUN_F_CSUM 0x01
 #define TRF_TUN_F_TSO4 0x02
@@ -114,6 +127,7 @@ struct trf_config {
 	bool buffers_set,
 	    frame_size_set; /* chosen by the user: else sized for the offload in force */
 	enum trf_offload offload;
+	enum trf_steering steering;
 	const struct trf_reflect_mode *mode;
 	struct trf_reflect_ctx reflect;
 	struct trf_addr addrs[TRF_MAX_ADDRS];
@@ -233,6 +247,12 @@ const char *trf_engine_read_name(const struct trf_engine *eng);
 /* Ring setup flags in effect, as text ("SINGLE_ISSUER|DEFER_TASKRUN"), or "" for sync. */
 const char *trf_engine_ring_flags(const struct trf_engine *eng);
 /*
+ * Queue steering in force: "hash" (our eBPF program), "kernel" (tun's flow
+ * table, as asked), "kernel (why the program was refused)", or "none (one
+ * queue)".
+ */
+const char *trf_engine_steering(const struct trf_engine *eng);
+/*
  * Whether the rings run restricted to the operations the engine uses
  * (IORING_REGISTER_RESTRICTIONS, checked at start): "on", "unsupported"
  * (the kernel cannot); "" for the sync engine.
@@ -262,6 +282,7 @@ unsigned int trf_engine_offloads(const struct trf_engine *eng);
 /* "csum,tso4,tso6,tso_ecn,uso4,uso6" for the bits set, "none" for none. */
 const char *trf_offloads_describe(unsigned int offloads, char *buf, size_t len);
 const char *trf_offload_name(enum trf_offload offload);
+const char *trf_steering_name(enum trf_steering steering);
 
 const char *trf_io_name(enum trf_io io);
 const char *trf_read_name(enum trf_read read);
