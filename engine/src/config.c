@@ -248,18 +248,6 @@ const char *trf_offload_name(enum trf_offload offload)
 	}
 }
 
-const char *trf_steering_name(enum trf_steering steering)
-{
-	switch (steering) {
-	case TRF_STEERING_HASH:
-		return "hash";
-	case TRF_STEERING_KERNEL:
-		return "kernel";
-	default:
-		return "auto";
-	}
-}
-
 const char *trf_offloads_describe(unsigned int offloads, char *buf, size_t len)
 {
 	static const struct {

@@ -150,6 +150,49 @@ check_accounting() {
 	echo "accounting: $(summary '"read \(.frames_read) = written \(.frames_written) + \(if .frames_consumed > 0 then "consumed \(.frames_consumed) + " else "" end)dropped \(.frames_dropped)"')"
 }
 
+# An ordinary user's reflector (unpriv.sh, steering.sh): tapreflect as uid
+# 65534 with no capability, under Debian's default 8 MiB locked-memory
+# limit, on a persistent device in the namespace that the user owns.
+# /dev/net/tun is opened up in a private mount namespace only (the machine's
+# own node keeps its mode); the JSON goes to a directory of the user's.
+USER_UID=65534
+# user_device MODE: trf0, owned by the user, with the host address, up.
+user_device() {
+	nsx ip tuntap add dev trf0 mode "$1" multi_queue user $USER_UID
+	nsx ip addr add "$HOST_IP/24" dev trf0
+	nsx ip link set trf0 up
+	chmod 711 "$TMP"
+	mkdir -p "$TMP/user" && chown $USER_UID "$TMP/user"
+}
+# start_as_user ARGS...: in the background, $RPID the reflector; returns at
+# once (see wait_ready).
+start_as_user() {
+	rm -f "$TMP/reflector.out" "$TMP/reflector.err" "$TMP/user/reflector.json"
+	# Not through nsx: $! must be the reflector (each wrapper execs the next).
+	ip netns exec "$NS" unshare -m sh -c "mount -t tmpfs none /dev/net &&
+		mknod -m 666 /dev/net/tun c 10 200 &&
+		exec setpriv --reuid=$USER_UID --regid=$USER_UID --clear-groups --bounding-set=-all \
+		--inh-caps=-all prlimit --memlock=8388608:8388608 \
+		$TAPREFLECT $* --stats 0 --json $TMP/user/reflector.json" \
+		>"$TMP/reflector.out" 2>"$TMP/reflector.err" &
+	RPID=$!
+}
+# wait_ready WHAT: until the reflector says it is reflecting (10 s at most).
+wait_ready() {
+	for _ in $(seq 100); do grep -qs "reflecting on" "$TMP/reflector.err" && return 0; sleep 0.1; done
+	fail "$1: not ready: $(cat "$TMP/reflector.err")"
+}
+# stop_as_user WHAT: SIGTERM, exit 0 expected, its summary checked as any.
+stop_as_user() {
+	local rc=0
+	kill -TERM "$RPID"
+	wait "$RPID" || rc=$?
+	RPID=""
+	[[ $rc == 0 ]] || fail "$1: tapreflect exited with $rc"
+	cp "$TMP/user/reflector.json" "$TMP/reflector.json"
+	check_accounting
+}
+
 # engine_args NAME: the tapreflect options for one engine of the test matrix.
 engine_args() {
 	case $1 in

@@ -33,41 +33,21 @@ stop_reflector
 summary '.steering == "kernel"' >/dev/null || fail "--steering kernel: $(summary .steering)"
 echo "kernel steering: frames written per queue $(summary '[.per_queue[].frames_written]')"
 
-# An ordinary user on a persistent device it owns (as in unpriv.sh), with
-# fewer buffers: two queues under the default 8 MiB locked-memory limit.
-uid=65534
-getent passwd $uid >/dev/null || skip_or_fail "no user with uid $uid"
-nsx ip tuntap add dev trf0 mode "$mode" multi_queue user $uid
-nsx ip addr add "$HOST_IP/24" dev trf0
-nsx ip link set trf0 up
-chmod 711 "$TMP"
-mkdir "$TMP/user" && chown $uid "$TMP/user"
-# as_user STEERING: the reflector as that user, in the background ($! is it).
-as_user() {
-	ip netns exec "$NS" unshare -m sh -c "mount -t tmpfs none /dev/net &&
-		mknod -m 666 /dev/net/tun c 10 200 &&
-		exec setpriv --reuid=$uid --regid=$uid --clear-groups --bounding-set=-all --inh-caps=-all \
-		$TAPREFLECT -m $mode -c $cpus --buffers 32 --steering $1 --stats 0 --json $TMP/user/reflector.json" \
-		>"$TMP/reflector.out" 2>"$TMP/reflector.err" &
-}
+# An ordinary user on a persistent device it owns (lib.sh, as unpriv.sh),
+# with fewer buffers: two queues under the 8 MiB locked-memory limit.
+getent passwd $USER_UID >/dev/null || skip_or_fail "no user with uid $USER_UID"
+user_device "$mode"
 rc=0
-as_user hash
-wait $! || rc=$?
+start_as_user -m "$mode" -c "$cpus" --buffers 32 --steering hash
+wait "$RPID" || rc=$?
+RPID=""
 [[ $rc == 1 ]] || fail "--steering hash as an ordinary user: exit $rc, not 1"
 grep -q "steering hash: cannot load the steering program: Operation not permitted" "$TMP/reflector.err" ||
 	fail "--steering hash as an ordinary user: $(cat "$TMP/reflector.err")"
-as_user auto
-RPID=$!
-for _ in $(seq 100); do grep -q "reflecting on" "$TMP/reflector.err" && break; sleep 0.1; done
-grep -q "reflecting on" "$TMP/reflector.err" || fail "auto as an ordinary user: $(cat "$TMP/reflector.err")"
+start_as_user -m "$mode" -c "$cpus" --buffers 32 --steering auto
+wait_ready "auto as an ordinary user"
 nsx "$UDP_ECHO" "$PEER_IP" 8000 64 18 200 600 1000 || fail "UDP echo, ordinary user"
-kill -TERM "$RPID"
-rc=0
-wait "$RPID" || rc=$?
-RPID=""
-[[ $rc == 0 ]] || fail "auto as an ordinary user: exit $rc"
-cp "$TMP/user/reflector.json" "$TMP/reflector.json"
-check_accounting
+stop_as_user "auto as an ordinary user"
 summary '.steering == "kernel (steering program refused: Operation not permitted)"' >/dev/null ||
 	fail "auto as an ordinary user: steering $(summary .steering)"
 nsx ip link del trf0

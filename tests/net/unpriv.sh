@@ -9,38 +9,19 @@
 # usage: unpriv.sh tap|tun multishot|fixed|sync
 source "$(dirname "$0")/lib.sh"
 mode=$1 engine=$2
-uid=65534
+uid=$USER_UID
 user=$(getent passwd $uid | cut -d: -f1)
 [[ -n $user ]] || skip_or_fail "no user with uid $uid"
 
-# 1. The device belongs to the user; /dev/net/tun is opened up in a private
-# mount namespace only (the machine's own node keeps its mode).
-nsx ip tuntap add dev trf0 mode "$mode" multi_queue user $uid
-nsx ip addr add "$HOST_IP/24" dev trf0
-nsx ip link set trf0 up
-# Its JSON goes to a directory of its own.
-chmod 711 "$TMP"
-mkdir "$TMP/user" && chown $uid "$TMP/user"
-# Not through nsx: $! must be the reflector (each wrapper execs the next).
-ip netns exec "$NS" unshare -m sh -c "mount -t tmpfs none /dev/net &&
-	mknod -m 666 /dev/net/tun c 10 200 &&
-	exec setpriv --reuid=$uid --regid=$uid --clear-groups --bounding-set=-all --inh-caps=-all \
-	prlimit --memlock=8388608:8388608 \
-	$TAPREFLECT -m $mode -c $CPU_A $(engine_args "$engine") --stats 0 --json $TMP/user/reflector.json" \
-	>"$TMP/reflector.out" 2>"$TMP/reflector.err" &
-RPID=$!
-for _ in $(seq 100); do grep -q "reflecting on" "$TMP/reflector.err" && break; sleep 0.1; done
-grep -q "reflecting on" "$TMP/reflector.err" || fail "unprivileged start: $(cat "$TMP/reflector.err")"
+# 1. The device belongs to the user (lib.sh: user_device, start_as_user).
+user_device "$mode"
+# shellcheck disable=SC2046
+start_as_user -m "$mode" -c "$CPU_A" $(engine_args "$engine")
+wait_ready "unprivileged start"
 grep -q "^CapEff:[[:space:]]*0*$" /proc/"$RPID"/status || fail "the unprivileged run holds capabilities"
 out=$(nsx ping -c 3 -i 0.2 -W 2 "$PEER_IP") || fail "unprivileged: no reply: $out"
 echo "unprivileged user $user on its own device: $(echo "$out" | grep -o '[0-9]* received')"
-kill -TERM "$RPID"
-rc=0
-wait "$RPID" || rc=$?
-RPID=""
-[[ $rc == 0 ]] || fail "unprivileged: tapreflect exited with $rc"
-cp "$TMP/user/reflector.json" "$TMP/reflector.json"
-check_accounting
+stop_as_user "unprivileged"
 nsx ip link show trf0 >/dev/null || fail "the persistent device was removed"
 nsx ip link del trf0
 

@@ -282,7 +282,6 @@ unsigned int trf_engine_offloads(const struct trf_engine *eng);
 /* "csum,tso4,tso6,tso_ecn,uso4,uso6" for the bits set, "none" for none. */
 const char *trf_offloads_describe(unsigned int offloads, char *buf, size_t len);
 const char *trf_offload_name(enum trf_offload offload);
-const char *trf_steering_name(enum trf_steering steering);
 
 const char *trf_io_name(enum trf_io io);
 const char *trf_read_name(enum trf_read read);
