@@ -119,13 +119,15 @@ start_reflector() {
 	fail "tapreflect $* not ready after 10 s"
 }
 
-# stop_reflector: SIGTERM, expect exit 0 and an exact accounting in the summary.
+# stop_reflector [JSON]: SIGTERM, expect exit 0 and an exact accounting in the
+# summary (read from JSON when the reflector wrote it elsewhere).
 stop_reflector() {
 	local rc=0
 	kill -TERM "$RPID"
 	wait "$RPID" || rc=$?
 	RPID=""
 	[[ $rc == 0 ]] || fail "tapreflect exited with $rc"
+	[[ -z ${1:-} ]] || cp "$1" "$TMP/reflector.json"
 	summary >/dev/null || fail "no JSON summary"
 	check_accounting
 }
@@ -182,16 +184,8 @@ wait_ready() {
 	for _ in $(seq 100); do grep -qs "reflecting on" "$TMP/reflector.err" && return 0; sleep 0.1; done
 	fail "$1: not ready: $(cat "$TMP/reflector.err")"
 }
-# stop_as_user WHAT: SIGTERM, exit 0 expected, its summary checked as any.
-stop_as_user() {
-	local rc=0
-	kill -TERM "$RPID"
-	wait "$RPID" || rc=$?
-	RPID=""
-	[[ $rc == 0 ]] || fail "$1: tapreflect exited with $rc"
-	cp "$TMP/user/reflector.json" "$TMP/reflector.json"
-	check_accounting
-}
+# stop_as_user: stop_reflector, with the summary from the user's directory.
+stop_as_user() { stop_reflector "$TMP/user/reflector.json"; }
 
 # engine_args NAME: the tapreflect options for one engine of the test matrix.
 engine_args() {

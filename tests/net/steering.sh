@@ -47,7 +47,7 @@ grep -q "steering hash: cannot load the steering program: Operation not permitte
 start_as_user -m "$mode" -c "$cpus" --buffers 32 --steering auto
 wait_ready "auto as an ordinary user"
 nsx "$UDP_ECHO" "$PEER_IP" 8000 64 18 200 600 1000 || fail "UDP echo, ordinary user"
-stop_as_user "auto as an ordinary user"
+stop_as_user
 summary '.steering == "kernel (steering program refused: Operation not permitted)"' >/dev/null ||
 	fail "auto as an ordinary user: steering $(summary .steering)"
 nsx ip link del trf0

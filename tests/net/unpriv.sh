@@ -21,7 +21,7 @@ wait_ready "unprivileged start"
 grep -q "^CapEff:[[:space:]]*0*$" /proc/"$RPID"/status || fail "the unprivileged run holds capabilities"
 out=$(nsx ping -c 3 -i 0.2 -W 2 "$PEER_IP") || fail "unprivileged: no reply: $out"
 echo "unprivileged user $user on its own device: $(echo "$out" | grep -o '[0-9]* received')"
-stop_as_user "unprivileged"
+stop_as_user
 nsx ip link show trf0 >/dev/null || fail "the persistent device was removed"
 nsx ip link del trf0
 
