@@ -111,12 +111,18 @@ start_reflector() {
 		${TRF_TEST_OFFLOAD:+--offload "$TRF_TEST_OFFLOAD"} "${coalesce[@]}" "$@" \
 		>"$TMP/reflector.out" 2>"$TMP/reflector.err" &
 	RPID=$!
+	wait_ready "tapreflect $*"
+}
+
+# wait_ready WHAT: until the reflector $RPID says it is reflecting; fails at
+# once if it exits, or after 10 s.
+wait_ready() {
 	for _ in $(seq 100); do
 		grep -qs "reflecting on" "$TMP/reflector.err" && return 0
-		kill -0 "$RPID" 2>/dev/null || fail "tapreflect $* exited during start-up"
+		kill -0 "$RPID" 2>/dev/null || fail "$1 exited during start-up"
 		sleep 0.1
 	done
-	fail "tapreflect $* not ready after 10 s"
+	fail "$1 not ready after 10 s"
 }
 
 # stop_reflector [JSON]: SIGTERM, expect exit 0 and an exact accounting in the
@@ -167,7 +173,7 @@ user_device() {
 	mkdir -p "$TMP/user" && chown $USER_UID "$TMP/user"
 }
 # start_as_user ARGS...: in the background, $RPID the reflector; returns at
-# once (see wait_ready).
+# once (wait_ready waits for it).
 start_as_user() {
 	rm -f "$TMP/reflector.out" "$TMP/reflector.err" "$TMP/user/reflector.json"
 	# Not through nsx: $! must be the reflector (each wrapper execs the next).
@@ -178,11 +184,6 @@ start_as_user() {
 		$TAPREFLECT $* --stats 0 --json $TMP/user/reflector.json" \
 		>"$TMP/reflector.out" 2>"$TMP/reflector.err" &
 	RPID=$!
-}
-# wait_ready WHAT: until the reflector says it is reflecting (10 s at most).
-wait_ready() {
-	for _ in $(seq 100); do grep -qs "reflecting on" "$TMP/reflector.err" && return 0; sleep 0.1; done
-	fail "$1: not ready: $(cat "$TMP/reflector.err")"
 }
 # stop_as_user: stop_reflector, with the summary from the user's directory.
 stop_as_user() { stop_reflector "$TMP/user/reflector.json"; }
