@@ -64,7 +64,8 @@ stop_reflector() {
 
 # engine_args NAME[+MOD...]: the tapreflect options for an engine name, with
 # modifiers: +cUSEC (--coalesce USEC), +busy (--poll busy), +hash and +kernel
-# (--steering hash or kernel).
+# (--steering hash or kernel), +bN (--buffers N), +perqueue (--workers
+# per-queue).
 engine_args() {
 	local name=${1%%+*} mods args mod
 	mods=${1#"$name"}
@@ -84,7 +85,9 @@ engine_args() {
 		c[0-9]*) args+=" --coalesce ${mod#c}" ;;
 		busy) args+=" --poll busy" ;;
 		hash | kernel) args+=" --steering $mod" ;;
-		*) echo "$PROG: unknown engine modifier +$mod in $1 (+cUSEC, +busy, +hash, +kernel)" >&2; exit 2 ;;
+		b[0-9]*) args+=" --buffers ${mod#b}" ;;
+		perqueue) args+=" --workers per-queue" ;;
+		*) echo "$PROG: unknown engine modifier +$mod in $1 (+cUSEC, +busy, +hash, +kernel, +bN, +perqueue)" >&2; exit 2 ;;
 		esac
 	done
 	echo "$args"

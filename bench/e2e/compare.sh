@@ -18,7 +18,8 @@ Usage: bench/e2e/compare.sh [OPTIONS]
                      sync = --io sync, multishot/fixed = --io uring --read ...,
                      fixed:N = --read fixed --fixed-reads N; modifiers: +cUSEC adds
                      --coalesce USEC, +busy --poll busy, +hash/+kernel --steering
-                     hash/kernel (e.g. "multishot multishot+c50 multishot+kernel")
+                     hash/kernel, +bN --buffers N, +perqueue --workers per-queue
+                     (e.g. "multishot multishot+c50 multishot+kernel")
   --queues LIST      queue counts to sweep, e.g. "1 2 4" (default 1); 16 flows spread
                      over them by the kernel's flow hash
   --queue-cpus one|two

@@ -35,8 +35,7 @@ static int pin_to_cpu(int cpu, struct trf_err *err)
 	return 0;
 }
 
-/* The queue of w has ended on an error (already in w->err): say so to the main thread. */
-static void record_failure(struct trf_worker *w)
+void trf_worker_failed(struct trf_worker *w)
 {
 	struct trf_engine *eng = w->eng;
 
@@ -50,7 +49,7 @@ static void record_failure(struct trf_worker *w)
 }
 
 /* A mode that keeps per-queue state (iperf2's flows) gets it here, on the queue's node. */
-static int reflect_state_setup(struct trf_worker *w)
+static int reflect_state_setup(struct trf_worker *w, struct trf_err *err)
 {
 	const struct trf_reflect_mode *mode = w->cfg->mode;
 
@@ -60,7 +59,7 @@ static int reflect_state_setup(struct trf_worker *w)
 		return 0;
 	w->reflect.state = trf_mem_alloc(mode->state_size, w->node);
 	if (!w->reflect.state)
-		return trf_errf(&w->err, -ENOMEM, "cannot allocate %zu B of %s state",
+		return trf_errf(err, -ENOMEM, "cannot allocate %zu B of %s state",
 				mode->state_size, mode->name);
 	if (mode->state_init)
 		mode->state_init(w->reflect.state);
@@ -90,8 +89,8 @@ static void *worker_main(void *arg)
 	}
 
 	ret = pin_to_cpu(w->cpu, &w->err);
-	if (ret == 0)
-		ret = reflect_state_setup(w);
+	for (struct trf_worker *m = w; ret == 0 && m; m = m->next_shared)
+		ret = reflect_state_setup(m, &w->err);
 	if (ret == 0)
 		ret = eng->io->setup(w, &w->err);
 	/* Before the main thread changes ids: see priv.c. */
@@ -110,10 +109,11 @@ static void *worker_main(void *arg)
 	if (ret == 0 && go > 0) {
 		ret = eng->io->run(w, &w->err);
 		if (ret < 0)
-			record_failure(w);
+			trf_worker_failed(w);
 	}
 	eng->io->teardown(w);
-	reflect_state_teardown(w);
+	for (struct trf_worker *m = w; m; m = m->next_shared)
+		reflect_state_teardown(m);
 	return NULL;
 }
 
@@ -287,6 +287,32 @@ static void release_workers(struct trf_engine *eng, int go)
 	pthread_mutex_unlock(&eng->lock);
 }
 
+/*
+ * --workers per-cpu: w joins the thread of the first queue before it on the
+ * same CPU, while that thread has room (the engine's queues_per_thread).
+ */
+static void join_thread_of_cpu(struct trf_engine *eng, struct trf_worker *w)
+{
+	unsigned int room = eng->io->queues_per_thread ? eng->io->queues_per_thread(&eng->cfg) : 1;
+
+	for (unsigned int p = 0; room > 1 && p < w->queue; p++) {
+		struct trf_worker *lead = &eng->workers[p], *last = lead;
+		unsigned int n = 1;
+
+		if (lead->shared || lead->cpu != w->cpu)
+			continue;
+		while (last->next_shared) {
+			last = last->next_shared;
+			n++;
+		}
+		if (n == room)
+			continue;
+		last->next_shared = w;
+		w->shared = true;
+		return;
+	}
+}
+
 int trf_engine_start(struct trf_engine *eng, struct trf_err *err)
 {
 	const struct trf_config *cfg = &eng->cfg;
@@ -316,6 +342,15 @@ int trf_engine_start(struct trf_engine *eng, struct trf_err *err)
 		 */
 		w->node = trf_mem_node_of_cpu(w->cpu);
 		w->fd = eng->fds[q];
+		join_thread_of_cpu(eng, w);
+	}
+	eng->nworkers = cfg->queues;
+
+	for (unsigned int q = 0; q < cfg->queues; q++) {
+		struct trf_worker *w = &eng->workers[q];
+
+		if (w->shared)
+			continue;
 		ret = pthread_create(&w->thread, NULL, worker_main, w);
 		if (ret) {
 			ret = trf_errf(err, -ret, "cannot start the worker of queue %u: %s", q,
@@ -323,16 +358,16 @@ int trf_engine_start(struct trf_engine *eng, struct trf_err *err)
 			break;
 		}
 		w->thread_started = true;
-		eng->nworkers = q + 1;
+		eng->nthreads++;
 	}
 
 	pthread_mutex_lock(&eng->lock);
-	while (eng->nsettled < eng->nworkers)
+	while (eng->nsettled < eng->nthreads)
 		pthread_cond_wait(&eng->cond, &eng->lock);
 	pthread_mutex_unlock(&eng->lock);
 
 	for (unsigned int q = 0; ret == 0 && q < eng->nworkers; q++) {
-		if (eng->workers[q].status < 0) {
+		if (!eng->workers[q].shared && eng->workers[q].status < 0) {
 			ret = eng->workers[q].status;
 			snprintf(err->msg, sizeof(err->msg), "queue %u: %.480s", q,
 				 eng->workers[q].err.msg);
@@ -499,6 +534,11 @@ const char *trf_engine_ring_restricted(const struct trf_engine *eng)
 {
 	return eng->workers && eng->workers[0].ring_restricted ? eng->workers[0].ring_restricted
 							       : "";
+}
+
+unsigned int trf_engine_threads(const struct trf_engine *eng)
+{
+	return eng->nthreads;
 }
 
 const char *trf_engine_steering(const struct trf_engine *eng)

@@ -15,17 +15,28 @@
 
 struct trf_worker;
 
-/* An I/O engine: how one worker moves frames between its queue fd and the reflect mode. */
+/*
+ * An I/O engine: how a worker thread moves frames between its queue fds and
+ * the reflect mode.  A thread serves the queue of the worker it was started
+ * for and, where the engine allows it (queues_per_thread), the queues
+ * pinned to the same CPU after it (w->next_shared and on).
+ */
 struct trf_io_ops {
 	const char *name;
 	/* In the worker thread, after pinning: allocate, register, pick a read strategy. */
 	int (*setup)(struct trf_worker *w, struct trf_err *err);
-	/* Until the engine's stop flag or stop eventfd says stop; drains what is in flight. */
+	/*
+	 * Until the engine's stop flag or stop eventfd says stop; drains what is
+	 * in flight.  Returns w's own queue's error; a shared queue's failure
+	 * is recorded with trf_worker_failed() as it happens.
+	 */
 	int (*run)(struct trf_worker *w, struct trf_err *err);
 	/* Accepts a half-set-up worker. */
 	void (*teardown)(struct trf_worker *w);
 	/* From the main thread: make a worker blocked in the kernel look at the stop flag. */
 	void (*wake)(struct trf_worker *w);
+	/* How many queues of one CPU a thread may serve (NULL: one). */
+	unsigned int (*queues_per_thread)(const struct trf_config *cfg);
 };
 
 extern const struct trf_io_ops trf_io_uring_ops;
@@ -43,6 +54,13 @@ struct trf_worker {
 	int cpu;
 	int node; /* NUMA node of cpu, -1 without NUMA */
 	int fd;
+	/*
+	 * Queues that share this queue's thread (the next one on), and whether
+	 * this queue is served by another queue's thread: then it has no
+	 * thread, no io state and no setup status of its own.
+	 */
+	struct trf_worker *next_shared;
+	bool shared;
 	/* The mode's context for this queue: the config's, with the queue's own state. */
 	struct trf_reflect_ctx reflect;
 	pthread_t thread;
@@ -69,7 +87,8 @@ struct trf_engine {
 	char steering[96]; /* what is in force, for the summary: see trf_engine_steering */
 	int fds[TRF_MAX_QUEUES];
 	struct trf_worker *workers;
-	unsigned int nworkers; /* threads created */
+	unsigned int nworkers; /* workers initialised */
+	unsigned int nthreads; /* threads created */
 	int stop; /* set once; read with acquire */
 	int stop_efd; /* readable once stop is asked: uring workers poll it */
 	int fail_efd; /* written by a worker that fails while running */
@@ -114,6 +133,9 @@ int trf_rtnl_addr_add(unsigned int ifindex, const struct trf_addr *a);
  */
 int trf_steer_attach(int queue_fd, struct trf_err *err);
 void trf_steer_detach(int queue_fd);
+
+/* The queue of w has ended on an error (already in w->err): tell the main thread. */
+void trf_worker_failed(struct trf_worker *w);
 
 /* --user (priv.c): in each worker after its setup, then once in the main thread. */
 int trf_priv_harden_thread(struct trf_err *err);

@@ -18,7 +18,7 @@ nsx "$TAPGEN" --dst "$PEER_IP" --flows 16 --rate 20000 --duration 0.5 --json "$T
 	fail "tapgen over 16 flows"
 stop_reflector
 summary '.steering == "hash"' >/dev/null || fail "auto as root: steering $(summary .steering)"
-grep -q "2 queues, steering hash)" "$TMP/reflector.out" || fail "the summary line: $(grep summary "$TMP/reflector.out")"
+grep -q "2 queues, steering hash, [12] worker threads*)" "$TMP/reflector.out" || fail "the summary line: $(grep summary "$TMP/reflector.out")"
 # tapgen sends its flows in turn: 8 flows a queue, an even split (the UDP
 # echo's 64 flows, each from a port of its own, and the odd ARP or ND frame
 # come on top).

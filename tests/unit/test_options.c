@@ -165,10 +165,11 @@ static struct record *recorded;
 RECORDER(0) RECORDER(1) RECORDER(2) RECORDER(3) RECORDER(4) RECORDER(5) RECORDER(6) RECORDER(7)
 RECORDER(8) RECORDER(9) RECORDER(10) RECORDER(11) RECORDER(12) RECORDER(13) RECORDER(14)
 RECORDER(15) RECORDER(16) RECORDER(17) RECORDER(18) RECORDER(19) RECORDER(20) RECORDER(21)
-RECORDER(22) RECORDER(23)
+RECORDER(22) RECORDER(23) RECORDER(24) RECORDER(25) RECORDER(26) RECORDER(27)
 static int (*const recorders[])(void *, const char *) = {
 	rec0, rec1, rec2, rec3, rec4, rec5, rec6, rec7, rec8, rec9, rec10, rec11, rec12, rec13,
-	rec14, rec15, rec16, rec17, rec18, rec19, rec20, rec21, rec22, rec23,
+	rec14, rec15, rec16, rec17, rec18, rec19, rec20, rec21, rec22, rec23, rec24, rec25,
+	rec26, rec27,
 };
 /* clang-format on */
 

@@ -181,6 +181,19 @@ static int opt_coalesce(void *ctx, const char *v)
 	return 0;
 }
 
+static int opt_workers(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+
+	if (!strcmp(v, "per-cpu"))
+		o->cfg.workers = TRF_WORKERS_PER_CPU;
+	else if (!strcmp(v, "per-queue"))
+		o->cfg.workers = TRF_WORKERS_PER_QUEUE;
+	else
+		return error("bad --workers '%s': expected per-cpu or per-queue", v);
+	return 0;
+}
+
 static int opt_poll(void *ctx, const char *v)
 {
 	struct opts *o = ctx;
@@ -374,6 +387,9 @@ static const struct trf_opt options[] = {
 	{ "poll", 0, "wait|busy", "wait: sleep until frames arrive (default); busy: never sleep,\n"
 	  "reap and submit in a loop, for latency benchmarks that give the\n"
 	  "reflector its cores (each worker then uses a whole CPU)", NULL, opt_poll },
+	{ "workers", 0, "per-cpu|per-queue", "io_uring: per-cpu = queues pinned to the same CPU share one\n"
+	  "worker thread and ring, so one wakeup serves them all (default);\n"
+	  "per-queue = a thread and a ring per queue", NULL, opt_workers },
 	{ "offload", 0, "auto|on|off", "on: a virtio-net header on every frame (IFF_VNET_HDR), so TCP\n"
 	  "and UDP superpackets (TSO, USO) and checksums pass whole; off:\n"
 	  "the kernel cuts and checksums every frame first; auto (default):\n"

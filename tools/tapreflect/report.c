@@ -213,7 +213,8 @@ bool report_summary(struct report *r, int exit_code)
 	fprintf(h, "tapreflect summary: %s (%s, %u queue%s", trf_engine_dev(r->eng),
 		cfg->link == TRF_LINK_TAP ? "tap" : "tun", r->nq, r->nq == 1 ? "" : "s");
 	if (r->nq > 1)
-		fprintf(h, ", steering %s", trf_engine_steering(r->eng));
+		fprintf(h, ", steering %s, %u worker thread%s", trf_engine_steering(r->eng),
+			trf_engine_threads(r->eng), trf_engine_threads(r->eng) == 1 ? "" : "s");
 	fprintf(h, "), io %s", trf_io_name(cfg->io));
 	if (cfg->io == TRF_IO_URING)
 		fprintf(h, " (%s reads, ring %s, restricted %s, wait %s)",
@@ -283,7 +284,7 @@ bool report_summary(struct report *r, int exit_code)
 			"\"vnet_hdr\":%s,\"offloads\":\"%s\",\"buffers\":%u,\"frame_size\":%u,"
 			"\"user\":%s%s%s,"
 			"\"queues\":%u,\"elapsed_s\":%.3f,\"cpu_s\":%.4f,\"cpu_ns_per_frame\":%.1f,"
-			"\"wakeups\":%" PRIu64 ",\"frames_per_wakeup\":%.2f,"
+			"\"wakeups\":%" PRIu64 ",\"frames_per_wakeup\":%.2f,\"threads\":%u,"
 			"\"frames_read\":%" PRIu64 ",\"bytes_read\":%" PRIu64
 			",\"frames_written\":%" PRIu64 ",\"bytes_written\":%" PRIu64
 			",\"frames_consumed\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
@@ -299,8 +300,8 @@ bool report_summary(struct report *r, int exit_code)
 			cfg->buffers, cfg->frame_size, cfg->run_as ? "\"" : "",
 			cfg->run_as ? cfg->run_user : "null", cfg->run_as ? "\"" : "", r->nq, s->t,
 			s->cpu_s, ns_per_frame(s->cpu_s, t->frames_read), t->waits,
-			t->waits ? (double)t->frames_read / (double)t->waits : 0.0, t->frames_read,
-			t->bytes_read, t->frames_written, t->bytes_written, t->frames_consumed,
+			t->waits ? (double)t->frames_read / (double)t->waits : 0.0,
+			trf_engine_threads(r->eng), t->frames_read, t->bytes_read, t->frames_written, t->bytes_written, t->frames_consumed,
 			dropped, kernel_drops, exact ? "true" : "false", exit_code);
 		json_drops(r->json, t, NULL);
 		fputs(",\"per_queue\":[", r->json);

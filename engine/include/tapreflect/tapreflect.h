@@ -92,6 +92,16 @@ enum trf_steering {
 #define TRF_TUN_F_USO4 0x20
 #define TRF_TUN_F_USO6 0x40
 
+/*
+ * --workers (io_uring): per-cpu = queues pinned to the same CPU share one
+ * worker thread and one ring, so one wakeup serves them all; per-queue = a
+ * thread and a ring for each queue.  --io sync always runs one per queue.
+ */
+enum trf_workers {
+	TRF_WORKERS_PER_CPU,
+	TRF_WORKERS_PER_QUEUE,
+};
+
 enum trf_read {
 	TRF_READ_AUTO, /* multishot where the kernel has it, else fixed */
 	TRF_READ_MULTISHOT, /* one IORING_OP_READ_MULTISHOT over a provided buffer ring */
@@ -114,6 +124,7 @@ struct trf_config {
 	int cpus[TRF_MAX_QUEUES]; /* queue i runs on cpus[i] */
 	enum trf_io io;
 	enum trf_read read;
+	enum trf_workers workers;
 	unsigned int fixed_reads; /* READ_FIXEDs in flight per queue (fixed strategy) */
 	/*
 	 * io_uring: once frames arrive closer together than this, a worker
@@ -252,6 +263,9 @@ const char *trf_engine_ring_flags(const struct trf_engine *eng);
  * queue)".
  */
 const char *trf_engine_steering(const struct trf_engine *eng);
+
+/* Worker threads started: one per queue, or fewer where queues share a CPU (--workers). */
+unsigned int trf_engine_threads(const struct trf_engine *eng);
 /*
  * Whether the rings run restricted to the operations the engine uses
  * (IORING_REGISTER_RESTRICTIONS, checked at start): "on", "unsupported"

@@ -75,13 +75,13 @@ static void fixed_arm(struct trf_uring_queue *q)
 		struct io_uring_sqe *sqe = trf_uq_get_sqe(q);
 
 		if (TRF_UNLIKELY(!sqe))
-			return; /* q->sq_error stops the queue */
+			return; /* the worker's sq_error stops the queue */
 		if (f->poll_oneshot)
-			io_uring_prep_poll_add(sqe, TRF_UQ_QUEUE_FILE, POLLIN);
+			io_uring_prep_poll_add(sqe, (int)q->slot, POLLIN);
 		else
-			io_uring_prep_poll_multishot(sqe, TRF_UQ_QUEUE_FILE, POLLIN);
+			io_uring_prep_poll_multishot(sqe, (int)q->slot, POLLIN);
 		sqe->flags |= IOSQE_FIXED_FILE;
-		io_uring_sqe_set_data64(sqe, trf_uq_ud(TRF_UQ_POLL, 0));
+		io_uring_sqe_set_data64(sqe, trf_uq_ud(q, TRF_UQ_POLL, 0));
 		f->poll_armed = true;
 	}
 	/* A new round once the last one is back, and only if frames may wait. */
@@ -108,14 +108,14 @@ static void fixed_arm(struct trf_uring_queue *q)
 		uint16_t bid;
 
 		if (TRF_UNLIKELY(!sqe))
-			return; /* q->sq_error stops the queue */
+			return; /* the worker's sq_error stops the queue */
 		bid = f->free_bids[--f->nfree];
 
-		io_uring_prep_read_fixed(sqe, TRF_UQ_QUEUE_FILE, trf_uq_buf(q, bid), q->frame_size,
-					 0, 0);
+		io_uring_prep_read_fixed(sqe, (int)q->slot, trf_uq_buf(q, bid), q->frame_size,
+					 0, (int)q->slot);
 		sqe->flags |= IOSQE_FIXED_FILE;
 		sqe->rw_flags = f->read_flags;
-		io_uring_sqe_set_data64(sqe, trf_uq_ud(TRF_UQ_READ, bid));
+		io_uring_sqe_set_data64(sqe, trf_uq_ud(q, TRF_UQ_READ, bid));
 		f->read_bids[f->reads_inflight++] = bid;
 		f->round_size++;
 	}
@@ -226,9 +226,9 @@ static void fixed_cancel(struct trf_uring_queue *q)
 	struct fixed *f = q->rs_state;
 
 	for (unsigned int i = 0; i < f->reads_inflight; i++)
-		trf_uq_cancel(q, trf_uq_ud(TRF_UQ_READ, f->read_bids[i]));
+		trf_uq_cancel(q, trf_uq_ud(q, TRF_UQ_READ, f->read_bids[i]));
 	if (f->poll_armed)
-		trf_uq_cancel(q, trf_uq_ud(TRF_UQ_POLL, 0));
+		trf_uq_cancel(q, trf_uq_ud(q, TRF_UQ_POLL, 0));
 }
 
 static void fixed_inflight(const struct trf_uring_queue *q, unsigned int *reads,

@@ -21,8 +21,6 @@
 
 #include "ring.h"
 
-#define BUF_GROUP 0
-
 struct multishot {
 	struct io_uring_buf_ring *br;
 	size_t br_size;
@@ -49,7 +47,7 @@ static int multishot_setup(struct trf_uring_queue *q, struct trf_err *err)
 	struct multishot *m;
 	int ret;
 
-	if (!kernel_has_read_multishot(&q->ring))
+	if (!kernel_has_read_multishot(q->ring))
 		return -EOPNOTSUPP;
 	m = calloc(1, sizeof(*m));
 	if (!m)
@@ -64,8 +62,8 @@ static int multishot_setup(struct trf_uring_queue *q, struct trf_err *err)
 	}
 	reg.ring_addr = (uintptr_t)m->br;
 	reg.ring_entries = q->nbufs;
-	reg.bgid = BUF_GROUP;
-	ret = io_uring_register_buf_ring(&q->ring, &reg, 0);
+	reg.bgid = (uint16_t)q->slot; /* a buffer group per queue of the ring */
+	ret = io_uring_register_buf_ring(q->ring, &reg, 0);
 	if (ret) {
 		munmap(m->br, m->br_size);
 		m->br = NULL;
@@ -89,12 +87,12 @@ static void multishot_arm(struct trf_uring_queue *q)
 		return;
 	sqe = trf_uq_get_sqe(q);
 	if (TRF_UNLIKELY(!sqe))
-		return; /* q->sq_error stops the queue */
-	/* addr 0, len 0: the kernel picks a buffer per frame from BUF_GROUP. */
-	io_uring_prep_rw(TRF_IORING_OP_READ_MULTISHOT, sqe, TRF_UQ_QUEUE_FILE, NULL, 0, 0);
+		return; /* the worker's sq_error stops the queue */
+	/* addr 0, len 0: the kernel picks a buffer per frame from the queue's group. */
+	io_uring_prep_rw(TRF_IORING_OP_READ_MULTISHOT, sqe, (int)q->slot, NULL, 0, 0);
 	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
-	sqe->buf_group = BUF_GROUP;
-	io_uring_sqe_set_data64(sqe, trf_uq_ud(TRF_UQ_READ, 0));
+	sqe->buf_group = (uint16_t)q->slot;
+	io_uring_sqe_set_data64(sqe, trf_uq_ud(q, TRF_UQ_READ, 0));
 	m->armed = true;
 }
 
@@ -148,7 +146,7 @@ static void multishot_cancel(struct trf_uring_queue *q)
 	struct multishot *m = q->rs_state;
 
 	if (m->armed)
-		trf_uq_cancel(q, trf_uq_ud(TRF_UQ_READ, 0));
+		trf_uq_cancel(q, trf_uq_ud(q, TRF_UQ_READ, 0));
 }
 
 static void multishot_inflight(const struct trf_uring_queue *q, unsigned int *reads,

@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * The io_uring engine's ring core: one ring per queue, owned by the queue's
- * pinned worker, all frame memory registered as one fixed buffer, the queue
- * fd as fixed file 0.  The core runs the loop, reaps completions, hands the
- * frames to the reflect mode as one burst, writes the survivors back with
- * WRITE_FIXED and returns buffers to the read strategy; how frames are read
- * is the strategy's (read_multishot.c, read_fixed.c; see ring.h).
+ * The io_uring engine's ring core: one ring per worker thread, pinned to a
+ * CPU and serving the queues pinned there (one queue each with --workers
+ * per-queue); each queue's frame memory registered as one fixed buffer, its
+ * fd as a fixed file, both at the queue's slot.  The core runs the loop,
+ * reaps completions, hands each queue's frames to the reflect mode as one
+ * burst, writes the survivors back with WRITE_FIXED and returns buffers to
+ * the read strategy; how frames are read is the strategy's
+ * (read_multishot.c, read_fixed.c; see ring.h).  One io_uring_enter serves
+ * every queue of the worker: on a CPU shared by several queues, a wakeup
+ * and its batch are shared too, instead of one thread per queue each paying
+ * its own sleeps and the switches between them.
  *
  * Buffer ownership.  A buffer id is, at any moment, in exactly one place:
  * the read strategy (free, or in a read the kernel holds), a frame of the
@@ -47,19 +52,24 @@
 #define DRAIN_WAIT_MS 100
 #define DRAIN_TRIES 20
 
-struct io_uring_sqe *trf_uq_get_sqe(struct trf_uring_queue *q)
+static struct io_uring_sqe *worker_get_sqe(struct trf_uring_worker *uw)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&uw->ring);
 	int ret;
 
 	/* The SQ holds a write for every buffer, so this is only a safety net. */
 	if (TRF_UNLIKELY(!sqe)) {
-		ret = io_uring_submit(&q->ring);
-		sqe = io_uring_get_sqe(&q->ring);
-		if (!sqe && !q->sq_error)
-			q->sq_error = ret < 0 ? ret : -EBUSY;
+		ret = io_uring_submit(&uw->ring);
+		sqe = io_uring_get_sqe(&uw->ring);
+		if (!sqe && !uw->sq_error)
+			uw->sq_error = ret < 0 ? ret : -EBUSY;
 	}
 	return sqe;
+}
+
+struct io_uring_sqe *trf_uq_get_sqe(struct trf_uring_queue *q)
+{
+	return worker_get_sqe(q->uw);
 }
 
 void trf_uq_cancel(struct trf_uring_queue *q, uint64_t ud)
@@ -67,9 +77,9 @@ void trf_uq_cancel(struct trf_uring_queue *q, uint64_t ud)
 	struct io_uring_sqe *sqe = trf_uq_get_sqe(q);
 
 	if (TRF_UNLIKELY(!sqe))
-		return; /* q->sq_error ends the queue, and the ring with it */
+		return; /* the worker's sq_error ends its queues */
 	io_uring_prep_cancel64(sqe, ud, 0);
-	io_uring_sqe_set_data64(sqe, trf_uq_ud(TRF_UQ_CANCEL, 0));
+	io_uring_sqe_set_data64(sqe, trf_uq_ud(q, TRF_UQ_CANCEL, 0));
 }
 
 static int io_uring_disabled_value(void)
@@ -112,7 +122,7 @@ static int explain_memlock(const struct trf_worker *w, int ret, struct trf_err *
  * frame contents never gets to submit anything; this bounds what a bug in
  * the engine could make the ring do (docs/architecture.md, Hostile input).
  */
-static int restrict_ring(struct trf_uring_queue *q)
+static int restrict_ring(struct trf_uring_worker *uw)
 {
 	static const uint8_t sqe_ops[] = {
 		IORING_OP_READ_FIXED, IORING_OP_WRITE_FIXED,  TRF_IORING_OP_READ_MULTISHOT,
@@ -138,40 +148,40 @@ static int restrict_ring(struct trf_uring_queue *q)
 	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
 	res[n++].sqe_flags = IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
 	/* Debian's liburing 2.3 declares io_uring_register_restrictions() but does not export it. */
-	return io_uring_register(q->ring.ring_fd, IORING_REGISTER_RESTRICTIONS, res, n);
+	return io_uring_register(uw->ring.ring_fd, IORING_REGISTER_RESTRICTIONS, res, n);
 }
 
 /*
  * Enable a ring created disabled.  Where the restrictions took, check that
  * they hold: an opcode outside them (a NOP) must be refused with EACCES.
  */
-static int enable_ring(struct trf_uring_queue *q, struct trf_worker *w, struct trf_err *err)
+static int enable_ring(struct trf_uring_worker *uw, struct trf_worker *w, struct trf_err *err)
 {
 	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe;
 	int ret, res;
 
 	/* Not exported by Debian's liburing 2.3 either (io_uring_enable_rings). */
-	ret = io_uring_register(q->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+	ret = io_uring_register(uw->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
 	if (ret < 0)
 		return trf_errf(err, ret, "cannot enable the io_uring: %s", strerror(-ret));
-	if (!q->restricted)
+	if (!uw->restricted)
 		return 0;
-	sqe = trf_uq_get_sqe(q);
+	sqe = worker_get_sqe(uw);
 	if (!sqe)
 		return trf_errf(err, -EBUSY, "no room in a new submission queue");
 	io_uring_prep_nop(sqe);
-	io_uring_sqe_set_data64(sqe, trf_uq_ud(TRF_UQ_CANCEL, 0));
-	ret = io_uring_submit_and_wait(&q->ring, 1);
+	io_uring_sqe_set_data64(sqe, trf_uq_ud_slot(TRF_UQ_CANCEL, 0, 0));
+	ret = io_uring_submit_and_wait(&uw->ring, 1);
 	if (ret < 0)
 		return trf_errf(err, ret, "cannot check the io_uring's restrictions: %s",
 				strerror(-ret));
-	ret = io_uring_peek_cqe(&q->ring, &cqe);
+	ret = io_uring_peek_cqe(&uw->ring, &cqe);
 	if (ret < 0)
 		return trf_errf(err, ret, "cannot check the io_uring's restrictions: %s",
 				strerror(-ret));
 	res = cqe->res;
-	io_uring_cqe_seen(&q->ring, cqe);
+	io_uring_cqe_seen(&uw->ring, cqe);
 	if (res != -EACCES)
 		return trf_errf(err, -EPERM,
 				"the io_uring's restrictions are not in force: a NOP gave %d, not "
@@ -181,7 +191,27 @@ static int enable_ring(struct trf_uring_queue *q, struct trf_worker *w, struct t
 	return 0;
 }
 
-static int ring_init(struct trf_uring_queue *q, struct trf_worker *w, struct trf_err *err)
+/* SQ entries a queue needs: see ring_init. */
+static unsigned int queue_entries(const struct trf_config *cfg)
+{
+	return cfg->buffers + TRF_MAX_FIXED_READS + 8;
+}
+
+/*
+ * How many queues one worker may serve: as many as share a CPU, while the
+ * ring stays within 16384 SQ entries (so its CQ can be four times that; the
+ * kernel's limits are 32768 and 65536), one with --workers per-queue.
+ */
+static unsigned int uring_queues_per_thread(const struct trf_config *cfg)
+{
+	unsigned int n = 16384 / queue_entries(cfg);
+
+	if (cfg->workers == TRF_WORKERS_PER_QUEUE)
+		return 1;
+	return n ? n : 1;
+}
+
+static int ring_init(struct trf_uring_worker *uw, struct trf_worker *w, struct trf_err *err)
 {
 	static const struct {
 		unsigned int flags;
@@ -194,10 +224,10 @@ static int ring_init(struct trf_uring_queue *q, struct trf_worker *w, struct trf
 		{ 0, "none" },
 	};
 	/*
-	 * Room for a write per buffer, a full round of fixed reads, the polls
-	 * and the cancels: trf_uq_get_sqe() never finds the SQ full.
+	 * Per queue, room for a write per buffer, a full round of fixed reads,
+	 * the polls and the cancels: trf_uq_get_sqe() never finds the SQ full.
 	 */
-	unsigned int entries = q->nbufs + TRF_MAX_FIXED_READS + 8;
+	unsigned int entries = uw->nq * queue_entries(w->cfg);
 	/* Created disabled, to be restricted before use (Linux 5.10); else as it comes. */
 	unsigned int disabled = IORING_SETUP_R_DISABLED;
 	int ret = -EINVAL;
@@ -209,12 +239,12 @@ static int ring_init(struct trf_uring_queue *q, struct trf_worker *w, struct trf
 		p.flags = modes[i].flags | IORING_SETUP_CQSIZE | disabled;
 		/* Room for a completion per write and per read, and more; the kernel's limit is 65536. */
 		p.cq_entries = 4 * entries < 65536 ? 4 * entries : 65536;
-		ret = io_uring_queue_init_params(entries, &q->ring, &p);
+		ret = io_uring_queue_init_params(entries, &uw->ring, &p);
 		if (ret == 0) {
 			w->ring_flags = modes[i].name;
-			q->ring_ready = true;
-			q->disabled = disabled != 0;
-			q->restricted = q->disabled && restrict_ring(q) == 0;
+			uw->ring_ready = true;
+			uw->disabled = disabled != 0;
+			uw->restricted = uw->disabled && restrict_ring(uw) == 0;
 			return 0;
 		}
 		if (ret != -EINVAL)
@@ -272,77 +302,124 @@ static int setup_reads(struct trf_uring_queue *q, struct trf_err *err)
 	return q->rs->setup(q, err);
 }
 
-static int uring_setup(struct trf_worker *w, struct trf_err *err)
+/* A queue of the worker, on the node of its CPU. */
+static int queue_setup(struct trf_uring_worker *uw, struct trf_worker *m, struct trf_err *err)
 {
-	const struct trf_config *cfg = w->cfg;
-	struct trf_uring_queue *q;
-	struct iovec iov;
-	int ret;
+	const struct trf_config *cfg = m->cfg;
+	struct trf_uring_queue *q = calloc(1, sizeof(*q));
 
-	q = calloc(1, sizeof(*q));
 	if (!q)
 		return trf_errf(err, -ENOMEM, "out of memory");
-	w->io = q;
+	q->slot = uw->nq;
+	uw->q[uw->nq++] = q;
+	q->uw = uw;
+	q->ring = &uw->ring;
+	q->w = m;
 	q->cfg = cfg;
-	q->reflect = &w->reflect;
-	q->fd = w->fd;
+	q->reflect = &m->reflect;
+	q->fd = m->fd;
 	q->nbufs = cfg->buffers;
 	q->frame_size = cfg->frame_size;
 	q->vnet_len = cfg->reflect.vnet_hdr ? TRF_VNET_HDR_LEN : 0;
 	q->mem_size = (size_t)q->nbufs * q->frame_size;
-	q->base = trf_mem_alloc(q->mem_size, w->node);
+	q->base = trf_mem_alloc(q->mem_size, m->node);
 	q->write_len = calloc(q->nbufs, sizeof(*q->write_len));
 	q->batch = calloc(q->nbufs, sizeof(*q->batch));
 	if (!q->base || !q->write_len || !q->batch)
 		return trf_errf(err, -ENOMEM, "cannot allocate %zu B of frame buffers",
 				q->mem_size);
+	return 0;
+}
 
-	ret = ring_init(q, w, err);
-	if (ret < 0)
-		return ret;
-	ret = io_uring_register_files(&q->ring, &w->fd, 1);
-	if (ret < 0)
-		return trf_errf(err, ret, "cannot register the queue fd with io_uring: %s",
-				strerror(-ret));
-	iov = (struct iovec){ .iov_base = q->base, .iov_len = q->mem_size };
-	ret = io_uring_register_buffers(&q->ring, &iov, 1);
-	if (ret == -ENOMEM || ret == -EAGAIN)
-		return explain_memlock(w, ret, err);
-	if (ret < 0)
-		return trf_errf(err, ret, "cannot register frame buffers with io_uring: %s",
-				strerror(-ret));
-	/* Saves an fd lookup per io_uring_enter; optional (kernel 5.18). */
-	io_uring_register_ring_fd(&q->ring);
+/* How the worker waits (see wait_for_work), as every queue's summary says it. */
+static void setup_wait(struct trf_uring_worker *uw, struct trf_worker *w)
+{
+	const struct trf_config *cfg = w->cfg;
 
-	ret = setup_reads(q, err);
-	if (ret < 0)
-		return ret;
-	if (q->disabled) {
-		ret = enable_ring(q, w, err);
-		if (ret < 0)
-			return ret;
-	}
-	q->read_name = q->rs->name;
-	w->read_name = q->read_name;
-
-	/* How the worker waits (see wait_for_work). */
-	q->busy = cfg->busy_poll;
-	q->gap_ns = UINT64_MAX;
-	if (q->busy) {
+	uw->busy = cfg->busy_poll;
+	uw->gap_ns = UINT64_MAX;
+	if (uw->busy) {
 		w->wait_name = "busy";
-	} else if (cfg->coalesce_usec && (q->ring.features & IORING_FEAT_MIN_TIMEOUT)) {
-		q->coalesce_usec = cfg->coalesce_usec;
-		snprintf(w->wait_label, sizeof(w->wait_label), "coalesce %uus", q->coalesce_usec);
+	} else if (cfg->coalesce_usec && (uw->ring.features & IORING_FEAT_MIN_TIMEOUT)) {
+		uw->coalesce_usec = cfg->coalesce_usec;
+		snprintf(w->wait_label, sizeof(w->wait_label), "coalesce %uus", uw->coalesce_usec);
 		w->wait_name = w->wait_label;
 	} else if (cfg->coalesce_usec) {
 		w->wait_name = "sleep (coalesce unsupported: Linux < 6.12)";
 	} else {
 		w->wait_name = "sleep";
 	}
+}
+
+/*
+ * Set up the worker of w's thread: its ring, and a slot in it for w's queue
+ * and for each queue that shares w's CPU (w->next_shared and on).
+ */
+static int uring_setup(struct trf_worker *w, struct trf_err *err)
+{
+	struct iovec iov[TRF_MAX_QUEUES];
+	int fds[TRF_MAX_QUEUES];
+	struct trf_uring_worker *uw;
+	int ret;
+
+	uw = calloc(1, sizeof(*uw));
+	if (!uw)
+		return trf_errf(err, -ENOMEM, "out of memory");
+	w->io = uw;
+	for (struct trf_worker *m = w; m; m = m->next_shared) {
+		ret = queue_setup(uw, m, err);
+		if (ret < 0)
+			return ret;
+	}
+	for (unsigned int i = 0; i < uw->nq; i++) {
+		fds[i] = uw->q[i]->fd;
+		iov[i] = (struct iovec){ .iov_base = uw->q[i]->base, .iov_len = uw->q[i]->mem_size };
+	}
+
+	ret = ring_init(uw, w, err);
+	if (ret < 0)
+		return ret;
+	ret = io_uring_register_files(&uw->ring, fds, uw->nq);
+	if (ret < 0)
+		return trf_errf(err, ret, "cannot register the queue fd with io_uring: %s",
+				strerror(-ret));
+	ret = io_uring_register_buffers(&uw->ring, iov, uw->nq);
+	if (ret == -ENOMEM || ret == -EAGAIN)
+		return explain_memlock(w, ret, err);
+	if (ret < 0)
+		return trf_errf(err, ret, "cannot register frame buffers with io_uring: %s",
+				strerror(-ret));
+	/* Saves an fd lookup per io_uring_enter; optional (kernel 5.18). */
+	io_uring_register_ring_fd(&uw->ring);
+
+	for (unsigned int i = 0; i < uw->nq; i++) {
+		ret = setup_reads(uw->q[i], err);
+		if (ret < 0)
+			return ret;
+	}
+	if (uw->disabled) {
+		ret = enable_ring(uw, w, err);
+		if (ret < 0)
+			return ret;
+	}
+	setup_wait(uw, w);
+	for (unsigned int i = 0; i < uw->nq; i++) {
+		struct trf_uring_queue *q = uw->q[i];
+		struct trf_worker *m = q->w;
+
+		q->read_name = q->rs->name;
+		m->read_name = q->read_name;
+		m->ring_flags = w->ring_flags;
+		m->ring_restricted = w->ring_restricted;
+		if (m != w) {
+			memcpy(m->wait_label, w->wait_label, sizeof(m->wait_label));
+			m->wait_name = w->wait_name == w->wait_label ? m->wait_label : w->wait_name;
+		}
+	}
 	return 0;
 }
 
-/* Stop asked: cancel the reads; what was already read is still written. */
+/* Stop asked, or the queue failed: cancel its reads; what was already read is still written. */
 static void begin_stop(struct trf_uring_queue *q)
 {
 	q->stopping = true;
@@ -368,9 +445,10 @@ static void on_write(struct trf_uring_queue *q, const struct io_uring_cqe *cqe)
 }
 
 /* The batch's frames go back as one burst: drops return their buffers, the rest is written. */
-static void reflect_batch(struct trf_uring_queue *q, struct trf_queue_stats *st)
+static void reflect_batch(struct trf_uring_queue *q)
 {
 	const struct trf_config *cfg = q->cfg;
+	struct trf_queue_stats *st = &q->w->stats;
 
 	cfg->mode->burst(q->reflect, q->batch, q->nframes);
 	for (unsigned int i = 0; i < q->nframes; i++) {
@@ -388,23 +466,24 @@ static void reflect_batch(struct trf_uring_queue *q, struct trf_queue_stats *st)
 		}
 		sqe = trf_uq_get_sqe(q);
 		if (TRF_UNLIKELY(!sqe)) {
-			/* The queue stops on q->sq_error: the frame goes with it, counted. */
+			/* The queue stops on the worker's sq_error: the frame goes with it, counted. */
 			TRF_STAT_ADD(st, drops[TRF_IO_DROP_ABORTED], 1);
 			q->rs->recycle(q, bid);
 			continue;
 		}
-		io_uring_prep_write_fixed(sqe, TRF_UQ_QUEUE_FILE, f->data, f->len, 0, 0);
+		io_uring_prep_write_fixed(sqe, (int)q->slot, f->data, f->len, 0, (int)q->slot);
 		sqe->flags |= IOSQE_FIXED_FILE;
-		io_uring_sqe_set_data64(sqe, trf_uq_ud(TRF_UQ_WRITE, bid));
+		io_uring_sqe_set_data64(sqe, trf_uq_ud(q, TRF_UQ_WRITE, bid));
 		q->write_len[bid] = f->len;
 		q->writes_inflight++;
 	}
 	q->nframes = 0;
 }
 
-static void publish_totals(struct trf_uring_queue *q, struct trf_queue_stats *st)
+static void publish_totals(struct trf_uring_queue *q)
 {
 	const struct trf_uq_totals *t = &q->t;
+	struct trf_queue_stats *st = &q->w->stats;
 
 	if (t->frames_read) {
 		TRF_STAT_ADD(st, frames_read, t->frames_read);
@@ -451,12 +530,12 @@ struct trf_getevents_arg {
  * be set: without one the kernel ends the wait at min_wait even when nothing
  * came.
  */
-static int enter_min_wait(struct trf_uring_queue *q, unsigned int wait_nr)
+static int enter_min_wait(struct trf_uring_worker *uw, unsigned int wait_nr)
 {
-	struct io_uring_sq *sq = &q->ring.sq;
+	struct io_uring_sq *sq = &uw->ring.sq;
 	struct __kernel_timespec ts = { .tv_sec = COALESCE_IDLE_S };
 	struct trf_getevents_arg arg = {
-		.min_wait_usec = q->coalesce_usec,
+		.min_wait_usec = uw->coalesce_usec,
 		.ts = (uint64_t)(uintptr_t)&ts,
 	};
 	unsigned int tail = sq->sqe_tail, submit;
@@ -467,7 +546,7 @@ static int enter_min_wait(struct trf_uring_queue *q, unsigned int wait_nr)
 		__atomic_store_n(sq->ktail, tail, __ATOMIC_RELEASE);
 	}
 	submit = tail - __atomic_load_n(sq->khead, __ATOMIC_ACQUIRE);
-	ret = syscall(__NR_io_uring_enter, q->ring.ring_fd, submit, wait_nr,
+	ret = syscall(__NR_io_uring_enter, uw->ring.ring_fd, submit, wait_nr,
 		      IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
 	return ret < 0 ? -errno : (int)ret;
 }
@@ -481,60 +560,105 @@ static int enter_min_wait(struct trf_uring_queue *q, unsigned int wait_nr)
  * frame at low load; wait for one event beyond them instead: a read, the
  * readiness poll, or the stop poll, which is always armed.  (Never for the
  * whole round: where the reads cannot be made non-blocking they park, and
- * the stop must still get in.)  A starved strategy waits for the writes
- * alone: they bring back the buffers its next reads need.
+ * the stop must still get in.)  When every queue's strategy is starved the
+ * worker waits for the writes alone: they bring back the buffers the next
+ * reads need.
  *
- * Coalescing: while frames arrive closer together than --coalesce, ask for
- * up to half the buffers' worth of events with min_wait = --coalesce: the
- * kernel sleeps until they are there, or until min_wait has passed and
- * anything is.  Slower than that, coalescing would only add a wakeup for
- * the writes' completions (they are there when min_wait ends), so the plain
- * wait is used: below that rate a frame's latency is untouched.  So it is
- * after a wakeup that read a full multishot burst: more frames wait, and the
- * read that takes them runs as task work of the next wait, which must not
- * sleep first.
+ * Coalescing: while frames arrive closer together than --coalesce (over all
+ * the worker's queues), ask for up to half the buffers' worth of events with
+ * min_wait = --coalesce: the kernel sleeps until they are there, or until
+ * min_wait has passed and anything is.  Slower than that, coalescing would
+ * only add a wakeup for the writes' completions (they are there when
+ * min_wait ends), so the plain wait is used: below that rate a frame's
+ * latency is untouched.  So it is after a wakeup in which a queue read a
+ * full multishot burst: more frames wait, and the read that takes them runs
+ * as task work of the next wait, which must not sleep first.
  *
  * Busy polling: submit and collect without ever sleeping.
  */
-static int wait_for_work(struct trf_uring_queue *q)
+static int wait_for_work(struct trf_uring_worker *uw)
 {
-	if (q->busy)
-		return io_uring_submit_and_get_events(&q->ring);
-	if (q->coalesce_usec && !q->starved && q->last_reads < MULTISHOT_BURST &&
-	    q->gap_ns < (uint64_t)q->coalesce_usec * 1000u)
-		return enter_min_wait(q, q->writes_inflight + q->nbufs / 2);
-	return io_uring_submit_and_wait(&q->ring, q->writes_inflight + !q->starved);
+	unsigned int writes = 0, bufs = 0;
+	bool starved = true;
+
+	if (uw->busy)
+		return io_uring_submit_and_get_events(&uw->ring);
+	for (unsigned int i = 0; i < uw->nq; i++) {
+		const struct trf_uring_queue *q = uw->q[i];
+
+		if (q->ended)
+			continue;
+		writes += q->writes_inflight;
+		bufs += q->nbufs;
+		starved = starved && q->starved;
+	}
+	if (uw->coalesce_usec && !starved && !uw->burst &&
+	    uw->gap_ns < (uint64_t)uw->coalesce_usec * 1000u)
+		return enter_min_wait(uw, writes + bufs / 2);
+	return io_uring_submit_and_wait(&uw->ring, writes + !starved);
 }
 
 /* After a wakeup that read frames: the mean gap between them, for the next wait. */
-static void note_wakeup(struct trf_uring_queue *q, uint64_t reads)
+static void note_wakeup(struct trf_uring_worker *uw, uint64_t reads)
 {
 	uint64_t now;
 
-	q->last_reads = reads;
-	if (!q->coalesce_usec || !reads)
+	if (!uw->coalesce_usec || !reads)
 		return;
 	now = now_ns();
-	if (q->last_wake_ns)
-		q->gap_ns = (now - q->last_wake_ns) / reads;
-	q->last_wake_ns = now;
+	if (uw->last_wake_ns)
+		uw->gap_ns = (now - uw->last_wake_ns) / reads;
+	uw->last_wake_ns = now;
 }
 
 /*
- * Reap every ready CQE, reflect the frames they carry as one burst, queue
+ * A queue's own error (its read failed: a deleted or detached device) ends
+ * that queue, and it alone: writes queued or in flight are lost with it,
+ * counted, its reads are cancelled, and its completions are ignored from
+ * now on.  The main thread hears of it as of a worker that failed.
+ */
+static void end_queue(struct trf_uring_queue *q, int ret)
+{
+	TRF_STAT_ADD(&q->w->stats, drops[TRF_IO_DROP_ABORTED], q->writes_inflight);
+	q->writes_inflight = 0;
+	if (!q->stopping)
+		begin_stop(q);
+	q->ended = true;
+	q->error = ret;
+	trf_worker_failed(q->w);
+}
+
+/*
+ * Reap every ready CQE, reflect each queue's frames as one burst, queue
  * their writes, re-arm the reads.  The caller submits once.
  */
-static int reap_and_reflect(struct trf_uring_queue *q, struct trf_worker *w)
+static void reap_and_reflect(struct trf_uring_worker *uw, struct trf_worker *w)
 {
 	struct io_uring_cqe *cqes[CQE_BATCH];
+	int errs[TRF_MAX_QUEUES] = { 0 };
+	uint64_t reads = 0;
 	unsigned int n;
-	int ret = 0;
 
-	while ((n = io_uring_peek_batch_cqe(&q->ring, cqes, CQE_BATCH)) > 0) {
+	uw->burst = false;
+	while ((n = io_uring_peek_batch_cqe(&uw->ring, cqes, CQE_BATCH)) > 0) {
 		for (unsigned int i = 0; i < n; i++) {
 			const struct io_uring_cqe *cqe = cqes[i];
+			unsigned int slot = trf_uq_ud_queue_slot(cqe->user_data);
+			struct trf_uring_queue *q;
 			int r = 0;
 
+			if (trf_uq_ud_op(cqe->user_data) == TRF_UQ_STOP) {
+				uw->stopping = true;
+				for (unsigned int k = 0; k < uw->nq; k++)
+					if (!uw->q[k]->stopping)
+						begin_stop(uw->q[k]);
+				continue;
+			}
+			if (TRF_UNLIKELY(slot >= uw->nq))
+				continue; /* not ours: nothing else submits to this ring */
+			q = uw->q[slot];
+			if (TRF_UNLIKELY(q->ended))
+				continue;
 			switch (trf_uq_ud_op(cqe->user_data)) {
 			case TRF_UQ_READ:
 			case TRF_UQ_POLL:
@@ -544,126 +668,174 @@ static int reap_and_reflect(struct trf_uring_queue *q, struct trf_worker *w)
 				on_write(q, cqe);
 				break;
 			case TRF_UQ_STOP:
-				begin_stop(q);
-				break;
 			case TRF_UQ_CANCEL:
 				break;
 			}
-			if (r < 0 && ret == 0)
-				ret = r;
+			if (r < 0 && errs[slot] == 0)
+				errs[slot] = r;
 		}
 		/*
 		 * The whole batch is marked seen at once.  The frames keep their
 		 * buffers: those belong to us until their writes complete.
 		 */
-		io_uring_cq_advance(&q->ring, n);
+		io_uring_cq_advance(&uw->ring, n);
 	}
 
-	if (q->nframes)
-		reflect_batch(q, &w->stats);
-	if (!q->stopping)
-		q->rs->arm(q);
-	if (q->rs->flush)
-		q->rs->flush(q);
-	note_wakeup(q, q->t.frames_read);
-	publish_totals(q, &w->stats);
-	return ret;
+	for (unsigned int i = 0; i < uw->nq; i++) {
+		struct trf_uring_queue *q = uw->q[i];
+
+		if (q->ended)
+			continue;
+		if (q->nframes)
+			reflect_batch(q);
+		if (!q->stopping)
+			q->rs->arm(q);
+		if (q->rs->flush)
+			q->rs->flush(q);
+		reads += q->t.frames_read;
+		uw->burst = uw->burst || q->t.frames_read >= MULTISHOT_BURST;
+		publish_totals(q);
+		if (TRF_UNLIKELY(errs[i] < 0)) {
+			trf_queue_error(q->w, errs[i], "reading the device", &q->w->err);
+			end_queue(q, errs[i]);
+		}
+	}
+	TRF_STAT_ADD(&w->stats, waits, 1);
+	note_wakeup(uw, reads);
 }
 
-/* The queue stops on an error: writes queued or in flight are lost with it, counted. */
-static void abort_writes(struct trf_uring_queue *q, struct trf_worker *w)
+/*
+ * The worker stops on an error of its ring: every queue still running ends
+ * with it (writes queued or in flight are lost, counted), and says what.
+ */
+static void end_all(struct trf_uring_worker *uw, int ret, const char *what)
 {
-	TRF_STAT_ADD(&w->stats, drops[TRF_IO_DROP_ABORTED], q->writes_inflight);
-	q->writes_inflight = 0;
+	for (unsigned int i = 0; i < uw->nq; i++) {
+		struct trf_uring_queue *q = uw->q[i];
+
+		if (q->ended)
+			continue;
+		trf_errf(&q->w->err, ret, "queue %u: %s", q->w->queue, what);
+		end_queue(q, ret);
+	}
+}
+
+/*
+ * What the thread's own queue (the first) ended with: its error, already in
+ * err (w->err), or 0.  The other queues' failures are recorded already.
+ */
+static int worker_result(const struct trf_uring_worker *uw)
+{
+	return uw->q[0]->ended ? uw->q[0]->error : 0;
 }
 
 static int uring_run(struct trf_worker *w, struct trf_err *err)
 {
-	struct trf_uring_queue *q = w->io;
+	struct trf_uring_worker *uw = w->io;
 	struct io_uring_sqe *sqe;
 	unsigned int drain_tries = 0;
 	int ret;
 
 	/* The stop eventfd is never reset: once readable, every worker sees it. */
-	sqe = trf_uq_get_sqe(q);
+	sqe = worker_get_sqe(uw);
 	if (!sqe)
 		return trf_errf(err, -EBUSY, "queue %u: no room in a new submission queue",
 				w->queue);
 	io_uring_prep_poll_add(sqe, w->eng->stop_efd, POLLIN);
-	io_uring_sqe_set_data64(sqe, trf_uq_ud(TRF_UQ_STOP, 0));
-	q->rs->arm(q);
+	io_uring_sqe_set_data64(sqe, trf_uq_ud_slot(TRF_UQ_STOP, 0, 0));
+	for (unsigned int i = 0; i < uw->nq; i++)
+		uw->q[i]->rs->arm(uw->q[i]);
 
 	for (;;) {
-		if (q->stopping) {
+		unsigned int running = 0, reads = 0, polls = 0, writes = 0;
+
+		for (unsigned int i = 0; i < uw->nq; i++) {
+			const struct trf_uring_queue *q = uw->q[i];
+			unsigned int r, p;
+
+			if (q->ended)
+				continue;
+			running++;
+			q->rs->inflight(q, &r, &p);
+			reads += r;
+			polls += p;
+			writes += q->writes_inflight;
+		}
+		if (!running)
+			break; /* every queue ended on an error of its own */
+		if (uw->stopping) {
 			struct __kernel_timespec ts = { .tv_nsec = DRAIN_WAIT_MS * 1000000L };
 			struct io_uring_cqe *cqe;
-			unsigned int reads, polls;
+			char what[160];
 
-			q->rs->inflight(q, &reads, &polls);
-			if (reads == 0 && polls == 0 && q->writes_inflight == 0)
+			if (reads == 0 && polls == 0 && writes == 0)
 				break;
 			if (drain_tries++ == DRAIN_TRIES) {
-				ret = trf_errf(err, -ETIMEDOUT,
-					       "queue %u: %u read(s), %u write(s) and %u poll(s) "
-					       "still in flight after %d ms of draining",
-					       w->queue, reads, q->writes_inflight, polls,
-					       DRAIN_TRIES * DRAIN_WAIT_MS);
-				abort_writes(q, w);
-				return ret;
+				snprintf(what, sizeof(what),
+					 "%u read(s), %u write(s) and %u poll(s) of %u queue(s) still "
+					 "in flight after %d ms of draining",
+					 reads, writes, polls, running, DRAIN_TRIES * DRAIN_WAIT_MS);
+				end_all(uw, -ETIMEDOUT, what);
+				break;
 			}
-			ret = io_uring_submit_and_wait_timeout(&q->ring, &cqe, 1, &ts, NULL);
+			ret = io_uring_submit_and_wait_timeout(&uw->ring, &cqe, 1, &ts, NULL);
 		} else {
-			ret = wait_for_work(q);
+			ret = wait_for_work(uw);
 			if (ret == -ETIME)
-				q->gap_ns =
+				uw->gap_ns =
 				    UINT64_MAX; /* a second without a frame: coalescing waits again */
 		}
-		TRF_STAT_ADD(&w->stats, waits, 1);
 		if (TRF_UNLIKELY(ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY &&
 				 ret != -ETIME)) {
-			abort_writes(q, w);
-			return trf_errf(err, ret, "queue %u: io_uring_enter failed: %s", w->queue,
-					strerror(-ret));
+			char what[96];
+
+			snprintf(what, sizeof(what), "io_uring_enter failed: %s", strerror(-ret));
+			end_all(uw, ret, what);
+			break;
 		}
-		ret = reap_and_reflect(q, w);
-		if (TRF_UNLIKELY(ret < 0)) {
-			abort_writes(q, w);
-			return trf_queue_error(w, ret, "reading the device", err);
-		}
-		if (TRF_UNLIKELY(q->sq_error)) {
-			abort_writes(q, w);
-			return trf_errf(err, q->sq_error,
-					"queue %u: the submission queue stayed full (%s)", w->queue,
-					strerror(-q->sq_error));
+		reap_and_reflect(uw, w);
+		if (TRF_UNLIKELY(uw->sq_error)) {
+			char what[96];
+
+			snprintf(what, sizeof(what), "the submission queue stayed full (%s)",
+				 strerror(-uw->sq_error));
+			end_all(uw, uw->sq_error, what);
+			break;
 		}
 	}
-	w->read_name = q->read_name;
-	return 0;
+	for (unsigned int i = 0; i < uw->nq; i++)
+		uw->q[i]->w->read_name = uw->q[i]->read_name;
+	return worker_result(uw);
 }
 
 static void uring_teardown(struct trf_worker *w)
 {
-	struct trf_uring_queue *q = w->io;
+	struct trf_uring_worker *uw = w->io;
 
-	if (!q)
+	if (!uw)
 		return;
-	if (q->ring_ready) {
+	if (uw->ring_ready) {
 		/*
-		 * Drop the ring's reference to the queue fd now: a ring is torn
+		 * Drop the ring's references to the queue fds now: a ring is torn
 		 * down asynchronously after it is closed, and until then the
 		 * device would outlive the process (a restart in the other mode
 		 * would find it still there).
 		 */
-		io_uring_unregister_files(&q->ring);
-		io_uring_unregister_buffers(&q->ring);
-		io_uring_queue_exit(&q->ring);
+		io_uring_unregister_files(&uw->ring);
+		io_uring_unregister_buffers(&uw->ring);
+		io_uring_queue_exit(&uw->ring);
 	}
-	if (q->rs)
-		q->rs->teardown(q);
-	trf_mem_free(q->base, q->mem_size, w->node);
-	free(q->write_len);
-	free(q->batch);
-	free(q);
+	for (unsigned int i = 0; i < uw->nq; i++) {
+		struct trf_uring_queue *q = uw->q[i];
+
+		if (q->rs)
+			q->rs->teardown(q);
+		trf_mem_free(q->base, q->mem_size, q->w->node);
+		free(q->write_len);
+		free(q->batch);
+		free(q);
+	}
+	free(uw);
 	w->io = NULL;
 }
 
@@ -673,4 +845,5 @@ const struct trf_io_ops trf_io_uring_ops = {
 	.run = uring_run,
 	.teardown = uring_teardown,
 	.wake = NULL,
+	.queues_per_thread = uring_queues_per_thread,
 };

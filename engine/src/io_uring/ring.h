@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The io_uring engine's per-queue state, shared by the ring core (ring.c) and
- * the read strategies (read_multishot.c, read_fixed.c).
+ * The io_uring engine's state, shared by the ring core (ring.c) and the read
+ * strategies (read_multishot.c, read_fixed.c): a worker thread's ring, and
+ * each queue it serves.
  *
  * The ring core owns the ring, the registered frame memory, the writes and
- * the loop; a read strategy owns how frames get from the queue fd into that
+ * the loop; a read strategy owns how frames get from a queue fd into that
  * memory, and where a buffer goes when the core hands it back.  The hot path
  * reads top to bottom in ring.c (loop, reap, reflect, write, recycle) and in
  * the one strategy file in use.
+ *
+ * Queues pinned to the same CPU share one worker and one ring (--workers
+ * per-cpu): each queue has a slot in it, which is the index of its fd in the
+ * fixed file table, of its memory in the fixed buffer table, and of its
+ * buffer group, and is carried in the user_data of its requests.
  */
 #ifndef TRF_IO_URING_RING_H
 #define TRF_IO_URING_RING_H
@@ -18,17 +24,15 @@
 
 #include "internal.h"
 
-#define TRF_UQ_QUEUE_FILE 0 /* the queue fd's index in the fixed file table */
-
 /* Not in liburing 2.3's headers (Linux 6.7). */
 #define TRF_IORING_OP_READ_MULTISHOT 49
 
-/* user_data: the operation in the top byte, a buffer id below. */
+/* user_data: the operation in the top byte, the queue's slot in bits 16..23, a buffer id below. */
 enum trf_uq_op { TRF_UQ_READ = 1, TRF_UQ_WRITE, TRF_UQ_STOP, TRF_UQ_CANCEL, TRF_UQ_POLL };
 
-static inline uint64_t trf_uq_ud(enum trf_uq_op op, uint32_t bid)
+static inline uint64_t trf_uq_ud_slot(enum trf_uq_op op, unsigned int slot, uint16_t bid)
 {
-	return (uint64_t)op << 56 | bid;
+	return (uint64_t)op << 56 | (uint64_t)(slot & 0xff) << 16 | bid;
 }
 
 static inline enum trf_uq_op trf_uq_ud_op(uint64_t ud)
@@ -41,10 +45,16 @@ static inline uint16_t trf_uq_ud_bid(uint64_t ud)
 	return (uint16_t)ud;
 }
 
+static inline unsigned int trf_uq_ud_queue_slot(uint64_t ud)
+{
+	return (unsigned int)(ud >> 16) & 0xff;
+}
+
 struct trf_uring_queue;
+struct trf_uring_worker;
 
 /*
- * A read strategy, one file each.  Calls come from the queue's own worker
+ * A read strategy, one file each.  Calls come from the queue's worker
  * thread only.  Buffer ownership: a buffer id is, at any moment, in exactly
  * one place: the strategy (free, or in a read the kernel holds), a frame of
  * the current batch, or an in-flight write.  The core hands a buffer back with
@@ -54,8 +64,8 @@ struct trf_uring_queue;
 struct trf_read_strategy {
 	const char *name; /* as the summary shows it */
 	/*
-	 * After the ring, the queue fd (fixed file 0) and the frame memory
-	 * (fixed buffer 0) are registered: take every buffer.  Returns 0 or
+	 * After the ring, the queue fd (fixed file q->slot) and the frame memory
+	 * (fixed buffer q->slot) are registered: take every buffer.  Returns 0 or
 	 * -errno (-EOPNOTSUPP: the kernel lacks what it needs), with err filled
 	 * where the strategy can say more than the core's own message.
 	 */
@@ -92,25 +102,25 @@ struct trf_uq_totals {
 };
 
 struct trf_uring_queue {
-	struct io_uring ring;
-	bool ring_ready;
-	bool disabled; /* created disabled (IORING_SETUP_R_DISABLED): enabled after setup */
-	bool restricted; /* restrictions registered (see ring.c, restrict_ring) */
+	struct io_uring *ring; /* the worker's */
+	struct trf_uring_worker *uw;
+	struct trf_worker *w; /* the queue's own: its stats, its error */
+	unsigned int slot; /* fixed file, fixed buffer and buffer group index */
 	bool stopping;
+	bool ended; /* stopped on an error: its CQEs are ignored from then on */
+	int error; /* what it ended with */
 	/*
 	 * Set by arm(): frames wait to be read but every buffer is being
 	 * written, so the next event to wait for is a write completion.
 	 */
 	bool starved;
-	/* trf_uq_get_sqe() found no SQE even after a submit: the queue stops. */
-	int sq_error;
-	int fd; /* the queue fd, also registered as TRF_UQ_QUEUE_FILE */
+	int fd; /* the queue fd, also registered as fixed file slot */
 	const struct trf_config *cfg;
-	const struct trf_reflect_ctx *reflect; /* the worker's: the queue's own mode state */
+	const struct trf_reflect_ctx *reflect; /* the queue's own mode state */
 	const struct trf_read_strategy *rs;
 	void *rs_state; /* the strategy's own state */
 	const char *read_name; /* rs->name, or what the strategy fell back to */
-	uint8_t *base; /* nbufs * frame_size, registered as fixed buffer 0 */
+	uint8_t *base; /* nbufs * frame_size, registered as fixed buffer slot */
 	size_t mem_size;
 	uint32_t frame_size;
 	uint32_t
@@ -121,6 +131,19 @@ struct trf_uring_queue {
 	struct trf_frame *batch; /* frames of the current reap, nbufs at most */
 	unsigned int nframes;
 	struct trf_uq_totals t;
+};
+
+/* A worker thread: one ring, and the queues it serves (those pinned to its CPU). */
+struct trf_uring_worker {
+	struct io_uring ring;
+	bool ring_ready;
+	bool disabled; /* created disabled (IORING_SETUP_R_DISABLED): enabled after setup */
+	bool restricted; /* restrictions registered (see ring.c, restrict_ring) */
+	bool stopping; /* the engine's stop came */
+	/* trf_uq_get_sqe() found no SQE even after a submit: every queue stops. */
+	int sq_error;
+	unsigned int nq;
+	struct trf_uring_queue *q[TRF_MAX_QUEUES];
 	/*
 	 * --coalesce in force (the kernel has min_wait): its length, and the
 	 * mean gap between frames at the last wakeup that read any, which
@@ -129,7 +152,7 @@ struct trf_uring_queue {
 	uint32_t coalesce_usec;
 	uint64_t gap_ns;
 	uint64_t last_wake_ns;
-	uint64_t last_reads; /* frames read at the last wakeup */
+	bool burst; /* a queue read a full multishot burst at the last wakeup */
 	bool busy; /* --poll busy */
 };
 
@@ -160,10 +183,17 @@ static inline void trf_uq_add_frame(struct trf_uring_queue *q, uint16_t bid, uin
 	};
 }
 
+/* A request's user_data: the operation, this queue's slot, a buffer id. */
+static inline uint64_t trf_uq_ud(const struct trf_uring_queue *q, enum trf_uq_op op, uint16_t bid)
+{
+	return trf_uq_ud_slot(op, q->slot, bid);
+}
+
 /*
  * An SQE.  The SQ is sized so that one is always free (see ring.c); should a
- * submit fail to make room, this returns NULL, records q->sq_error, and the
- * loop stops the queue with that error after the batch.  Every caller checks.
+ * submit fail to make room, this returns NULL, records the worker's
+ * sq_error, and the loop stops its queues with that error after the batch.
+ * Every caller checks.
  */
 struct io_uring_sqe *trf_uq_get_sqe(struct trf_uring_queue *q);
 
