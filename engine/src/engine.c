@@ -59,8 +59,8 @@ static int reflect_state_setup(struct trf_worker *w, struct trf_err *err)
 		return 0;
 	w->reflect.state = trf_mem_alloc(mode->state_size, w->node);
 	if (!w->reflect.state)
-		return trf_errf(err, -ENOMEM, "cannot allocate %zu B of %s state",
-				mode->state_size, mode->name);
+		return trf_errf(err, -ENOMEM, "cannot allocate %zu B of %s state", mode->state_size,
+				mode->name);
 	if (mode->state_init)
 		mode->state_init(w->reflect.state);
 	return 0;

@@ -301,8 +301,9 @@ bool report_summary(struct report *r, int exit_code)
 			cfg->run_as ? cfg->run_user : "null", cfg->run_as ? "\"" : "", r->nq, s->t,
 			s->cpu_s, ns_per_frame(s->cpu_s, t->frames_read), t->waits,
 			t->waits ? (double)t->frames_read / (double)t->waits : 0.0,
-			trf_engine_threads(r->eng), t->frames_read, t->bytes_read, t->frames_written, t->bytes_written, t->frames_consumed,
-			dropped, kernel_drops, exact ? "true" : "false", exit_code);
+			trf_engine_threads(r->eng), t->frames_read, t->bytes_read,
+			t->frames_written, t->bytes_written, t->frames_consumed, dropped,
+			kernel_drops, exact ? "true" : "false", exit_code);
 		json_drops(r->json, t, NULL);
 		fputs(",\"per_queue\":[", r->json);
 		for (unsigned int q = 0; q < r->nq; q++)

@@ -111,8 +111,8 @@ static void fixed_arm(struct trf_uring_queue *q)
 			return; /* the worker's sq_error stops the queue */
 		bid = f->free_bids[--f->nfree];
 
-		io_uring_prep_read_fixed(sqe, (int)q->slot, trf_uq_buf(q, bid), q->frame_size,
-					 0, (int)q->slot);
+		io_uring_prep_read_fixed(sqe, (int)q->slot, trf_uq_buf(q, bid), q->frame_size, 0,
+					 (int)q->slot);
 		sqe->flags |= IOSQE_FIXED_FILE;
 		sqe->rw_flags = f->read_flags;
 		io_uring_sqe_set_data64(sqe, trf_uq_ud(q, TRF_UQ_READ, bid));

@@ -373,7 +373,8 @@ static int uring_setup(struct trf_worker *w, struct trf_err *err)
 	}
 	for (unsigned int i = 0; i < uw->nq; i++) {
 		fds[i] = uw->q[i]->fd;
-		iov[i] = (struct iovec){ .iov_base = uw->q[i]->base, .iov_len = uw->q[i]->mem_size };
+		iov[i] =
+		    (struct iovec){ .iov_base = uw->q[i]->base, .iov_len = uw->q[i]->mem_size };
 	}
 
 	ret = ring_init(uw, w, err);
@@ -771,10 +772,11 @@ static int uring_run(struct trf_worker *w, struct trf_err *err)
 			if (reads == 0 && polls == 0 && writes == 0)
 				break;
 			if (drain_tries++ == DRAIN_TRIES) {
-				snprintf(what, sizeof(what),
-					 "%u read(s), %u write(s) and %u poll(s) of %u queue(s) still "
-					 "in flight after %d ms of draining",
-					 reads, writes, polls, running, DRAIN_TRIES * DRAIN_WAIT_MS);
+				snprintf(
+				    what, sizeof(what),
+				    "%u read(s), %u write(s) and %u poll(s) of %u queue(s) still "
+				    "in flight after %d ms of draining",
+				    reads, writes, polls, running, DRAIN_TRIES * DRAIN_WAIT_MS);
 				end_all(uw, -ETIMEDOUT, what);
 				break;
 			}
