@@ -3,11 +3,13 @@
 # TUNSETQUEUE IFF_DETACH_QUEUE) ends that queue only: tapreflect says which
 # queue and what happened, the other queue goes on answering, and the run ends
 # with status 1 and an exact summary that marks the queue.
-# usage: detach.sh tap|tun multishot|fixed|sync
+# With "shared", both queues are on one CPU and share a worker thread.
+# usage: detach.sh tap|tun multishot|fixed|sync [shared]
 source "$(dirname "$0")/lib.sh"
-mode=$1 engine=$2
+mode=$1 engine=$2 cpus="$CPU_A,$CPU_B"
+[[ ${3:-} == shared ]] && cpus="$CPU_A,$CPU_A"
 # shellcheck disable=SC2046
-start_reflector -m "$mode" -c "$CPU_A,$CPU_B" $(engine_args "$engine")
+start_reflector -m "$mode" -c "$cpus" $(engine_args "$engine")
 nsx ping -c 1 -W 2 "$PEER_IP" >/dev/null || fail "no reply before the detach"
 ip netns exec "$NS" "$TAPGEN" --dst "$PEER_IP" --flows 16 --rate 5000 --duration 600 --drain 0 \
 	--cpu "$CPU_B" >/dev/null 2>&1 &
@@ -31,4 +33,6 @@ RPID=""
 [[ $rc == 1 ]] || fail "exit status $rc after a queue was lost, expected 1"
 summary '.per_queue[1].ended_early == true and .per_queue[0].ended_early == false' >/dev/null ||
 	fail "the summary does not mark queue 1: $(summary .per_queue)"
+[[ ${3:-} != shared ]] || summary '.threads == 1' >/dev/null ||
+	fail "the queues did not share a worker: $(summary .threads) threads"
 check_accounting

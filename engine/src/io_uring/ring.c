@@ -636,7 +636,6 @@ static void end_queue(struct trf_uring_queue *q, int ret)
 static void reap_and_reflect(struct trf_uring_worker *uw, struct trf_worker *w)
 {
 	struct io_uring_cqe *cqes[CQE_BATCH];
-	int errs[TRF_MAX_QUEUES] = { 0 };
 	uint64_t reads = 0;
 	unsigned int n;
 
@@ -672,8 +671,8 @@ static void reap_and_reflect(struct trf_uring_worker *uw, struct trf_worker *w)
 			case TRF_UQ_CANCEL:
 				break;
 			}
-			if (r < 0 && errs[slot] == 0)
-				errs[slot] = r;
+			if (TRF_UNLIKELY(r < 0) && q->error == 0)
+				q->error = r;
 		}
 		/*
 		 * The whole batch is marked seen at once.  The frames keep their
@@ -696,9 +695,9 @@ static void reap_and_reflect(struct trf_uring_worker *uw, struct trf_worker *w)
 		reads += q->t.frames_read;
 		uw->burst = uw->burst || q->t.frames_read >= MULTISHOT_BURST;
 		publish_totals(q);
-		if (TRF_UNLIKELY(errs[i] < 0)) {
-			trf_queue_error(q->w, errs[i], "reading the device", &q->w->err);
-			end_queue(q, errs[i]);
+		if (TRF_UNLIKELY(q->error < 0)) {
+			trf_queue_error(q->w, q->error, "reading the device", &q->w->err);
+			end_queue(q, q->error);
 		}
 	}
 	TRF_STAT_ADD(&w->stats, waits, 1);

@@ -108,7 +108,7 @@ struct trf_uring_queue {
 	unsigned int slot; /* fixed file, fixed buffer and buffer group index */
 	bool stopping;
 	bool ended; /* stopped on an error: its CQEs are ignored from then on */
-	int error; /* what it ended with */
+	int error; /* a read's error: the queue ends with it after the batch */
 	/*
 	 * Set by arm(): frames wait to be read but every buffer is being
 	 * written, so the next event to wait for is a write completion.
