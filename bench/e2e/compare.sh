@@ -95,7 +95,7 @@ trial() {
 		'select(.type == "summary") | {engine: $engine, mode: $mode, rate_target: $rate,
 		 offered_pps: $g[0].offered_pps, reflected_pps: $g[0].reflected_pps,
 		 loss_ratio: $g[0].loss_ratio, rtt_p50_us: $g[0].rtt_us.p50, rtt_p99_us: $g[0].rtt_us.p99,
-		 frames_read, cpu_ns_per_frame, frames_per_wakeup, wait, steering, accounting_exact, read, ring_flags}' \
+		 frames_read, cpu_ns_per_frame, frames_per_wakeup, wait, steering, threads, accounting_exact, read, ring_flags}' \
 		"$rjson" >"$TMP/trial.json"
 }
 

@@ -60,7 +60,7 @@ int trf_errf(struct trf_err *err, int ret, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 enum trf_io {
-	TRF_IO_URING, /* one io_uring per queue, fixed buffers */
+	TRF_IO_URING, /* one io_uring per worker thread (see --workers), fixed buffers */
 	TRF_IO_SYNC, /* blocking read/write loop: the reference design */
 };
 
@@ -222,7 +222,10 @@ struct trf_engine;
 
 int trf_engine_create(const struct trf_config *cfg, struct trf_engine **out, struct trf_err *err);
 
-/* Start one pinned worker per queue; returns once all are ready or one failed. */
+/*
+ * Start the pinned workers (one per queue; with io_uring, queues of one CPU
+ * share one: --workers); returns once all are ready or one failed.
+ */
 int trf_engine_start(struct trf_engine *eng, struct trf_err *err);
 
 /*
