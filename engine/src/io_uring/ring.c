@@ -613,19 +613,18 @@ static void note_wakeup(struct trf_uring_worker *uw, uint64_t reads)
 }
 
 /*
- * A queue's own error (its read failed: a deleted or detached device) ends
- * that queue, and it alone: writes queued or in flight are lost with it,
- * counted, its reads are cancelled, and its completions are ignored from
- * now on.  The main thread hears of it as of a worker that failed.
+ * A queue's own error (its read failed: the device was deleted) stops that
+ * queue alone, at once: the main thread hears of it as of a worker that
+ * failed, its reads are cancelled, and the writes it already queued complete
+ * and are counted as usual.  Once nothing of it is in flight it has ended
+ * (see uring_run); the ring's other queues go on.
  */
-static void end_queue(struct trf_uring_queue *q, int ret)
+static void fail_queue(struct trf_uring_queue *q)
 {
-	TRF_STAT_ADD(&q->w->stats, drops[TRF_IO_DROP_ABORTED], q->writes_inflight);
-	q->writes_inflight = 0;
+	trf_queue_error(q->w, q->error, "reading the device", &q->w->err);
+	q->failed = true;
 	if (!q->stopping)
 		begin_stop(q);
-	q->ended = true;
-	q->error = ret;
 	trf_worker_failed(q->w);
 }
 
@@ -695,18 +694,17 @@ static void reap_and_reflect(struct trf_uring_worker *uw, struct trf_worker *w)
 		reads += q->t.frames_read;
 		uw->burst = uw->burst || q->t.frames_read >= MULTISHOT_BURST;
 		publish_totals(q);
-		if (TRF_UNLIKELY(q->error < 0)) {
-			trf_queue_error(q->w, q->error, "reading the device", &q->w->err);
-			end_queue(q, q->error);
-		}
+		if (TRF_UNLIKELY(q->error < 0 && !q->failed))
+			fail_queue(q);
 	}
 	TRF_STAT_ADD(&w->stats, waits, 1);
 	note_wakeup(uw, reads);
 }
 
 /*
- * The worker stops on an error of its ring: every queue still running ends
- * with it (writes queued or in flight are lost, counted), and says what.
+ * The worker stops on an error of its ring: every queue not yet ended ends
+ * with it, now (writes queued or in flight are lost, counted), and one that
+ * had not failed already says what.
  */
 static void end_all(struct trf_uring_worker *uw, int ret, const char *what)
 {
@@ -715,18 +713,25 @@ static void end_all(struct trf_uring_worker *uw, int ret, const char *what)
 
 		if (q->ended)
 			continue;
+		TRF_STAT_ADD(&q->w->stats, drops[TRF_IO_DROP_ABORTED], q->writes_inflight);
+		q->writes_inflight = 0;
+		q->ended = true;
+		if (q->failed)
+			continue;
 		trf_errf(&q->w->err, ret, "queue %u: %s", q->w->queue, what);
-		end_queue(q, ret);
+		q->error = ret;
+		q->failed = true;
+		trf_worker_failed(q->w);
 	}
 }
 
 /*
- * What the thread's own queue (the first) ended with: its error, already in
+ * What the thread's own queue (the first) failed with: its error, already in
  * err (w->err), or 0.  The other queues' failures are recorded already.
  */
 static int worker_result(const struct trf_uring_worker *uw)
 {
-	return uw->q[0]->ended ? uw->q[0]->error : 0;
+	return uw->q[0]->failed ? uw->q[0]->error : 0;
 }
 
 static int uring_run(struct trf_worker *w, struct trf_err *err)
@@ -750,19 +755,23 @@ static int uring_run(struct trf_worker *w, struct trf_err *err)
 		unsigned int running = 0, reads = 0, polls = 0, writes = 0;
 
 		for (unsigned int i = 0; i < uw->nq; i++) {
-			const struct trf_uring_queue *q = uw->q[i];
+			struct trf_uring_queue *q = uw->q[i];
 			unsigned int r, p;
 
 			if (q->ended)
 				continue;
-			running++;
 			q->rs->inflight(q, &r, &p);
+			if (q->failed && r == 0 && p == 0 && q->writes_inflight == 0) {
+				q->ended = true; /* failed, and drained */
+				continue;
+			}
+			running++;
 			reads += r;
 			polls += p;
 			writes += q->writes_inflight;
 		}
 		if (!running)
-			break; /* every queue ended on an error of its own */
+			break; /* every queue failed, and has drained */
 		if (uw->stopping) {
 			struct __kernel_timespec ts = { .tv_nsec = DRAIN_WAIT_MS * 1000000L };
 			struct io_uring_cqe *cqe;

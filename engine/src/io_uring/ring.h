@@ -107,8 +107,11 @@ struct trf_uring_queue {
 	struct trf_worker *w; /* the queue's own: its stats, its error */
 	unsigned int slot; /* fixed file, fixed buffer and buffer group index */
 	bool stopping;
-	bool ended; /* stopped on an error: its CQEs are ignored from then on */
-	int error; /* a read's error: the queue ends with it after the batch */
+	/* Stopped on an error of its own (error): told, its reads cancelled. */
+	bool failed;
+	/* Failed and drained, or the ring gave up: its CQEs are ignored from then on. */
+	bool ended;
+	int error; /* a read's error: the queue fails with it after the batch */
 	/*
 	 * Set by arm(): frames wait to be read but every buffer is being
 	 * written, so the next event to wait for is a write completion.
