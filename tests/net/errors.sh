@@ -26,6 +26,8 @@ expect 2 "address '198.18.0.1' has no prefix length: say which network it is on,
 	nsx $T --addr 198.18.0.1
 expect 2 "is a multicast address; a reflector needs a unicast one" nsx $T --mac 01:00:5e:00:00:01
 expect 2 "--read applies to --io uring only" nsx $T --io sync --read fixed
+expect 2 "bad --workers 'per-core': expected per-cpu or per-queue" nsx $T --workers per-core
+expect 2 "--workers per-cpu applies to --io uring only" nsx $T --io sync --workers per-cpu
 expect 2 "unknown option '--bogus'" nsx $T --bogus
 expect 2 "option '--dev' needs a value" nsx $T --dev
 expect 2 "unknown --reflect mode 'nope'" nsx $T --reflect nope

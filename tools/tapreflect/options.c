@@ -191,6 +191,7 @@ static int opt_workers(void *ctx, const char *v)
 		o->cfg.workers = TRF_WORKERS_PER_QUEUE;
 	else
 		return error("bad --workers '%s': expected per-cpu or per-queue", v);
+	o->workers_given = true;
 	return 0;
 }
 
@@ -491,6 +492,9 @@ static int finish(struct opts *o)
 		return error("%s", err.msg);
 	if (cfg->read != TRF_READ_AUTO && cfg->io == TRF_IO_SYNC)
 		return error("--read applies to --io uring only");
+	if (o->workers_given && cfg->workers == TRF_WORKERS_PER_CPU && cfg->io == TRF_IO_SYNC)
+		return error("--workers per-cpu applies to --io uring only: --io sync blocks in "
+			     "read() and runs a thread per queue");
 	if (o->iperf2_ports_given && strcmp(cfg->mode->name, "iperf2") != 0)
 		return error("--iperf2-ports applies to --reflect iperf2 only");
 	return 0;

@@ -16,6 +16,7 @@ struct opts {
 	double stats_interval;
 	bool stats_given;
 	bool iperf2_ports_given;
+	bool workers_given;
 	double duration;
 	const char *json_path;
 	/* while parsing */

@@ -324,6 +324,9 @@ void report_start_line(const struct trf_engine *eng, FILE *f)
 		cfg->queues == 1 ? "" : "s");
 	for (unsigned int q = 0; q < cfg->queues; q++)
 		fprintf(f, "%s%d", q ? "," : "", cfg->cpus[q]);
+	if (cfg->queues > 1)
+		fprintf(f, " in %u worker thread%s", trf_engine_threads(eng),
+			trf_engine_threads(eng) == 1 ? "" : "s");
 	fprintf(f, ", io %s", trf_io_name(cfg->io));
 	if (cfg->io == TRF_IO_URING)
 		fprintf(f, " with %s reads, ring %s, restricted %s, wait %s",
