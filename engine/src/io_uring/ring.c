@@ -572,8 +572,9 @@ static int enter_min_wait(struct trf_uring_worker *uw, unsigned int wait_nr)
  * only add a wakeup for the writes' completions (they are there when
  * min_wait ends), so the plain wait is used: below that rate a frame's
  * latency is untouched.  So it is after a wakeup in which a queue read a
- * full multishot burst: more frames wait, and the read that takes them runs
- * as task work of the next wait, which must not sleep first.
+ * full multishot burst, or its multishot read ran out of buffers: more
+ * frames wait, and the read that takes them runs as task work of the next
+ * wait (or is re-armed for it), which must not sleep first.
  *
  * Busy polling: submit and collect without ever sleeping.
  */
@@ -692,7 +693,8 @@ static void reap_and_reflect(struct trf_uring_worker *uw, struct trf_worker *w)
 		if (q->rs->flush)
 			q->rs->flush(q);
 		reads += q->t.frames_read;
-		uw->burst = uw->burst || q->t.frames_read >= MULTISHOT_BURST;
+		/* A read that ran out of buffers left frames behind too. */
+		uw->burst = uw->burst || q->t.frames_read >= MULTISHOT_BURST || q->t.rearms;
 		publish_totals(q);
 		if (TRF_UNLIKELY(q->error < 0 && !q->failed))
 			fail_queue(q);

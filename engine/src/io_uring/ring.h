@@ -155,7 +155,7 @@ struct trf_uring_worker {
 	uint32_t coalesce_usec;
 	uint64_t gap_ns;
 	uint64_t last_wake_ns;
-	bool burst; /* a queue read a full multishot burst at the last wakeup */
+	bool burst; /* a queue read a full multishot burst, or ran dry, at the last wakeup */
 	bool busy; /* --poll busy */
 };
 
