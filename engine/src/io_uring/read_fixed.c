@@ -176,6 +176,7 @@ static int on_read(struct trf_uring_queue *q, struct fixed *f, const struct io_u
 		if (++f->round_frames == f->round_size) {
 			f->readable = true;
 			f->round_next = 2 * f->round_size;
+			q->more = true; /* a full round: frames may wait */
 		}
 		trf_uq_add_frame(q, bid, (uint32_t)cqe->res);
 		return 0;

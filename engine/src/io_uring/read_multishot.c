@@ -112,10 +112,12 @@ static int multishot_on_cqe(struct trf_uring_queue *q, const struct io_uring_cqe
 	if (!(cqe->flags & IORING_CQE_F_MORE))
 		m->armed = false; /* re-armed after the batch unless stopping */
 	if (!(cqe->flags & IORING_CQE_F_BUFFER)) {
-		if (cqe->res == -ENOBUFS)
+		if (cqe->res == -ENOBUFS) {
 			q->t.rearms++;
-		else if (cqe->res < 0 && cqe->res != -ECANCELED && cqe->res != -EINTR)
+			q->more = true; /* every buffer was taken: frames may wait */
+		} else if (cqe->res < 0 && cqe->res != -ECANCELED && cqe->res != -EINTR) {
 			return cqe->res;
+		}
 		return 0;
 	}
 	bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);

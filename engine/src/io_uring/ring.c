@@ -572,9 +572,10 @@ static int enter_min_wait(struct trf_uring_worker *uw, unsigned int wait_nr)
  * only add a wakeup for the writes' completions (they are there when
  * min_wait ends), so the plain wait is used: below that rate a frame's
  * latency is untouched.  So it is after a wakeup in which a queue read a
- * full multishot burst, or its multishot read ran out of buffers: more
+ * full multishot burst, or its strategy says frames were left behind
+ * (q->more: a read ran out of buffers, a fixed round came back full): more
  * frames wait, and the read that takes them runs as task work of the next
- * wait (or is re-armed for it), which must not sleep first.
+ * wait (or is issued with it), which must not sleep first.
  *
  * Busy polling: submit and collect without ever sleeping.
  */
@@ -693,8 +694,8 @@ static void reap_and_reflect(struct trf_uring_worker *uw, struct trf_worker *w)
 		if (q->rs->flush)
 			q->rs->flush(q);
 		reads += q->t.frames_read;
-		/* A read that ran out of buffers left frames behind too. */
-		uw->burst = uw->burst || q->t.frames_read >= MULTISHOT_BURST || q->t.rearms;
+		uw->burst = uw->burst || q->more || q->t.frames_read >= MULTISHOT_BURST;
+		q->more = false;
 		publish_totals(q);
 		if (TRF_UNLIKELY(q->error < 0 && !q->failed))
 			fail_queue(q);

@@ -74,8 +74,9 @@ struct trf_read_strategy {
 	void (*arm)(struct trf_uring_queue *q);
 	/*
 	 * A completion of one of the strategy's own requests (TRF_UQ_READ or
-	 * TRF_UQ_POLL).  Frames it carries go to trf_uq_add_frame().  Returns 0,
-	 * or -errno for an error that ends the worker.
+	 * TRF_UQ_POLL).  Frames it carries go to trf_uq_add_frame(); set
+	 * q->more if frames may be left behind.  Returns 0, or -errno for an
+	 * error that ends the queue.
 	 */
 	int (*on_cqe)(struct trf_uring_queue *q, const struct io_uring_cqe *cqe);
 	/* A buffer comes back from a write or a dropped frame. */
@@ -117,6 +118,12 @@ struct trf_uring_queue {
 	 * written, so the next event to wait for is a write completion.
 	 */
 	bool starved;
+	/*
+	 * Set by on_cqe(): the queue may hold frames this wakeup could not
+	 * read (a read ran out of buffers, a round came back full), so the
+	 * next wait must not linger (--coalesce).  Cleared after each batch.
+	 */
+	bool more;
 	int fd; /* the queue fd, also registered as fixed file slot */
 	const struct trf_config *cfg;
 	const struct trf_reflect_ctx *reflect; /* the queue's own mode state */
@@ -155,7 +162,7 @@ struct trf_uring_worker {
 	uint32_t coalesce_usec;
 	uint64_t gap_ns;
 	uint64_t last_wake_ns;
-	bool burst; /* a queue read a full multishot burst, or ran dry, at the last wakeup */
+	bool burst; /* a queue read a full burst, or left frames behind, at the last wakeup */
 	bool busy; /* --poll busy */
 };
 
