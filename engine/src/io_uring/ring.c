@@ -404,19 +404,10 @@ static int uring_setup(struct trf_worker *w, struct trf_err *err)
 			return ret;
 	}
 	setup_wait(uw, w);
-	for (unsigned int i = 0; i < uw->nq; i++) {
-		struct trf_uring_queue *q = uw->q[i];
-		struct trf_worker *m = q->w;
-
-		q->read_name = q->rs->name;
-		m->read_name = q->read_name;
-		m->ring_flags = w->ring_flags;
-		m->ring_restricted = w->ring_restricted;
-		if (m != w) {
-			memcpy(m->wait_label, w->wait_label, sizeof(m->wait_label));
-			m->wait_name = w->wait_name == w->wait_label ? m->wait_label : w->wait_name;
-		}
-	}
+	for (unsigned int i = 0; i < uw->nq; i++)
+		uw->q[i]->read_name = uw->q[i]->rs->name;
+	/* The engine reports queue 0's names, and queue 0 always leads its thread. */
+	w->read_name = uw->q[0]->read_name;
 	return 0;
 }
 
@@ -624,9 +615,9 @@ static void note_wakeup(struct trf_uring_worker *uw, uint64_t reads)
 static void fail_queue(struct trf_uring_queue *q)
 {
 	trf_queue_error(q->w, q->error, "reading the device", &q->w->err);
-	q->failed = true;
 	if (!q->stopping)
 		begin_stop(q);
+	q->failed = true;
 	trf_worker_failed(q->w);
 }
 
@@ -721,8 +712,8 @@ static void end_all(struct trf_uring_worker *uw, int ret, const char *what)
 		q->ended = true;
 		if (q->failed)
 			continue;
-		trf_errf(&q->w->err, ret, "queue %u: %s", q->w->queue, what);
 		q->error = ret;
+		trf_errf(&q->w->err, ret, "queue %u: %s", q->w->queue, what);
 		q->failed = true;
 		trf_worker_failed(q->w);
 	}
@@ -759,14 +750,17 @@ static int uring_run(struct trf_worker *w, struct trf_err *err)
 
 		for (unsigned int i = 0; i < uw->nq; i++) {
 			struct trf_uring_queue *q = uw->q[i];
-			unsigned int r, p;
+			unsigned int r = 0, p = 0;
 
 			if (q->ended)
 				continue;
-			q->rs->inflight(q, &r, &p);
-			if (q->failed && r == 0 && p == 0 && q->writes_inflight == 0) {
-				q->ended = true; /* failed, and drained */
-				continue;
+			/* What is in flight matters only to a queue that is draining. */
+			if (q->failed || uw->stopping) {
+				q->rs->inflight(q, &r, &p);
+				if (q->failed && r == 0 && p == 0 && q->writes_inflight == 0) {
+					q->ended = true; /* failed, and drained */
+					continue;
+				}
 			}
 			running++;
 			reads += r;
@@ -816,8 +810,7 @@ static int uring_run(struct trf_worker *w, struct trf_err *err)
 			break;
 		}
 	}
-	for (unsigned int i = 0; i < uw->nq; i++)
-		uw->q[i]->w->read_name = uw->q[i]->read_name;
+	w->read_name = uw->q[0]->read_name; /* fixed may have fallen back to fixed-nonblock */
 	return worker_result(uw);
 }
 
