@@ -114,6 +114,8 @@ struct trf_link_state {
 	bool have_tun_flags; /* the kernel reports them (Linux 4.15+) */
 	unsigned int
 	    tun_flags; /* IFF_TUN or IFF_TAP, IFF_NO_PI, IFF_MULTI_QUEUE, IFF_VNET_HDR, IFF_PERSIST */
+	bool have_tun_queues;
+	unsigned int tun_queues; /* queues attached now, by any process (IFLA_TUN_NUM_QUEUES) */
 	bool have_stats;
 	uint64_t tx_dropped;
 };

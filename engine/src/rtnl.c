@@ -82,6 +82,11 @@ static void parse_linkinfo(const struct nlattr *linkinfo, struct trf_link_state 
 	if (tun_u8(tun, IFLA_TUN_PERSIST))
 		st->tun_flags |= IFF_PERSIST;
 	st->have_tun_flags = true;
+	if (tun[IFLA_TUN_NUM_QUEUES] &&
+	    mnl_attr_validate(tun[IFLA_TUN_NUM_QUEUES], MNL_TYPE_U32) == 0) {
+		st->tun_queues = mnl_attr_get_u32(tun[IFLA_TUN_NUM_QUEUES]);
+		st->have_tun_queues = true;
+	}
 }
 
 static int parse_link(const struct nlmsghdr *nlh, void *data)

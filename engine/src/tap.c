@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -178,6 +179,31 @@ static int negotiate_offloads(int fd, const char *name, unsigned int *granted, s
 	return 0;
 }
 
+/*
+ * A persistent device may still hold the queue of a process that just died:
+ * its fd is released only when the kernel has torn down what that process
+ * had in flight (an io_uring ring goes away asynchronously, some 10 to 20 ms
+ * after a SIGKILL), and until then tun steers frames to that queue, where
+ * nobody reads them.  So wait, bounded, until the device counts no queue but
+ * ours.  Another live process that holds queues on purpose costs this start
+ * TRF_STALE_QUEUE_WAIT_MS, no more.
+ */
+#define TRF_STALE_QUEUE_WAIT_MS 2000
+
+static void wait_for_stale_queues(const char *name, unsigned int queues)
+{
+	const struct timespec step = { .tv_nsec = 5 * 1000 * 1000 };
+
+	for (int waited = 0; waited < TRF_STALE_QUEUE_WAIT_MS; waited += 5) {
+		struct trf_link_state st = { 0 };
+
+		if (trf_rtnl_link(name, 0, &st) < 0 || !st.have_tun_queues ||
+		    st.tun_queues <= queues)
+			return;
+		nanosleep(&step, NULL);
+	}
+}
+
 int trf_tap_open(char *name, enum trf_link link, unsigned int queues, int *fds, bool *persistent,
 		 enum trf_offload offload, bool *vnet_hdr, unsigned int *offloads,
 		 struct trf_err *err)
@@ -205,6 +231,8 @@ int trf_tap_open(char *name, enum trf_link link, unsigned int queues, int *fds, 
 		if (ret < 0)
 			goto close_fds;
 	}
+	if (*persistent)
+		wait_for_stale_queues(name, queues);
 	return 0;
 
 close_fds:

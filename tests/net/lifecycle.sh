@@ -8,6 +8,11 @@
 # usage: lifecycle.sh tap|tun multishot|fixed|sync
 source "$(dirname "$0")/lib.sh"
 mode=$1 engine=$2
+# The link-down count below is exact: no frame of the kernel's own may cross
+# the device meanwhile (an IPv6 router solicitation or MLD report comes at a
+# random time within a second of the link coming up, and is dropped with a
+# reason of its own).
+nsx sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 # shellcheck disable=SC2046
 start_reflector -m "$mode" -c "$CPU_A" $(engine_args "$engine") --stats 0.2
 if [[ $mode == tap ]]; then
