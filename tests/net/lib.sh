@@ -17,6 +17,7 @@ HOST_IP=198.18.0.1
 PEER_IP=198.18.0.2
 NS=""
 RPID=""
+READY_FD="" # the read end of the reflector's ready FIFO, between its start and wait_ready
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/trf-net.XXXXXX")
 
 skip_or_fail() {
@@ -97,32 +98,59 @@ read -r -a CPUS <<<"$(taskset -pc $$ | sed 's/.*: //' | tr ',' ' ' |
 CPU_A=${CPUS[0]}
 CPU_B=${CPUS[1]:-${CPUS[0]}}
 
+# The reflector says it is ready with its start record (--ready-fd 3) on a
+# FIFO.  ready_fifo makes a fresh one before the reflector is started with
+# 3>"$TMP/reflector.ready"; ready_open then opens its read end, which waits
+# for the child's shell to open the write end: both opens return together, so
+# the reflector never writes into a FIFO nobody has open, and it is the only
+# writer there is.  wait_ready reads the record, or end of file when the
+# reflector exited without being ready.
+ready_fifo() {
+	ready_close
+	rm -f "$TMP/reflector.ready" "$TMP/reflector.start"
+	mkfifo "$TMP/reflector.ready"
+}
+ready_open() { exec {READY_FD}<"$TMP/reflector.ready"; }
+ready_close() {
+	[[ -z $READY_FD ]] || exec {READY_FD}<&-
+	READY_FD=""
+}
+
 # start_reflector ARGS...: run tapreflect in the namespace and wait until it is ready.
 start_reflector() {
-	# A ready line left by an earlier reflector would be taken for this one's:
-	# the redirections below truncate only once the child runs.
+	# Output left by an earlier reflector would be taken for this one's: the
+	# redirections below truncate only once the child runs.
 	rm -f "$TMP/reflector.out" "$TMP/reflector.err" "$TMP/reflector.json"
+	ready_fifo
 	# Not through nsx: $! must be tapreflect itself (ip netns exec execs it).
 	local coalesce=()
 	# not for the sync engine or busy polling, which refuse it, nor where the test sets its own
 	[[ -n ${TRF_TEST_COALESCE:-} && " $* " != *" sync "* && " $* " != *" busy "* && " $* " != *" --coalesce "* ]] &&
 		coalesce=(--coalesce "$TRF_TEST_COALESCE")
 	ip netns exec "$NS" "$TAPREFLECT" --addr "$HOST_IP/24" --stats 0 --json "$TMP/reflector.json" \
-		${TRF_TEST_OFFLOAD:+--offload "$TRF_TEST_OFFLOAD"} "${coalesce[@]}" "$@" \
-		>"$TMP/reflector.out" 2>"$TMP/reflector.err" &
+		${TRF_TEST_OFFLOAD:+--offload "$TRF_TEST_OFFLOAD"} "${coalesce[@]}" --ready-fd 3 "$@" \
+		>"$TMP/reflector.out" 2>"$TMP/reflector.err" 3>"$TMP/reflector.ready" &
 	RPID=$!
+	ready_open
 	wait_ready "tapreflect $*"
 }
 
-# wait_ready WHAT: until the reflector $RPID says it is reflecting; fails at
-# once if it exits, or after 10 s.
+# wait_ready WHAT: until the reflector $RPID writes its start record (kept in
+# $TMP/reflector.start); fails at once if it exits first, or after 10 s.
 wait_ready() {
-	for _ in $(seq 100); do
-		grep -qs "reflecting on" "$TMP/reflector.err" && return 0
-		kill -0 "$RPID" 2>/dev/null || fail "$1 exited during start-up"
-		sleep 0.1
-	done
-	fail "$1 not ready after 10 s"
+	local line="" rc=0 status=0
+	[[ -n $READY_FD ]] || fail "$1: no reflector is starting"
+	read -r -t 10 -u "$READY_FD" line || rc=$?
+	ready_close
+	((rc <= 128)) || fail "$1 not ready after 10 s"
+	if ((rc != 0)); then
+		# End of file: the reflector was the FIFO's only writer, so it has exited.
+		wait "$RPID" || status=$?
+		RPID=""
+		fail "$1 exited during start-up (status $status), without a start record${line:+: $line}"
+	fi
+	[[ $line == '{"type":"start",'* ]] || fail "$1: not a start record: $line"
+	printf '%s\n' "$line" >"$TMP/reflector.start"
 }
 
 # stop_reflector [JSON]: SIGTERM, expect exit 0 and an exact accounting in the
@@ -173,17 +201,20 @@ user_device() {
 	mkdir -p "$TMP/user" && chown $USER_UID "$TMP/user"
 }
 # start_as_user ARGS...: in the background, $RPID the reflector; returns at
-# once (wait_ready waits for it).
+# once (wait_ready waits for it; a test that expects it to fail waits for
+# $RPID instead).  The ready FIFO is opened by root's shell and inherited.
 start_as_user() {
 	rm -f "$TMP/reflector.out" "$TMP/reflector.err" "$TMP/user/reflector.json"
+	ready_fifo
 	# Not through nsx: $! must be the reflector (each wrapper execs the next).
 	ip netns exec "$NS" unshare -m sh -c "mount -t tmpfs none /dev/net &&
 		mknod -m 666 /dev/net/tun c 10 200 &&
 		exec setpriv --reuid=$USER_UID --regid=$USER_UID --clear-groups --bounding-set=-all \
 		--inh-caps=-all prlimit --memlock=8388608:8388608 \
-		$TAPREFLECT $* --stats 0 --json $TMP/user/reflector.json" \
-		>"$TMP/reflector.out" 2>"$TMP/reflector.err" &
+		$TAPREFLECT $* --stats 0 --json $TMP/user/reflector.json --ready-fd 3" \
+		>"$TMP/reflector.out" 2>"$TMP/reflector.err" 3>"$TMP/reflector.ready" &
 	RPID=$!
+	ready_open
 }
 # stop_as_user: stop_reflector, with the summary from the user's directory.
 stop_as_user() { stop_reflector "$TMP/user/reflector.json"; }

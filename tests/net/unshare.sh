@@ -19,9 +19,15 @@ in_unshared() {
 #    attached to, reported persistent, carries traffic, and is kept.
 in_unshared '
 	ip tuntap add dev trfu1 mode tap multi_queue
-	"$T" --dev trfu1 -c "$CPU" --addr 198.18.0.1/24 --stats 0 --json "$D/u1.json" >"$D/u1.out" 2>"$D/u1.err" &
+	# Ready as in lib.sh: the start record on a FIFO, or end of file if it exits first.
+	mkfifo "$D/u1.ready"
+	"$T" --dev trfu1 -c "$CPU" --addr 198.18.0.1/24 --stats 0 --json "$D/u1.json" --ready-fd 3 \
+		>"$D/u1.out" 2>"$D/u1.err" 3>"$D/u1.ready" &
 	pid=$!
-	for _ in $(seq 100); do grep -q "reflecting on" "$D/u1.err" && break; sleep 0.1; done
+	# Not a child of the test script, so out of reach of its cleanup: stopped here on every exit.
+	trap "kill -TERM $pid 2>/dev/null || true" EXIT
+	read -r -t 10 line <"$D/u1.ready" || { echo "tapreflect on trfu1: no start record (status $?)" >&2; exit 1; }
+	[[ $line == *"\"device\":\"trfu1\""*"\"dev_persistent\":true"* ]] || { echo "start record: $line" >&2; exit 1; }
 	ping -c 3 -i 0.2 -W 2 198.18.0.2 >"$D/u1.ping"
 	kill -TERM $pid; wait $pid
 	ip link show trfu1 >/dev/null && echo kept >"$D/u1.kept"

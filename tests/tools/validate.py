@@ -4,10 +4,11 @@
 
     validate.py SCHEMA_DIR KIND FILE...
 
-KIND is tapreflect (interval and summary lines), tapgen (trial or search
-records) or perf-report (input lines).  Every line of every FILE must be
-valid against the schema its "type" (or the KIND) names; exit 1 with the
-first error otherwise.  Prints how many records of each kind were valid.
+KIND is tapreflect (interval and summary lines, and the start record of
+--ready-fd), tapgen (trial or search records, and its start record) or
+perf-report (input lines).  Every line of every FILE must be valid against
+the schema its "type" (or the KIND) names; exit 1 with the first error
+otherwise.  Prints how many records of each kind were valid.
 """
 import json
 import os
@@ -27,7 +28,8 @@ def main():
             schemas[name[: -len(".schema.json")]] = jsonschema.Draft202012Validator(s)
     pick = {
         "tapreflect": lambda r: "tapreflect-" + r.get("type", "?"),
-        "tapgen": lambda r: {"search": "tapgen-search"}.get(r.get("type"), "tapgen-trial"),
+        # Whatever else tapgen writes is a trial ("type":"tapgen"): its schema says if not.
+        "tapgen": lambda r: {"search": "tapgen-search", "start": "tapgen-start"}.get(r.get("type"), "tapgen-trial"),
         "perf-report": lambda r: "perf-report-input",
     }[kind]
     seen = {}

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -235,6 +236,89 @@ static void tapgen_getopt_from_table(void **state)
 	check_dispatch(&tapgen_tool);
 }
 
+/* Parse "--ready-fd VALUE" (after the options a tool needs): its status, and the descriptor taken. */
+static int parse_ready_fd(bool tapgen, const char *value, int *fd)
+{
+	char prog[] = "tool", dst[] = "--dst", addr[] = "198.18.0.2", opt[] = "--ready-fd";
+	char val[32];
+	char *argv[6] = { prog, opt, val, NULL, NULL, NULL };
+	int ret;
+
+	snprintf(val, sizeof(val), "%s", value);
+	if (tapgen) {
+		struct gen_opts o;
+
+		argv[3] = dst;
+		argv[4] = addr;
+		ret = tapgen_parse_args(5, argv, &o);
+		*fd = o.ready_fd;
+	} else {
+		struct opts o = { 0 };
+
+		ret = tapreflect_parse_args(3, argv, &o);
+		*fd = o.ready_fd;
+	}
+	return ret;
+}
+
+/*
+ * --ready-fd takes a descriptor of 3 or more that is open for writing now;
+ * anything else is a usage error at start (exit 2), whichever tool.
+ */
+static void check_ready_fd(bool tapgen)
+{
+	static const char *const refused[] = {
+		"0", "1", "2", "-1", "", "x", "3x", "1.5", "2147483648", "99999999999",
+	};
+	char num[16];
+	int pipe_fds[2], fd = -7, closed;
+
+	assert_int_equal(pipe(pipe_fds), 0);
+	/* Taken: the write end, by number. */
+	snprintf(num, sizeof(num), "%d", pipe_fds[1]);
+	assert_int_equal(parse_ready_fd(tapgen, num, &fd), 0);
+	assert_int_equal(fd, pipe_fds[1]);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		if (parse_ready_fd(tapgen, refused[i], &fd) >= 0)
+			fail_msg("--ready-fd '%s' was accepted", refused[i]);
+	/* The read end: open, but the record could not be written to it. */
+	snprintf(num, sizeof(num), "%d", pipe_fds[0]);
+	assert_true(parse_ready_fd(tapgen, num, &fd) < 0);
+	/* A number that is no open descriptor (this one was just closed). */
+	closed = dup(pipe_fds[1]);
+	assert_true(closed > 2);
+	assert_int_equal(close(closed), 0);
+	snprintf(num, sizeof(num), "%d", closed);
+	assert_true(parse_ready_fd(tapgen, num, &fd) < 0);
+	close(pipe_fds[0]);
+	close(pipe_fds[1]);
+}
+
+static void tapreflect_ready_fd(void **state)
+{
+	char prog[] = "tapreflect";
+	char *argv[2] = { prog, NULL };
+	struct opts o = { 0 };
+
+	(void)state;
+	/* Without the option, no record is written anywhere. */
+	assert_int_equal(tapreflect_parse_args(1, argv, &o), 0);
+	assert_int_equal(o.ready_fd, -1);
+	check_ready_fd(false);
+}
+
+static void tapgen_ready_fd(void **state)
+{
+	char prog[] = "tapgen", dst[] = "--dst", addr[] = "198.18.0.2";
+	char *argv[4] = { prog, dst, addr, NULL };
+	struct gen_opts o;
+
+	(void)state;
+	assert_int_equal(tapgen_parse_args(3, argv, &o), 0);
+	assert_int_equal(o.ready_fd, -1);
+	check_ready_fd(true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +326,8 @@ int main(void)
 		cmocka_unit_test(tapgen_options_documented),
 		cmocka_unit_test(tapreflect_getopt_from_table),
 		cmocka_unit_test(tapgen_getopt_from_table),
+		cmocka_unit_test(tapreflect_ready_fd),
+		cmocka_unit_test(tapgen_ready_fd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

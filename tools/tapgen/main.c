@@ -48,6 +48,8 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	/* A reader of --ready-fd, --json or stdout that went away is an error to say, not a death. */
+	signal(SIGPIPE, SIG_IGN);
 	if (o.json_path) {
 		json = strcmp(o.json_path, "-") == 0 ? stdout : fopen(o.json_path, "w");
 		if (!json) {
@@ -74,6 +76,8 @@ int main(int argc, char **argv)
 	/* Replies arrive in bursts while we are busy sending: give them room. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (o.ready_fd >= 0)
+		tapgen_ready(&o);
 
 	if (!o.search) {
 		if (tapgen_run_trial(fd, &o, o.rate, o.duration, &seq, &t) == 0 || t.st.sent) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "opttab.h"
+#include "ready.h"
 #include "tapgen.h"
 
 #define STR_(x) #x
@@ -120,6 +121,15 @@ static int opt_cpu(void *ctx, const char *v)
 static int opt_json(void *ctx, const char *v)
 {
 	O(ctx)->json_path = v;
+	return 0;
+}
+
+static int opt_ready_fd(void *ctx, const char *v)
+{
+	char why[200];
+
+	if (trf_ready_fd_parse(v, &O(ctx)->ready_fd, why, sizeof(why)) < 0)
+		return error("bad --ready-fd '%s': %s", v, why);
 	return 0;
 }
 
@@ -238,6 +248,10 @@ static const struct trf_opt options[] = {
 	  opt_max_rate },
 	{ "json", 0, "FILE|-", "write the result as one JSON object (a trial, or the search)",
 	  "Output:", opt_json },
+	{ "ready-fd", 0, "N", "once the sockets are open (--tcp: connected), before the first\n"
+	  "datagram, write one JSON line (\"type\":\"start\") to the open\n"
+	  "descriptor N (3 or more) and close it; a start that fails\n"
+	  "writes nothing, so the reader sees end of file", NULL, opt_ready_fd },
 	{ "help", 'h', NULL, "show this help", NULL, opt_help },
 	{ "version", 'V', NULL, "show the version", NULL, opt_version },
 	{ NULL, 0, NULL, NULL, NULL, NULL },
@@ -299,6 +313,7 @@ int tapgen_parse_args(int argc, char **argv, struct gen_opts *o)
 				.drain = 0.5,
 				.batch = 32,
 				.cpu = -1,
+				.ready_fd = -1,
 				.steps = 8,
 				.repeats = 3,
 				.pdr_loss = 0.005,

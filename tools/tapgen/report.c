@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* tapgen's results: a trial as text and as JSON fields. */
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <unistd.h>
 
+#include "ready.h"
 #include "tapgen.h"
 
 void tapgen_print_trial(FILE *f, const struct gen_opts *o, const struct trial *t)
@@ -84,3 +89,53 @@ void tapgen_json_trial(FILE *f, const struct gen_opts *o, const struct trial *t)
  * soon as a majority agrees: one sporadic loss on a noisy VM does not fail a
  * rate, and one lucky trial does not pass it.
  */
+
+void tapgen_ready(const struct gen_opts *o)
+{
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&o->dst;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&o->dst;
+	const char *proto = o->tcp ? "tcp" : o->traffic->name;
+	char dst[INET6_ADDRSTRLEN] = "?", *line = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&line, &len);
+
+	if (!f) {
+		fprintf(stderr, "tapgen: --ready-fd %d: out of memory (going on)\n", o->ready_fd);
+		close(o->ready_fd);
+		return;
+	}
+	/* As a caller would write it back: the canonical form, not what was typed. */
+	if (o->dst.ss_family == AF_INET)
+		inet_ntop(AF_INET, &s4->sin_addr, dst, sizeof(dst));
+	else
+		inet_ntop(AF_INET6, &s6->sin6_addr, dst, sizeof(dst));
+	fprintf(f,
+		"{\"type\":\"start\",\"schema_version\":%d,\"version\":\"%s\",\"pid\":%ld,"
+		"\"proto\":\"%s\",\"dst\":\"%s\",\"flows\":%u,",
+		TAPGEN_SCHEMA_VERSION, TRF_VERSION, (long)getpid(), proto, dst, o->flows);
+	/* A flow is a destination port, or (ICMP) an echo id. */
+	if (o->tcp || o->traffic == &tapgen_udp)
+		fprintf(f, "\"port\":%u,", o->port);
+	else
+		fprintf(f, "\"icmp_id\":%u,", (unsigned int)o->icmp_id);
+	if (o->tcp)
+		fprintf(f, "\"bytes\":%" PRIu64 ",", o->tcp_bytes);
+	else
+		fprintf(f, "\"payload\":%u,\"rate_target\":%.0f,", o->payload, o->rate);
+	if (!o->tcp && o->traffic == &tapgen_udp)
+		fprintf(f, "\"gso\":%u,", o->gso);
+	fprintf(f, "\"duration_s\":%.3f,\"search\":%s,\"cpu\":", o->duration,
+		o->search ? "true" : "false");
+	if (o->cpu >= 0)
+		fprintf(f, "%d}\n", o->cpu);
+	else
+		fputs("null}\n", f);
+	if (fclose(f) != 0 || !line) {
+		fprintf(stderr, "tapgen: --ready-fd %d: out of memory (going on)\n", o->ready_fd);
+		free(line);
+		close(o->ready_fd);
+		return;
+	}
+	trf_ready_send("tapgen", o->ready_fd, line, len);
+	free(line);
+}

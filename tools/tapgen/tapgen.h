@@ -34,6 +34,7 @@ struct gen_opts {
 	unsigned int batch;
 	int cpu;
 	const char *json_path;
+	int ready_fd; /* --ready-fd, or -1 */
 	bool progress;
 	bool search; /* NDR/PDR binary search instead of one trial */
 	unsigned int steps; /* binary search steps */
@@ -161,6 +162,14 @@ double tapgen_rtt_percentile_us(const struct gen_stats *s, double p);
 int tapgen_search_rate(int fd, const struct gen_opts *o, struct search_trace *tr, double lo,
 		       double hi, double allowed, uint64_t *seq, struct trial *t, FILE *trace,
 		       const char *what, double *found);
+
+/*
+ * The ready record (--ready-fd): one JSON line of what is about to be sent,
+ * named as in the trial record, written to o->ready_fd, which is then
+ * closed.  Called once the sockets are open (--tcp: connected), before the
+ * first datagram or byte of load; a failed write is said and not fatal.
+ */
+void tapgen_ready(const struct gen_opts *o);
 
 /* One trial as two lines of text, and as the fields of a JSON object (no braces). */
 void tapgen_print_trial(FILE *f, const struct gen_opts *o, const struct trial *t);

@@ -158,6 +158,9 @@ int tapgen_run_tcp(const struct gen_opts *o, FILE *text, FILE *json)
 			goto close_flows;
 		}
 	}
+	/* Every connection made: what comes next is the load. */
+	if (o->ready_fd >= 0)
+		tapgen_ready(o);
 
 	start = tapgen_now_ns();
 	end = start + (uint64_t)(o->duration * 1e9);

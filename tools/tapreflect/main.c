@@ -183,6 +183,9 @@ int main(int argc, char **argv)
 	r.cpu_start = report_cpu_seconds();
 	trf_netcfg_tx_dropped(trf_engine_dev(eng), &r.kernel_drops_start);
 	report_start_line(eng, stderr);
+	/* After the start line, so that a caller woken by the record finds it written too. */
+	if (o.ready_fd >= 0)
+		report_ready(eng, o.ready_fd);
 	report_watch_link(&r);
 
 	code = run_loop(&r, sfd);

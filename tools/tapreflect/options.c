@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ready.h"
+
 static int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The longest --duration or --stats: 10^7 s, 115 days. */
@@ -330,6 +332,16 @@ static int opt_json(void *ctx, const char *v)
 	return 0;
 }
 
+static int opt_ready_fd(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+	char why[200];
+
+	if (trf_ready_fd_parse(v, &o->ready_fd, why, sizeof(why)) < 0)
+		return error("bad --ready-fd '%s': %s", v, why);
+	return 0;
+}
+
 static int opt_duration(void *ctx, const char *v)
 {
 	struct opts *o = ctx;
@@ -413,6 +425,10 @@ static const struct trf_opt options[] = {
 	  "the live line is shown on a terminal or when this is given", "Reporting and lifetime:",
 	  opt_stats },
 	{ "json", 0, "FILE|-", "write JSON lines: one per interval, then a summary", NULL, opt_json },
+	{ "ready-fd", 0, "N", "once every queue is open and every worker runs, write one JSON\n"
+	  "line (\"type\":\"start\": pid, device, engine, queues, CPUs) to\n"
+	  "the open descriptor N (3 or more) and close it; a start that\n"
+	  "fails writes nothing, so the reader sees end of file", NULL, opt_ready_fd },
 	{ "duration", 0, "SECONDS", "stop by itself after this long (default: run until SIGINT/SIGTERM)",
 	  NULL, opt_duration },
 	{ "user", 'u', "NAME", "started as root: set up the device and the queues, then run\n"
@@ -506,6 +522,7 @@ int tapreflect_parse_args(int argc, char **argv, struct opts *o)
 
 	trf_config_init(&o->cfg);
 	o->stats_interval = 1.0;
+	o->ready_fd = -1;
 	ret = trf_opt_parse(&tapreflect_tool, argc, argv, o, &first);
 	if (ret)
 		return ret > 0 ? 1 : ret;

@@ -19,6 +19,7 @@ struct opts {
 	bool workers_given;
 	double duration;
 	const char *json_path;
+	int ready_fd; /* --ready-fd, or -1 */
 	/* while parsing */
 	unsigned long queues;
 	int ncpus;

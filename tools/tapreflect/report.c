@@ -7,10 +7,13 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "ready.h"
 
 double report_elapsed(const struct timespec *start)
 {
@@ -342,4 +345,55 @@ void report_start_line(const struct trf_engine *eng, FILE *f)
 			(unsigned int)cfg->run_uid);
 	fputs(")\n", f);
 	fflush(f);
+}
+
+void report_ready(const struct trf_engine *eng, int fd)
+{
+	const struct trf_config *cfg = trf_engine_config(eng);
+	char *line = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&line, &len);
+
+	if (!f) {
+		fprintf(stderr, "tapreflect: --ready-fd %d: out of memory (going on)\n", fd);
+		close(fd);
+		return;
+	}
+	/* The fields a caller waits for first, in the order documented; then the rest in force. */
+	fprintf(f, "{\"type\":\"start\",\"schema_version\":%d,\"version\":\"%s\",\"pid\":%ld,",
+		REPORT_SCHEMA_VERSION, TRF_VERSION, (long)getpid());
+	fputs("\"device\":", f);
+	trf_json_string(f, trf_engine_dev(eng));
+	fprintf(f,
+		",\"mode\":\"%s\",\"io\":\"%s\",\"read\":\"%s\",\"reflect\":\"%s\",\"queues\":%u,"
+		"\"cpus\":[",
+		cfg->link == TRF_LINK_TAP ? "tap" : "tun", trf_io_name(cfg->io),
+		trf_engine_read_name(eng), cfg->mode->name, cfg->queues);
+	for (unsigned int q = 0; q < cfg->queues; q++)
+		fprintf(f, "%s%d", q ? "," : "", cfg->cpus[q]);
+	fprintf(f, "],\"threads\":%u,\"offloads\":\"%s\",\"steering\":", trf_engine_threads(eng),
+		offloads_text(eng));
+	/* A refused steering program's reason is the kernel's words: escaped. */
+	trf_json_string(f, trf_engine_steering(eng));
+	fprintf(f,
+		",\"dev_persistent\":%s,\"vnet_hdr\":%s,\"ring_flags\":\"%s\","
+		"\"ring_restricted\":\"%s\",\"wait\":\"%s\",\"buffers\":%u,\"frame_size\":%u,"
+		"\"user\":",
+		trf_engine_dev_persistent(eng) ? "true" : "false",
+		trf_engine_vnet_hdr(eng) ? "true" : "false", trf_engine_ring_flags(eng),
+		trf_engine_ring_restricted(eng), trf_engine_wait_name(eng), cfg->buffers,
+		cfg->frame_size);
+	if (cfg->run_as)
+		trf_json_string(f, cfg->run_user);
+	else
+		fputs("null", f);
+	fputs("}\n", f);
+	if (fclose(f) != 0 || !line) {
+		fprintf(stderr, "tapreflect: --ready-fd %d: out of memory (going on)\n", fd);
+		free(line);
+		close(fd);
+		return;
+	}
+	trf_ready_send("tapreflect", fd, line, len);
+	free(line);
 }

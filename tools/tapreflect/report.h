@@ -62,4 +62,11 @@ bool report_summary(struct report *r, int exit_code);
 /* The start line: device, queues, CPUs, engine, reflect mode. */
 void report_start_line(const struct trf_engine *eng, FILE *f);
 
+/*
+ * The ready record (--ready-fd): one JSON line of what is in force, the
+ * configuration fields named as in the summary, written to fd, which is
+ * then closed.  A failed write is said and not fatal.
+ */
+void report_ready(const struct trf_engine *eng, int fd);
+
 #endif
