@@ -8,13 +8,13 @@ set(TRF_SYSTEMD_UNITDIR "lib/systemd/system" CACHE STRING
 set(TRF_BASH_COMPLETIONDIR "${CMAKE_INSTALL_DATADIR}/bash-completion/completions" CACHE STRING
   "Where the bash completions go, relative to the prefix")
 
-# Benchmarks, run with the installed tools by bin/tapreflect-bench.
-install(PROGRAMS packaging/tapreflect-bench DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(PROGRAMS bench/e2e/run.sh bench/e2e/ab.sh bench/e2e/streams.sh bench/e2e/compare.sh bench/e2e/latency.sh
-  DESTINATION ${CMAKE_INSTALL_DATADIR}/tapreflect/bench/e2e)
-install(FILES bench/e2e/common.sh DESTINATION ${CMAKE_INSTALL_DATADIR}/tapreflect/bench/e2e)
+# The benchmark program: the launcher in bin/, its package under
+# share/tapreflect/python (found there by the launcher; the tools are beside it).
+install(PROGRAMS bench/tapreflect-bench DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(DIRECTORY bench/tapreflect_bench DESTINATION ${CMAKE_INSTALL_DATADIR}/tapreflect/python
+  FILES_MATCHING PATTERN "*.py" PATTERN "*.j2" PATTERN "__pycache__" EXCLUDE)
 
-foreach(cmd tapreflect tapgen tapreflect-perf-report)
+foreach(cmd tapreflect tapgen tapreflect-bench)
   install(FILES packaging/bash-completion/tapreflect DESTINATION ${TRF_BASH_COMPLETIONDIR} RENAME ${cmd})
 endforeach()
 install(FILES "packaging/systemd/tapreflect@.service" DESTINATION ${TRF_SYSTEMD_UNITDIR})
@@ -24,12 +24,6 @@ install(FILES LICENSE README.md docs/architecture.md docs/benchmarking.md docs/c
 install(FILES packaging/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY docs/schemas/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/schemas FILES_MATCHING PATTERN "*.json")
 install(FILES packaging/trf0.conf.example DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
-add_custom_command(OUTPUT ${PROJECT_BINARY_DIR}/man/tapreflect-bench.1.gz
-  COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/man
-  COMMAND gzip -9nc ${PROJECT_SOURCE_DIR}/docs/man/tapreflect-bench.1 > ${PROJECT_BINARY_DIR}/man/tapreflect-bench.1.gz
-  DEPENDS ${PROJECT_SOURCE_DIR}/docs/man/tapreflect-bench.1)
-add_custom_target(man-bench ALL DEPENDS ${PROJECT_BINARY_DIR}/man/tapreflect-bench.1.gz)
-install(FILES ${PROJECT_BINARY_DIR}/man/tapreflect-bench.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 add_custom_command(OUTPUT ${PROJECT_BINARY_DIR}/changelog.Debian.gz
   COMMAND gzip -9nc ${PROJECT_SOURCE_DIR}/packaging/changelog > ${PROJECT_BINARY_DIR}/changelog.Debian.gz
   DEPENDS ${PROJECT_SOURCE_DIR}/packaging/changelog)
@@ -44,18 +38,19 @@ set(CPACK_PACKAGE_CONTACT "The tapreflect authors <tapreflect-maintainers@exampl
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "packet reflector for TAP/TUN devices, the far end of a benchmark")
 set(CPACK_PACKAGE_DESCRIPTION "tapreflect reads every frame sent into a multi-queue TAP or TUN
 device and writes it back: ARP and NDP answered, ICMP echo turned into
-replies, UDP and TCP 5-tuples swapped, on one io_uring per queue with
+replies, UDP and TCP 5-tuples swapped, on one io_uring per CPU with
 registered buffers.  With tapgen (a load generator with NDR/PDR search) and
-perf-report (verdicts with confidence intervals) it measures throughput,
-latency and CPU per frame of a kernel, a VPN or a virtual switch.")
+tapreflect-bench (benchmarks, a results history, verdicts with confidence
+intervals) it measures throughput, latency and CPU per frame of a kernel, a
+VPN or a virtual switch.")
 set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_RELEASE 1) # 0.1.0-1: packaged outside the source, as changelog.Debian says
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "python3, iproute2, iputils-ping, jq")
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "gnuplot-nox")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "python3, python3-numpy, python3-scipy, python3-matplotlib, python3-jinja2, python3-rich, iproute2, iputils-ping")
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "python3-psycopg")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "iperf, sockperf")
 set(CPACK_STRIP_FILES ON)
 set(CPACK_GENERATOR DEB)

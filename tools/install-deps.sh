@@ -4,18 +4,24 @@
 #   tools/install-deps.sh [PURPOSE...]     (default: all)
 #
 #   build     compile tapreflect, tapgen and the man pages
-#   bench     build, and run the benchmarks (bench/e2e, bench/micro)
+#   bench     build, and run the benchmarks (bench/tapreflect-bench, bench/micro)
 #   test      build, and run the whole test suite (unit, network, fuzz, the
-#             HTML report in headless Chromium, schema and man page checks)
+#             benchmark program's pytest suite with a real PostgreSQL server,
+#             the HTML report in headless Chromium, schema and man page checks)
 #   package   build, and make and check the Debian package (cpack, lintian)
 #   all       every one of these
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 build=(build-essential cmake ninja-build pkg-config python3 liburing-dev libnuma-dev libmnl-dev libcap-ng-dev)
-bench=(libbenchmark-dev valgrind iproute2 iputils-ping jq util-linux gnuplot-nox)
+# The benchmark program (bench/tapreflect_bench): Debian's python3 packages only; the build
+# needs them too, for its man page (made from its own argument parser).
+python=(python3-numpy python3-scipy python3-matplotlib python3-jinja2 python3-psycopg python3-rich)
+build+=("${python[@]}")
+bench=(libbenchmark-dev valgrind iproute2 iputils-ping jq util-linux sockperf)
 test=(libcmocka-dev valgrind iproute2 iputils-ping arping ndisc6 sockperf iperf jq util-linux
-	clang libclang-rt-14-dev clang-format python3-jsonschema man-db chromium gnuplot-nox libbenchmark-dev)
+	clang libclang-rt-14-dev clang-format python3-jsonschema man-db chromium libbenchmark-dev
+	python3-pytest postgresql)
 package=(dpkg-dev file lintian systemd)
 
 want=()

@@ -1,29 +1,30 @@
 #!/usr/bin/env bash
-# bench/e2e/ab.sh end to end, small: two option sets of one build (B reads
-# with --read fixed), 8 fixed-load trials and 2 PDR searches each.  What is
-# checked is the mechanics, never a verdict (a verdict on 8 half-second
-# trials is the machine's to give): every trial ran its own side's options,
-# A and B alternate A B, B A, ...; the fixed-load samples carry their pair
-# and are judged by the 8 pairs' ratios, the PDR samples are judged
-# unpaired; the report, the HTML page and the traces are written; the
-# exit status is one of perf-report's; the script's namespace is gone.
-# About 45 s here; an ASan build's run is longer, so more room than lib.sh's
-# default deadline, still inside CTest's 180 s.
+# tapreflect-bench ab end to end, small: two option sets of one build (B
+# reads with --read fixed), 8 fixed-load trials and 2 PDR searches each.
+# What is checked is the mechanics, never a verdict (a verdict on 8
+# half-second trials is the machine's to give): every trial ran its own
+# side's options, A and B alternate A B, B A, ...; the fixed-load samples
+# carry their pair and are judged by the 8 pairs' ratios, the PDR samples are
+# judged unpaired; the report, the HTML page and the traces are written; the
+# run is in the store, whole; the exit status is one of the report's; the
+# program's namespace is gone.  About 45 s here; an ASan build's run is
+# longer, so more room than lib.sh's default deadline, inside CTest's 180 s.
 TRF_TEST_DEADLINE=${TRF_TEST_DEADLINE:-160}
 source "$(dirname "$0")/lib.sh"
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 command -v jq >/dev/null || skip_or_fail "jq is not installed"
 OUT=$TMP/ab
+DB=$TMP/history.sqlite
 rc=0
 # In the background for its PID, which names its namespace: only that one is
 # checked (another run's, left by a killed process, is not this test's).
-"$SRC/bench/e2e/ab.sh" --build "$BUILD" --b-opts "--read fixed" --reps 8 --pdr-reps 2 --trial 0.5 \
-	--out "$OUT" >"$TMP/ab.log" 2>&1 &
+"$SRC/bench/tapreflect-bench" ab --build "$BUILD" --b-opts "--read fixed" --reps 8 --pdr-reps 2 --trial 0.5 \
+	--out "$OUT" --db "$DB" >"$TMP/ab.log" 2>&1 &
 abpid=$!
 wait "$abpid" || rc=$?
 cat "$TMP/ab.log"
-[[ $rc == 0 || $rc == 1 || $rc == 3 ]] || fail "ab.sh exited $rc"
-ip netns list | awk '{print $1}' | grep -qx "trf-bench-$abpid" && fail "ab.sh left its namespace trf-bench-$abpid"
+[[ $rc == 0 || $rc == 1 || $rc == 3 ]] || fail "ab exited $rc"
+ip netns list | awk '{print $1}' | grep -qx "trf-bench-$abpid" && fail "ab left its namespace trf-bench-$abpid"
 
 jq -s -e '[.[] | select(.trial == "fixed")] | length == 16' "$OUT/trials.json" >/dev/null ||
 	fail "fixed-load trials: $(jq -c . "$OUT/trials.json")"
@@ -45,4 +46,10 @@ grep '^| ab/pdr_pps |' "$OUT/report.md" | grep -vq 'pairs)' || fail "PDR row: $(
 for f in report.html a-search.jsonl b-search.jsonl a-rtt.jsonl b-rtt.jsonl; do
 	[[ -s $OUT/$f ]] || fail "$f not written"
 done
-echo "ab.sh: 8 + 8 trials in A B B A order with their own options, judged in 8 pairs, PDR unpaired, exit $rc"
+# The store holds the run whole: 16 fixed-load trials x 3 metrics + 4 PDR samples, sides marked.
+"$SRC/bench/tapreflect-bench" history export --db "$DB" >"$TMP/export.jsonl" || fail "history export"
+[[ $(wc -l <"$TMP/export.jsonl") == 1 ]] || fail "$(wc -l <"$TMP/export.jsonl") runs stored, not 1"
+jq -e '.kind == "ab" and .complete and (.samples | length) == 52 and (.records | length) == 20
+	and ([.samples[] | select(.side == "B")] | length) == 26' "$TMP/export.jsonl" >/dev/null ||
+	fail "stored run: $(jq -c '{kind, complete, samples: (.samples | length), records: (.records | length)}' "$TMP/export.jsonl")"
+echo "ab: 8 + 8 trials in A B B A order with their own options, judged in 8 pairs, PDR unpaired, stored whole, exit $rc"

@@ -1,0 +1,100 @@
+"""What every measuring subcommand shares: where results and the store go,
+the run record it fills, and how an interruption is kept."""
+from __future__ import annotations
+
+import datetime
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from . import machine
+from .lab import Interrupted, Tools
+from .model import EXIT_INTERRUPTED, BenchError, Run, Sample
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def default_db(tools: Tools) -> str:
+    """In a tree: under the build directory; installed: $XDG_DATA_HOME/tapreflect/."""
+    if not tools.installed and tools.build is not None:
+        return str(tools.build / "bench-history.sqlite")
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "tapreflect", "history.sqlite")
+
+
+def git_commit(tree: Optional[Path]) -> Optional[str]:
+    if tree is None:
+        return None
+    try:
+        p = subprocess.run(["git", "-C", str(tree), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if p.returncode != 0:
+        return None
+    commit = p.stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(tree), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, timeout=10).stdout.strip()
+    return commit + ("-dirty" if dirty else "")
+
+
+def tool_version(exe: str) -> str:
+    try:
+        return subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+@dataclass
+class Context:
+    tools: Tools
+    db: Optional[str]  # None: --no-store
+    out: Callable[[str], None] = print
+
+    def new_run(self, kind: str, config: dict) -> Run:
+        return Run(kind=kind, started=now(), finished="", machine=machine.identity(), config=config,
+                   version=tool_version(self.tools.tapreflect), commit=git_commit(self.tools.tree))
+
+    def save(self, run: Run) -> Optional[int]:
+        """Store the run whole (one transaction); say where it went."""
+        run.finished = now()
+        if self.db is None:
+            return None
+        from .store import open_store
+
+        with open_store(self.db) as st:
+            rid = st.save_run(run)
+        state = "" if run.complete else f" (incomplete: {run.note})"
+        self.out(f"stored as run {rid} in {self.db}{state}")
+        return rid
+
+    def measure(self, run: Run, body: Callable[[], int]) -> int:
+        """Run body(); store what it measured, whole or marked incomplete when interrupted or failed."""
+        try:
+            rc = body()
+        except Interrupted as e:
+            run.complete, run.note = False, f"interrupted by {e}"
+            print(f"interrupted ({e}): keeping the {len(run.samples)} samples measured so far", file=sys.stderr)
+            if run.samples or run.records:
+                self.save(run)
+            return EXIT_INTERRUPTED
+        except BenchError as e:
+            run.complete, run.note = False, f"failed: {e}"
+            if run.samples or run.records:
+                self.save(run)
+            raise
+        self.save(run)
+        return rc
+
+
+def add_samples(run: Run, metrics: list[dict]) -> None:
+    """Metric lines ({name, value, unit, better, kind, pair, threshold, gate}) into run.samples."""
+    for m in metrics:
+        run.samples.append(Sample(metric=m["name"], value=float(m["value"]), unit=m.get("unit", ""),
+                                  better=m.get("better", "lower"), kind=m.get("kind", "timed"),
+                                  pair=m.get("pair"), side=m.get("side"), threshold=m.get("threshold"),
+                                  gate=m.get("gate")))

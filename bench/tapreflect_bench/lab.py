@@ -1,0 +1,332 @@
+"""The lab: a private network namespace, the CPUs, and the processes in it.
+
+Every measuring subcommand runs inside one `Lab` (a context manager).  It
+owns everything it starts: the namespaces it adds, the reflector, tapgen and
+any other process; on every way out (a return, an error, SIGINT or SIGTERM
+turned into `Interrupted` by `install_signal_handlers`) it ends them by PID
+and deletes the namespaces, in that order, because a process started with
+`ip netns exec` keeps its namespace alive after `ip netns del`.
+
+Readiness is data, never prose or a sleep: tapreflect and tapgen are started
+with `--ready-fd N` on the write end of a pipe and write one JSON "start"
+record there when they are ready; EOF before it means the tool died first.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from .model import EXIT_BAD_INPUT, EXIT_REGRESSION, BenchError
+
+HOST_ADDR = "198.18.0.1/24"  # the device's address in the namespace (the benchmarking range)
+PEER = "198.18.0.2"  # what tapgen sends to: the reflector answers for the whole subnet
+READY_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 10.0
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM: unwinds like KeyboardInterrupt, so every finally runs."""
+
+
+def install_signal_handlers() -> None:
+    def handler(signum, _frame):
+        raise Interrupted(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+@dataclass
+class Tools:
+    """Where the tools and the results go: a build tree, or an installation."""
+
+    tapreflect: str
+    tapgen: str
+    results: Path  # default directory for results
+    installed: bool
+    build: Optional[Path] = None
+    tree: Optional[Path] = None  # the source tree, when run from one
+
+    @classmethod
+    def locate(cls, build: Optional[str]) -> "Tools":
+        tree = os.environ.get("TRF_BENCH_TREE")
+        bindir = os.environ.get("TRF_BENCH_BINDIR")
+        if tree and not bindir:
+            b = Path(build) if build else Path(tree) / "build"
+            t = cls(str((b / "tools/tapreflect").resolve()), str((b / "tools/tapgen").resolve()),
+                    b, False, b, Path(tree))
+            hint = f"build first (cmake -S . -B {b} -G Ninja && cmake --build {b})"
+        else:
+            d = Path(bindir or "/usr/bin")
+            if build:  # an installed program may still be pointed at a build tree
+                d = Path(build) / "tools"
+            t = cls(str(d / "tapreflect"), str(d / "tapgen"), Path("."), True, None, None)
+            hint = "is tapreflect installed? (apt-get install ./tapreflect_*.deb)"
+        for exe in (t.tapreflect, t.tapgen):
+            if not os.access(exe, os.X_OK):
+                raise BenchError(f"{exe} is not an executable: {hint}", EXIT_BAD_INPUT)
+        return t
+
+
+def parse_cpulist(text: str) -> list[int]:
+    """'0-2,5' -> [0, 1, 2, 5]."""
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+class Process:
+    """A process the lab started, with its output in files under the lab's directory."""
+
+    def __init__(self, lab: "Lab", name: str, argv: list[str], ready: bool = False,
+                 ready_timeout: float = READY_TIMEOUT_S):
+        self.lab, self.name, self.argv = lab, name, argv
+        self.out = lab.tmp / f"{name}.out"
+        self.err = lab.tmp / f"{name}.err"
+        self.start_record: Optional[dict] = None
+        rfd = wfd = None
+        if ready:
+            rfd, wfd = os.pipe()
+            argv = argv + ["--ready-fd", str(wfd)]
+        with open(self.out, "wb") as out, open(self.err, "wb") as err:
+            self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                          pass_fds=(wfd,) if wfd is not None else (),
+                                          start_new_session=True)
+        lab.procs.append(self)
+        if ready:
+            os.close(wfd)
+            try:
+                self.start_record = self._read_ready(rfd, ready_timeout)
+            finally:
+                os.close(rfd)
+
+    def _read_ready(self, fd: int, timeout: float) -> dict:
+        buf = b""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill()
+                raise BenchError(f"{self.name} was not ready after {timeout:.0f} s: {self.stderr_tail()}",
+                                 EXIT_REGRESSION)
+            r, _, _ = select.select([fd], [], [], left)
+            if not r:
+                continue
+            chunk = os.read(fd, 4096)
+            if not chunk:  # EOF: it ended before it was ready
+                rc = self.popen.wait(timeout=STOP_TIMEOUT_S)
+                raise BenchError(f"{self.name} exited ({rc}) before it was ready: {self.stderr_tail()}",
+                                 EXIT_BAD_INPUT if rc == 2 else EXIT_REGRESSION)
+            buf += chunk
+        try:
+            rec = json.loads(buf.split(b"\n", 1)[0])
+        except json.JSONDecodeError as e:
+            raise BenchError(f"{self.name}: its start record is not JSON ({e})", EXIT_REGRESSION)
+        if rec.get("type") != "start":
+            raise BenchError(f"{self.name}: expected a start record, got {rec!r}", EXIT_REGRESSION)
+        return rec
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def stderr_tail(self, lines: int = 8) -> str:
+        try:
+            text = self.err.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "(no output)"
+        return " / ".join(text[-lines:]) or "(no output)"
+
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+    def wait(self, timeout: Optional[float]) -> int:
+        try:
+            rc = self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise BenchError(f"{self.name} still running after {timeout:.0f} s: ended it", EXIT_REGRESSION)
+        self._forget()
+        return rc
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """End it (SIGTERM, then SIGKILL after STOP_TIMEOUT_S); its exit status."""
+        if self.running():
+            try:
+                self.popen.send_signal(sig)
+                return self.wait(STOP_TIMEOUT_S)
+            except BenchError:
+                return -signal.SIGKILL
+        self._forget()
+        return self.popen.returncode
+
+    def kill(self) -> None:
+        if self.running():
+            self.popen.kill()
+        try:
+            self.popen.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            pass
+        self._forget()
+
+    def _forget(self) -> None:
+        if self in self.lab.procs:
+            self.lab.procs.remove(self)
+
+
+class Reflector(Process):
+    """tapreflect in the lab's namespace; stop() returns its JSON summary record."""
+
+    def __init__(self, lab: "Lab", args: list[str], binary: str, stats: float, json_path: Path):
+        self.json_path = json_path
+        argv = lab.ns_argv([binary, *args, "--addr", HOST_ADDR, "--stats", f"{stats:g}", "--json", str(json_path)])
+        super().__init__(lab, "tapreflect", argv, ready=True)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        rc = super().stop(sig)
+        if self.lab.reflector is self:
+            self.lab.reflector = None
+        return rc
+
+    def records(self) -> list[dict]:
+        out = []
+        try:
+            text = self.json_path.read_text()
+        except OSError:
+            return out
+        for line in text.splitlines():
+            if line.strip():
+                out.append(json.loads(line))
+        return out
+
+    def finish(self) -> dict:
+        """Stop it and return its summary record; a failed exit or no summary is an error."""
+        rc = self.stop()
+        summaries = [r for r in self.records() if r.get("type") == "summary"]
+        if rc != 0 or not summaries:
+            raise BenchError(f"tapreflect exited {rc} without a summary: {self.stderr_tail()}", EXIT_REGRESSION)
+        return summaries[-1]
+
+
+class Tapgen(Process):
+    """tapgen in the lab's namespace, sending to PEER from the generator's CPU."""
+
+    def __init__(self, lab: "Lab", name: str, args: list[str]):
+        self.json_path = lab.tmp / f"{name}.json"
+        self.json_path.unlink(missing_ok=True)
+        self.args = args
+        argv = lab.ns_argv([lab.tools.tapgen, "--dst", PEER, "--cpu", str(lab.cpu_g), *args,
+                            "--json", str(self.json_path)])
+        super().__init__(lab, name, argv, ready=True)
+
+    def finish(self, timeout: float) -> list[dict]:
+        """Wait for it to end; its JSON records.  A failed exit is an error."""
+        rc = self.wait(timeout)
+        if rc != 0:
+            raise BenchError(f"tapgen {' '.join(self.args)} exited {rc}: {self.stderr_tail()}", EXIT_REGRESSION)
+        return [json.loads(line) for line in self.json_path.read_text().splitlines() if line.strip()]
+
+
+@dataclass
+class Lab:
+    """One namespace with the device's peer side, two CPUs, and cleanup."""
+
+    tools: Tools
+    prog: str
+    log: callable = print
+    ns: str = ""
+    tmp: Path = Path()
+    cpu_r: int = 0
+    cpu_g: int = 0
+    procs: list = field(default_factory=list)
+    namespaces: list = field(default_factory=list)
+    reflector: Optional[Reflector] = None
+
+    def __enter__(self) -> "Lab":
+        if os.geteuid() != 0:
+            raise BenchError(f"{self.prog}: run as root (network namespaces, TUN/TAP)", EXIT_BAD_INPUT)
+        cpus = sorted(os.sched_getaffinity(0))
+        self.cpu_r = cpus[0]
+        self.cpu_g = cpus[1] if len(cpus) > 1 else cpus[0]
+        if self.cpu_r == self.cpu_g:
+            self.log(f"{self.prog}: warning: one CPU only: tapgen and the reflector share CPU "
+                     f"{self.cpu_r} and compete for it")
+        self.tmp = Path(tempfile.mkdtemp(prefix="trf-bench."))
+        try:
+            self.ns = self.add_netns(f"trf-bench-{os.getpid()}")
+        except BaseException:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for p in list(reversed(self.procs)):
+            p.stop()
+        for ns in reversed(self.namespaces):
+            subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL, check=False)
+        self.namespaces.clear()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def add_netns(self, name: str) -> str:
+        subprocess.run(["ip", "netns", "add", name], check=True)
+        self.namespaces.append(name)
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        return name
+
+    def ns_argv(self, argv: list[str], ns: Optional[str] = None) -> list[str]:
+        return ["ip", "netns", "exec", ns or self.ns, *argv]
+
+    def sh(self, argv: list[str], ns: Optional[str] = None, check: bool = True, timeout: float = 60) -> str:
+        """A short command in the namespace; its stdout."""
+        try:
+            p = subprocess.run(self.ns_argv(argv, ns), capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"{' '.join(argv)}: no answer after {timeout:.0f} s", EXIT_REGRESSION)
+        if check and p.returncode != 0:
+            raise BenchError(f"{' '.join(argv)} failed ({p.returncode}): {p.stderr.strip()}", EXIT_REGRESSION)
+        return p.stdout
+
+    def start_reflector(self, args: list[str], *, binary: Optional[str] = None, stats: float = 0,
+                        warm: bool = True) -> Reflector:
+        """tapreflect with a host address and a JSON record file; returns once it is ready (its
+        start record read) and, with warm, once one ping has crossed it (ARP and the first-frame
+        paths are warm before any measurement)."""
+        if self.reflector is not None:
+            self.reflector.stop()
+        path = self.tmp / "reflector.json"
+        path.unlink(missing_ok=True)
+        r = Reflector(self, args, binary or self.tools.tapreflect, stats, path)
+        self.reflector = r
+        if warm:
+            self.sh(["ping", "-c", "1", "-W", "2", PEER.split("/")[0]])
+        return r
+
+    def start_tapgen(self, args: list[str], name: str = "tapgen") -> "Tapgen":
+        """tapgen on the generator's CPU, in the background; returns once it is ready."""
+        return Tapgen(self, name, args)
+
+    def tapgen(self, args: list[str], *, timeout: float) -> list[dict]:
+        """tapgen to completion on the generator's CPU; its JSON records."""
+        return self.start_tapgen(args).finish(timeout)
+
+    def spawn(self, name: str, argv: list[str], ns: Optional[str] = None) -> Process:
+        """A helper process in a namespace (a server, a background generator)."""
+        return Process(self, name, self.ns_argv(argv, ns))
+

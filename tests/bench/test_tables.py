@@ -1,0 +1,67 @@
+"""The tables of `run` and `compare`, as numbers, from given trial records."""
+import pytest
+
+from tapreflect_bench import compare, engines, run
+from tapreflect_bench.model import BenchError
+
+
+def trial(rep, load, engine, cpu, pps=100000.0):
+    return {"rep": rep, "load": load, "engine": engine, "cpu_ns_per_frame": cpu, "reflected_pps": pps,
+            "offered_pps": pps, "loss_ratio": 0.0, "frames_per_wakeup": 4.0, "rtt_p50_us": 30.0,
+            "rtt_p99_us": 90.0, "accounting_exact": True}
+
+
+def test_compare_paired_ratios_are_medians_of_each_repetitions_ratio():
+    # Repetition 1: ref 1000 at max, 3000 at 30 %; B 1100 and 3600.  Repetition 2: ref 2000 / 5000,
+    # B 2000 / 4000.  cpu/ref of B at 30 %: 3600/3000 = 1.2 and 4000/5000 = 0.8, median 1.0;
+    # cpu/first: 3600/1000 = 3.6 and 4000/2000 = 2.0, median 2.8.  A ratio of medians would give
+    # 3800/4000 = 0.95 and 3800/1500: the pairing is what is tested.
+    trials = [trial(1, "max", "ref@1q", 1000), trial(1, "max", "b@1q", 1100),
+              trial(1, "30%", "ref@1q", 3000), trial(1, "30%", "b@1q", 3600),
+              trial(2, "max", "ref@1q", 2000), trial(2, "max", "b@1q", 2000),
+              trial(2, "30%", "ref@1q", 5000), trial(2, "30%", "b@1q", 4000)]
+    rows = {(r["load"], r["engine"]): r for r in compare.table(trials, ["max", "30%"], ["ref@1q", "b@1q"], "ref@1q")}
+    b30 = rows[("30%", "b@1q")]
+    assert b30["cpu_ref"] == pytest.approx([1.2, 0.8])
+    assert b30["cpu_first"] == pytest.approx([3.6, 2.0])
+    assert compare.ratio_text(b30["cpu_ref"]) == "1.000 [0.80..1.20]"
+    assert compare.ratio_text(b30["cpu_first"]) == "2.800 [2.00..3.60]"
+    ref = rows[("max", "ref@1q")]
+    assert compare.ratio_text(ref["cpu_ref"]) == "1.000 [1.00..1.00]"
+    assert b30["cpu_ns_per_frame"] == 3800  # the median of 3600 and 4000
+    text = compare.format_table(list(rows.values()))
+    assert "2.800 [2.00..3.60]" in text
+
+
+def test_compare_ratio_text_single_and_none():
+    assert compare.ratio_text([]) == "-"
+    assert compare.ratio_text([1.23456]) == "1.235"
+
+
+def test_run_summary_ratios_against_the_sync_twin_and_noise_bound():
+    def rec(io, rep, ndr, cpu):
+        return {"scenario": f"tun/64B/{io}/1q", "io": io, "rep": rep, "ndr_pps": ndr, "pdr_pps": ndr * 1.1,
+                "rtt_p50_us": 40.0, "rtt_p99_us": 100.0, "cpu_ns_per_frame": cpu}
+
+    recs = [rec("uring", 1, 500e3, 1500), rec("sync", 1, 400e3, 1800), rec("uring", 2, 520e3, 1400),
+            rec("sync", 2, 410e3, 2000), rec("uring", 3, 480e3, 1600), rec("sync", 3, 390e3, 1900)]
+    rows = {r["scenario"]: r for r in run.summarize(recs)}
+    u = rows["tun/64B/uring/1q"]
+    assert u["ndr"] == 500e3 and u["ndr_min"] == 480e3 and u["ndr_max"] == 520e3
+    assert u["ndr_ratio"] == pytest.approx(500 / 400)
+    assert u["cpu_ratio"] == pytest.approx(1500 / 1900)
+    assert u["ndr_noise_bound"] is False  # 480..520 against 390..410: apart
+    assert "ndr_ratio" not in rows["tun/64B/sync/1q"]
+    recs.append(rec("sync", 4, 600e3, 1900))  # the ranges now overlap
+    assert {r["scenario"]: r for r in run.summarize(recs)}["tun/64B/uring/1q"]["ndr_noise_bound"] is True
+    assert "1.250" in run.table(run.summarize(recs[:6]))
+
+
+def test_engine_names():
+    assert engines.engine_args("sync") == ["--io", "sync"]
+    assert engines.engine_args("fixed:4+c50+perqueue") == ["--io", "uring", "--read", "fixed", "--fixed-reads", "4",
+                                                          "--coalesce", "50", "--workers", "per-queue"]
+    with pytest.raises(BenchError, match="unknown engine modifier"):
+        engines.engine_args("multishot+turbo")
+    with pytest.raises(BenchError, match="unknown engine"):
+        engines.engine_args("dpdk")
