@@ -101,6 +101,12 @@ def pdr_metrics(rec: dict) -> list[dict]:
              "threshold": 0.10}]
 
 
+def stored(lines: list[dict], side: str) -> list[dict]:
+    """Metric lines as the store keeps them: each side's under a name of its own (ab/A/..., ab/B/...),
+    so that a trend or a history baseline never mixes the two candidates."""
+    return [dict(m, name=f"ab/{side}/{m['name'][len('ab/'):]}", side=side) for m in lines]
+
+
 def side_medians(trials: list[dict], side: str) -> str:
     fixed = [t for t in trials if t["side"] == side and t["trial"] == "fixed"]
     pdr = [t["pdr_pps"] for t in trials if t["side"] == side and t["trial"] == "pdr"]
@@ -167,7 +173,7 @@ def main(args, ctx: Context) -> int:
                     ctx.out(f"  fixed load: {rate} pps (half of A's NDR, {ndr['ndr_pps']:g} pps)")
                 if args.pdr_reps > 0:
                     ctx.out(f"  PDR search ceiling: {ceiling} pps (what an unlimited trial of A offered)")
-            run.config["rate_used"] = rate
+            run.note = f"fixed load {rate} pps"
             with Progress(2 * (args.reps + args.pdr_reps), "A/B trials") as prog:
                 for rep in range(1, args.reps + 1):
                     for side in order(rep):
@@ -187,7 +193,7 @@ def main(args, ctx: Context) -> int:
                                "frames_per_wakeup": summary.get("frames_per_wakeup"), "rtt_us": g["rtt_us"]}
                         trials.append(rec)
                         run.records.append(rec)
-                        lines = [dict(m, side=side) for m in fixed_metrics(rec)]
+                        lines = stored(fixed_metrics(rec), side)
                         files[s].extend(fixed_metrics(rec))
                         add_samples(run, lines)
                         prog.step(f"fixed-load trial {rep}/{args.reps} {side}",
@@ -207,7 +213,7 @@ def main(args, ctx: Context) -> int:
                         trials.append(rec)
                         run.records.append(rec)
                         files[s].extend(pdr_metrics(rec))
-                        add_samples(run, [dict(m, side=side) for m in pdr_metrics(rec)])
+                        add_samples(run, stored(pdr_metrics(rec), side))
                         prog.step(f"PDR search {rep}/{args.pdr_reps} {side}", f"PDR {sr['pdr_pps']:.0f} pps")
         return judge_and_write()
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 from . import engines, stats
 from .common import Context, add_samples

@@ -145,9 +145,10 @@ def format_trend(trend: Trend, alpha: float = ALPHA) -> str:
 
 
 def history_baseline(store: Store, current_names: Iterable[str], machine_id: str, config_key: str, n: int,
-                     *, exclude_run: Optional[int] = None) -> dict[str, Metric]:
+                     *, exclude_run: Optional[int] = None, before_run: Optional[int] = None) -> dict[str, Metric]:
     """The baseline side of a report from the store: per metric, the samples of
-    the last n complete runs of the machine × configuration that have it.
+    the last n complete runs of the machine × configuration that have it (with
+    before_run: the last n before that run, which is judged against them).
 
     Pair numbers are dropped (pairs of different runs are not pairs).  A
     metric with no such run is left out; none at all is BenchError(EXIT_NO_DATA).
@@ -157,7 +158,7 @@ def history_baseline(store: Store, current_names: Iterable[str], machine_id: str
     out: dict[str, Metric] = {}
     for name in current_names:
         ids = store.recent_run_ids(name, machine_id, config_key, n, complete_only=True,
-                                   exclude=() if exclude_run is None else (exclude_run,))
+                                   exclude=() if exclude_run is None else (exclude_run,), before=before_run)
         samples = store.samples(name, ids)
         if not samples:
             continue

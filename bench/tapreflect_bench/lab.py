@@ -154,6 +154,13 @@ class Process:
     def running(self) -> bool:
         return self.popen.poll() is None
 
+    def wait_at_most(self, timeout: float) -> Optional[int]:
+        """Its exit status if it ends within timeout seconds, else None (it goes on)."""
+        try:
+            return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
     def wait(self, timeout: Optional[float]) -> int:
         try:
             rc = self.popen.wait(timeout=timeout)

@@ -1,6 +1,6 @@
 """The records the modules pass to each other: plain dataclasses, no I/O.
 
-A metric sample is what perf-report read from a JSON line; a Row is one
+A metric sample is what `report` reads from a JSON line; a Row is one
 verdict; a Run is what a measuring subcommand hands the store, whole, in one
 call (so a run is written in one transaction, or not at all).
 """
@@ -29,7 +29,7 @@ class BenchError(Exception):
 
 @dataclass
 class Metric:
-    """All samples of one metric on one side (perf-report's input lines)."""
+    """All samples of one metric on one side (the input lines of `report`)."""
 
     name: str
     kind: str = "timed"  # "timed" or "icount"

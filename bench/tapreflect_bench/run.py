@@ -16,7 +16,7 @@ import shlex
 from pathlib import Path
 
 from . import judge, report, stats, streams
-from .common import Context, add_samples
+from .common import Context, add_samples, tool_version
 from .lab import Lab
 from .model import EXIT_REGRESSION, BenchError
 from .progress import Progress
@@ -157,6 +157,8 @@ def main(args, ctx: Context) -> int:
     config = {"profile": args.profile, "modes": prof["modes"], "sizes": prof["sizes"], "ios": prof["ios"],
               "queues": prof["queues"], "streams": not args.no_streams, "reflector_opts": args.reflector_opts}
     run = ctx.new_run("run", config)
+    if args.tapreflect:
+        run.version = tool_version(args.tapreflect)  # the binary under test, not the build's
     out = Path(args.out) if args.out else ctx.tools.results / "bench-e2e.json"
     stem = out.with_suffix("") if out.suffix == ".json" else out
     traces = Path(f"{stem}.traces")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,10 +211,7 @@ def soak_engine(lab: Lab, args, engine: str, prog: Progress) -> dict:
     prog.doing(f"{engine}: soaking {args.duration:g} s at {rate} pps")
     gen = lab.start_tapgen([*traffic, "--duration", f"{args.duration:g}"], name="tapgen-soak")
     while gen.running():
-        try:  # waits on tapgen's exit, at most one sampling period
-            gen.popen.wait(timeout=SAMPLE_EVERY_S)
-        except subprocess.TimeoutExpired:
-            pass
+        gen.wait_at_most(SAMPLE_EVERY_S)  # tapgen's exit, or one sampling period
         if not refl.running():
             gen.stop()
             raise BenchError(f"{engine}: tapreflect ended during the soak: {refl.stderr_tail()}", EXIT_REGRESSION)

@@ -33,6 +33,7 @@ import sqlite3
 import urllib.parse
 from typing import IO, Any, Iterable, Iterator, NamedTuple, Optional, Sequence
 
+from . import machine as machine_ids
 from .model import EXIT_BAD_INPUT, EXIT_NO_DATA, EXIT_STORE, BenchError, Run, Sample, TrendPoint
 
 MARKER_TABLE = "tapreflect_bench"
@@ -420,15 +421,21 @@ class Store:
         return points
 
     def recent_run_ids(self, metric: str, machine_id: str, config_key: str, n: int, *,
-                       complete_only: bool = True, exclude: Iterable[int] = ()) -> list[int]:
-        """The ids of the newest n runs of a machine × configuration that have the metric, oldest first."""
+                       complete_only: bool = True, exclude: Iterable[int] = (),
+                       before: Optional[int] = None) -> list[int]:
+        """The ids of the newest n runs of a machine × configuration that have the metric, oldest first;
+        with `before`, only runs older than that run (by start time, then id)."""
         rows = self._all(
             "SELECT DISTINCT r.id, r.started FROM samples s JOIN runs r ON r.id = s.run"
             " WHERE s.metric = ? AND r.machine_id = ? AND r.config_key = ?"
             + (" AND r.complete = 1" if complete_only else "") +
             " ORDER BY r.started DESC, r.id DESC", (metric, machine_id, config_key))
         skip = {int(x) for x in exclude}
-        ids = [int(r[0]) for r in rows if int(r[0]) not in skip][:max(int(n), 0)]
+        ordered = [int(r[0]) for r in rows]
+        if before is not None:
+            # Newest first: what follows `before` in this order is older than it.
+            ordered = ordered[ordered.index(before) + 1:] if before in ordered else []
+        ids = [i for i in ordered if i not in skip][:max(int(n), 0)]
         ids.reverse()
         return ids
 
@@ -480,7 +487,7 @@ class Store:
 
     def import_baseline(self, path: str, *, machine: Optional[dict] = None, config: Optional[dict] = None,
                         version: Optional[str] = None, commit: Optional[str] = None) -> int:
-        """Store a baseline file (perf-report metric lines or google-benchmark JSON) as a run of kind "import".
+        """Store a baseline file (metric lines or google-benchmark JSON) as a run of kind "import".
 
         Where it was made comes from the file's meta line; `machine` and
         `config`, when given, take its place (a file without a meta line
@@ -492,7 +499,9 @@ class Store:
         meta: dict = {}
         for m in metas:
             meta.update({k: v for k, v in m.items() if k != "kind"})
-        machine = machine if machine is not None else meta.get("machine")
+        machine = dict(machine if machine is not None else meta.get("machine") or {})
+        if machine.get("id") in machine_ids.legacy_ids():
+            machine["id"] = machine_ids.machine_id()  # made here by an older run script
         if not machine:
             raise BenchError(f"{path} has no meta line saying which machine made it: "
                              "import it as this machine's with `history import --this-machine` if it was made here",

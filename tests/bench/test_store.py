@@ -265,7 +265,7 @@ def test_corrupt_file(tmp_path):
     for create in (True, False):
         err = store_error(store_mod.open_store, str(path), create=create)
         assert err.status == EXIT_STORE
-        assert "is not a SQLite database (or it is corrupt)" in str(err) and "--store" in str(err)
+        assert "is not a SQLite database (or it is corrupt)" in str(err) and "--db" in str(err)
     assert path.read_bytes() == junk
     assert not os.path.exists(str(path) + "-wal")
 
