@@ -42,9 +42,9 @@ import subprocess
 from pathlib import Path
 
 from . import judge, metrics, report, stats
-from .common import Context, add_samples
+from .common import Context, add_samples, tool_version
 from .lab import Lab
-from .model import EXIT_BAD_INPUT, EXIT_REGRESSION, BenchError
+from .model import EXIT_BAD_INPUT, BenchError
 from .progress import Progress
 
 SCHEMA_VERSION = 2  # of the trial records: 2 adds schema_version itself
@@ -150,7 +150,7 @@ def main(args, ctx: Context) -> int:
                 if hooks[side]:
                     rc = subprocess.run(["bash", "-c", f'{hooks[side]} "$1"', "hook", side]).returncode
                     if rc != 0:
-                        raise BenchError(f"the {side} hook failed ({rc})", EXIT_REGRESSION)
+                        raise BenchError(f"the {side} hook failed ({rc}): {hooks[side]}", EXIT_BAD_INPUT)
                 return lab.start_reflector(["-m", args.mode, "-c", str(lab.cpu_r), *opts[side]], binary=bins[side])
 
             ctx.out(f"tapreflect A/B: {args.reps} fixed-load trial(s) of {args.trial:g} s and {args.pdr_reps} PDR "
@@ -173,7 +173,8 @@ def main(args, ctx: Context) -> int:
                     ctx.out(f"  fixed load: {rate} pps (half of A's NDR, {ndr['ndr_pps']:g} pps)")
                 if args.pdr_reps > 0:
                     ctx.out(f"  PDR search ceiling: {ceiling} pps (what an unlimited trial of A offered)")
-            run.note = f"fixed load {rate} pps"
+            # Not in the configuration, which must stay comparable across builds and calibrations.
+            run.note = (f"fixed load {rate} pps; A: {tool_version(bins['A'])}; B: {tool_version(bins['B'])}")
             with Progress(2 * (args.reps + args.pdr_reps), "A/B trials") as prog:
                 for rep in range(1, args.reps + 1):
                     for side in order(rep):

@@ -13,8 +13,10 @@ Exit status: 0 success (report: no regression); 1 a regression (report, ab)
 or a failed check (accounting, soak); 2 bad usage or input; 3 a gating metric
 inconclusive (report, ab); 4 the results store cannot be used (corrupt,
 read-only, newer schema, not ours, unreachable); 5 nothing to show or judge
-(an empty history, no comparable run); 130 interrupted (what was measured is
-stored, marked incomplete; namespaces and processes are cleaned up).
+(an empty history, no comparable run); 6 the measurement itself failed (a
+tool that did not start, exited or hung: what was measured is stored, marked
+incomplete); 130 interrupted (what was measured is stored, marked
+incomplete; namespaces and processes are cleaned up).
 """
 from __future__ import annotations
 
@@ -99,9 +101,13 @@ def main(argv=None) -> int:
         if db is None and tools is not None:
             db = default_db(tools)
         if db is None and not needs_tools:
+            # No build yet, in a tree: the store is still the tree's, wherever this runs from.
+            import os
             from pathlib import Path
 
-            db = str(Path(args.build or "build") / "bench-history.sqlite")
+            tree = os.environ.get("TRF_BENCH_TREE")
+            build = Path(args.build) if args.build else Path(tree or ".") / "build"
+            db = str(build / "bench-history.sqlite")
         if getattr(args, "no_store", False):
             db = None
         ctx = Context(tools=tools, db=db)
@@ -109,6 +115,10 @@ def main(argv=None) -> int:
     except BenchError as e:
         print(f"tapreflect-bench {args.command}: {e}", file=sys.stderr)
         return e.status
+    except OSError as e:  # a file named on the command line that cannot be read or written
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"tapreflect-bench {args.command}: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except Interrupted as e:
         print(f"tapreflect-bench {args.command}: interrupted ({e})", file=sys.stderr)
         from .model import EXIT_INTERRUPTED

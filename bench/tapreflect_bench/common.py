@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from . import machine
-from .lab import Interrupted, Tools
-from .model import EXIT_INTERRUPTED, BenchError, Run, Sample
+from .lab import Interrupted, Tools, signals_held
+from .model import EXIT_BAD_INPUT, EXIT_INTERRUPTED, BenchError, Run, Sample
 
 
 def now() -> str:
@@ -56,39 +56,65 @@ class Context:
     out: Callable[[str], None] = print
 
     def new_run(self, kind: str, config: dict) -> Run:
-        return Run(kind=kind, started=now(), finished="", machine=machine.identity(), config=config,
+        """The record a measuring subcommand fills.  The store is opened here once, before anything is
+        measured: one that cannot take the run (read-only, newer, not ours, unreachable) is said now,
+        not after an hour of measuring."""
+        ident = machine.identity()
+        if self.db is not None:
+            from .store import open_store
+
+            if not ident.get("id"):
+                raise BenchError("this machine has no /etc/machine-id: its runs cannot be told from another "
+                                 "machine's in a store (systemd-machine-id-setup makes one), or pass --no-store",
+                                 EXIT_BAD_INPUT)
+            with open_store(self.db):
+                pass
+        return Run(kind=kind, started=now(), finished="", machine=ident, config=config,
                    version=tool_version(self.tools.tapreflect), commit=git_commit(self.tools.tree))
 
     def save(self, run: Run) -> Optional[int]:
-        """Store the run whole (one transaction); say where it went."""
+        """Store the run whole (one transaction, which a second Ctrl-C does not cut short); say where
+        it went.  When the store refuses it, the run goes to a file that `history import` takes."""
         run.finished = now()
         if self.db is None:
             return None
-        from .store import open_store
+        from .store import open_store, run_to_json
 
-        with open_store(self.db) as st:
-            rid = st.save_run(run)
+        try:
+            with signals_held(), open_store(self.db) as st:
+                rid = st.save_run(run)
+        except BenchError as e:
+            keep = self.tools.results / f"unsaved-run-{run.started.replace(':', '')}.jsonl"
+            keep.parent.mkdir(parents=True, exist_ok=True)
+            keep.write_text(run_to_json(run) + "\n")
+            raise BenchError(f"{e}; the run is kept in {keep}: `history import {keep}` stores it", e.status) from None
         state = "" if run.complete else f" (incomplete: {run.note})"
         self.out(f"stored as run {rid} in {self.db}{state}")
         return rid
 
     def measure(self, run: Run, body: Callable[[], int]) -> int:
-        """Run body(); store what it measured, whole or marked incomplete when interrupted or failed."""
+        """Run body(); store what it measured: whole, or marked incomplete when it was interrupted
+        or failed (whatever the failure: a run is never lost for the want of an except clause)."""
         try:
             rc = body()
         except Interrupted as e:
-            run.complete, run.note = False, f"interrupted by {e}"
+            self._incomplete(run, f"interrupted by {e}")
             print(f"interrupted ({e}): keeping the {len(run.samples)} samples measured so far", file=sys.stderr)
             if run.samples or run.records:
                 self.save(run)
             return EXIT_INTERRUPTED
-        except BenchError as e:
-            run.complete, run.note = False, f"failed: {e}"
+        except BaseException as e:
+            self._incomplete(run, f"failed: {e}")
             if run.samples or run.records:
                 self.save(run)
             raise
         self.save(run)
         return rc
+
+    @staticmethod
+    def _incomplete(run: Run, why: str) -> None:
+        run.complete = False
+        run.note = f"{run.note}; {why}" if run.note else why
 
 
 def add_samples(run: Run, metrics: list[dict]) -> None:

@@ -86,7 +86,9 @@ def table(trials: list[dict], loads: list[str], labels: list[str], ref: str) -> 
                 continue
 
             def med(k):
-                return stats.median([t.get(k) or 0 for t in ts])
+                # a figure a trial did not report (frames per wakeup of the sync engine) is left out
+                vals = [t[k] for t in ts if t.get(k) is not None]
+                return stats.median(vals) if vals else 0.0
 
             refl = med("reflected_pps")
             rows.append({"load": load, "engine": label, "offered_pps": med("offered_pps"), "reflected_pps": refl,
@@ -113,7 +115,14 @@ def format_table(rows: list[dict]) -> str:
 
 def main(args, ctx: Context) -> int:
     engine_list = args.engines.split()
-    queues = [int(q) for q in args.queues.split()]
+    try:
+        queues = [int(q) for q in args.queues.split()]
+    except ValueError:
+        raise BenchError(f"--queues: whole numbers, e.g. \"1 2 4\", not {args.queues!r}") from None
+    if any(q < 1 for q in queues):
+        raise BenchError("--queues: 1 or more each")
+    if args.duration <= 0 or args.size < 1 or args.flows < 1:
+        raise BenchError("--duration, --size and --flows must be more than 0")
     loads = args.loads.split()
     if not engine_list or not queues or not loads:
         raise BenchError("--engines, --queues and --loads need at least one value each")

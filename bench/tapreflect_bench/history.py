@@ -81,8 +81,8 @@ def change_points(points: list[TrendPoint], alpha: float = ALPHA) -> list[Change
         changes.append(ChangePoint(
             index=i, run_before=points[i - 1].run_id, run_after=points[i].run_id,
             commit_before=points[i - 1].commit, commit_after=points[i].commit,
-            before=mean_before, after=mean_after, ratio=stats.ratio(mean_before, mean_after),
-            interval=est.interval))
+            # The ratio and its interval from one estimator (Hodges-Lehmann), the levels as means.
+            before=mean_before, after=mean_after, ratio=est.ratio, interval=est.interval))
     return changes
 
 

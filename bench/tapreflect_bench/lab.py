@@ -13,6 +13,7 @@ record there when they are ready; EOF before it means the tool died first.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .model import EXIT_BAD_INPUT, EXIT_REGRESSION, BenchError
+from .model import EXIT_BAD_INPUT, EXIT_MEASUREMENT, BenchError
 
 HOST_ADDR = "198.18.0.1/24"  # the device's address in the namespace (the benchmarking range)
 PEER = "198.18.0.2"  # what tapgen sends to: the reflector answers for the whole subnet
@@ -35,6 +36,18 @@ STOP_TIMEOUT_S = 10.0
 
 class Interrupted(BaseException):
     """SIGINT or SIGTERM: unwinds like KeyboardInterrupt, so every finally runs."""
+
+
+@contextlib.contextmanager
+def signals_held():
+    """SIGINT and SIGTERM wait (blocked, not lost) while the block runs: for cleanup and for
+    writing a run to the store, which a second Ctrl-C must not cut short."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def install_signal_handlers() -> None:
@@ -122,7 +135,7 @@ class Process:
             if left <= 0:
                 self.kill()
                 raise BenchError(f"{self.name} was not ready after {timeout:.0f} s: {self.stderr_tail()}",
-                                 EXIT_REGRESSION)
+                                 EXIT_MEASUREMENT)
             r, _, _ = select.select([fd], [], [], left)
             if not r:
                 continue
@@ -130,14 +143,14 @@ class Process:
             if not chunk:  # EOF: it ended before it was ready
                 rc = self.popen.wait(timeout=STOP_TIMEOUT_S)
                 raise BenchError(f"{self.name} exited ({rc}) before it was ready: {self.stderr_tail()}",
-                                 EXIT_BAD_INPUT if rc == 2 else EXIT_REGRESSION)
+                                 EXIT_BAD_INPUT if rc == 2 else EXIT_MEASUREMENT)
             buf += chunk
         try:
             rec = json.loads(buf.split(b"\n", 1)[0])
         except json.JSONDecodeError as e:
-            raise BenchError(f"{self.name}: its start record is not JSON ({e})", EXIT_REGRESSION)
+            raise BenchError(f"{self.name}: its start record is not JSON ({e})", EXIT_MEASUREMENT)
         if rec.get("type") != "start":
-            raise BenchError(f"{self.name}: expected a start record, got {rec!r}", EXIT_REGRESSION)
+            raise BenchError(f"{self.name}: expected a start record, got {rec!r}", EXIT_MEASUREMENT)
         return rec
 
     @property
@@ -166,7 +179,7 @@ class Process:
             rc = self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise BenchError(f"{self.name} still running after {timeout:.0f} s: ended it", EXIT_REGRESSION)
+            raise BenchError(f"{self.name} still running after {timeout:.0f} s: ended it", EXIT_MEASUREMENT)
         self._forget()
         return rc
 
@@ -174,16 +187,24 @@ class Process:
         """End it (SIGTERM, then SIGKILL after STOP_TIMEOUT_S); its exit status."""
         if self.running():
             try:
-                self.popen.send_signal(sig)
+                self.signal(sig)
                 return self.wait(STOP_TIMEOUT_S)
             except BenchError:
                 return -signal.SIGKILL
         self._forget()
         return self.popen.returncode
 
+    def signal(self, sig: int) -> None:
+        """To its whole process group: it was started in a session of its own (so that a terminal's
+        Ctrl-C reaches only this program, which then stops it in order)."""
+        try:
+            os.killpg(self.popen.pid, sig)
+        except ProcessLookupError:
+            pass
+
     def kill(self) -> None:
         if self.running():
-            self.popen.kill()
+            self.signal(signal.SIGKILL)
         try:
             self.popen.wait(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -225,7 +246,7 @@ class Reflector(Process):
         rc = self.stop()
         summaries = [r for r in self.records() if r.get("type") == "summary"]
         if rc != 0 or not summaries:
-            raise BenchError(f"tapreflect exited {rc} without a summary: {self.stderr_tail()}", EXIT_REGRESSION)
+            raise BenchError(f"tapreflect exited {rc} without a summary: {self.stderr_tail()}", EXIT_MEASUREMENT)
         return summaries[-1]
 
 
@@ -244,7 +265,7 @@ class Tapgen(Process):
         """Wait for it to end; its JSON records.  A failed exit is an error."""
         rc = self.wait(timeout)
         if rc != 0:
-            raise BenchError(f"tapgen {' '.join(self.args)} exited {rc}: {self.stderr_tail()}", EXIT_REGRESSION)
+            raise BenchError(f"tapgen {' '.join(self.args)} exited {rc}: {self.stderr_tail()}", EXIT_MEASUREMENT)
         return [json.loads(line) for line in self.json_path.read_text().splitlines() if line.strip()]
 
 
@@ -276,7 +297,7 @@ class Lab:
         try:
             self.ns = self.add_netns(f"trf-bench-{os.getpid()}")
         except BaseException:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.close()
             raise
         return self
 
@@ -284,17 +305,29 @@ class Lab:
         self.close()
 
     def close(self) -> None:
-        for p in list(reversed(self.procs)):
-            p.stop()
-        for ns in reversed(self.namespaces):
-            subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL, check=False)
-        self.namespaces.clear()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        """End every process, then delete every namespace.  A second SIGINT or SIGTERM
+        waits until this is done: cut short, it would leave them behind."""
+        with signals_held():
+            for p in list(reversed(self.procs)):
+                try:
+                    p.stop()
+                except Exception as e:  # the others must still go
+                    self.log(f"{self.prog}: could not stop {p.name} ({p.pid}): {e}")
+            for ns in reversed(self.namespaces):
+                subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL, check=False)
+            self.namespaces.clear()
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def add_netns(self, name: str) -> str:
-        subprocess.run(["ip", "netns", "add", name], check=True)
-        self.namespaces.append(name)
-        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        for argv in (["ip", "netns", "add", name], ["ip", "-n", name, "link", "set", "lo", "up"]):
+            try:
+                p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+            except (OSError, subprocess.TimeoutExpired) as e:
+                raise BenchError(f"{' '.join(argv)}: {e} (is iproute2 installed?)", EXIT_MEASUREMENT)
+            if p.returncode != 0:
+                raise BenchError(f"{' '.join(argv)} failed: {p.stderr.strip()}", EXIT_MEASUREMENT)
+            if argv[2] == "add":
+                self.namespaces.append(name)
         return name
 
     def ns_argv(self, argv: list[str], ns: Optional[str] = None) -> list[str]:
@@ -305,9 +338,9 @@ class Lab:
         try:
             p = subprocess.run(self.ns_argv(argv, ns), capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise BenchError(f"{' '.join(argv)}: no answer after {timeout:.0f} s", EXIT_REGRESSION)
+            raise BenchError(f"{' '.join(argv)}: no answer after {timeout:.0f} s", EXIT_MEASUREMENT)
         if check and p.returncode != 0:
-            raise BenchError(f"{' '.join(argv)} failed ({p.returncode}): {p.stderr.strip()}", EXIT_REGRESSION)
+            raise BenchError(f"{' '.join(argv)} failed ({p.returncode}): {p.stderr.strip()}", EXIT_MEASUREMENT)
         return p.stdout
 
     def start_reflector(self, args: list[str], *, binary: Optional[str] = None, stats: float = 0,

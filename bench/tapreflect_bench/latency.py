@@ -21,7 +21,7 @@ from typing import Optional
 from . import stats
 from .common import Context, add_samples
 from .lab import PEER, Lab
-from .model import EXIT_BAD_INPUT, EXIT_OK, EXIT_REGRESSION, BenchError
+from .model import EXIT_BAD_INPUT, EXIT_MEASUREMENT, EXIT_OK, BenchError
 from .progress import Progress
 
 SCHEMA_VERSION = 2  # of the latency records: 2 adds schema_version, rep and the extra percentiles
@@ -71,7 +71,7 @@ def parse_pingpong(text: str) -> dict:
     if 50.0 not in pct or 99.0 not in pct or drops is None:
         tail = " / ".join(text.strip().splitlines()[-6:])
         raise BenchError(f"sockperf ping-pong: no percentiles or drop counts in its output: {tail}",
-                         EXIT_REGRESSION)
+                         EXIT_MEASUREMENT)
     out = {"p50_us": pct[50.0], "p99_us": pct[99.0], "p999_us": pct.get(99.9),
            "dropped": int(drops.group(1)), "duplicated": int(drops.group(2)), "out_of_order": int(drops.group(3))}
     for which, v in _EXTREME.findall(text):
@@ -90,10 +90,10 @@ def pingpong(lab: Lab, setup: Setup, dst: str, duration: float) -> dict:
     rc = p.wait(duration + 30)  # sockperf's warm-up and its report; wait() ends it past that
     text = p.out.read_text(errors="replace") + p.err.read_text(errors="replace")
     if rc != 0:
-        raise BenchError(f"{setup.label}: sockperf ping-pong exited {rc}: {p.stderr_tail()}", EXIT_REGRESSION)
+        raise BenchError(f"{setup.label}: sockperf ping-pong exited {rc}: {p.stderr_tail()}", EXIT_MEASUREMENT)
     res = parse_pingpong(text)
     if res["dropped"] != 0:
-        raise BenchError(f"{setup.label}: sockperf saw {res['dropped']} dropped message(s)", EXIT_REGRESSION)
+        raise BenchError(f"{setup.label}: sockperf saw {res['dropped']} dropped message(s)", EXIT_MEASUREMENT)
     return res
 
 
@@ -116,13 +116,13 @@ def start_server(lab: Lab, ns: str):
     while True:
         if not srv.running():
             raise BenchError(f"sockperf server exited ({srv.wait(1)}) before it was ready: {srv.stderr_tail()}",
-                             EXIT_REGRESSION)
+                             EXIT_MEASUREMENT)
         if port_bound(lab.sh(["ss", "-Huln"], ns=ns), PORT):
             return srv
         if time.monotonic() > deadline:
             srv.stop()
             raise BenchError(f"sockperf server: UDP port {PORT} not bound after {SERVER_READY_S:g} s: "
-                             f"{srv.stderr_tail()}", EXIT_REGRESSION)
+                             f"{srv.stderr_tail()}", EXIT_MEASUREMENT)
         time.sleep(0.02)  # the poll's period; the bound is the deadline above
 
 

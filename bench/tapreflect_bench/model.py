@@ -16,6 +16,7 @@ EXIT_BAD_INPUT = 2  # bad usage or input: unknown option, unreadable file, unkno
 EXIT_INCONCLUSIVE = 3  # report: a gating metric could not be judged
 EXIT_STORE = 4  # the results store cannot be used: corrupt, read-only, newer schema, not ours, unreachable
 EXIT_NO_DATA = 5  # nothing to show or judge: an empty history, no comparable run
+EXIT_MEASUREMENT = 6  # the measurement itself failed: a tool that did not start, exited, or hung
 EXIT_INTERRUPTED = 130  # SIGINT/SIGTERM: what was measured is kept, marked incomplete
 
 

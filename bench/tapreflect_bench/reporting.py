@@ -79,12 +79,13 @@ def add_arguments(ap) -> None:
     ap.add_argument("--baseline", nargs="+", metavar="FILE",
                     help="the reference results: JSON-lines metric files or google-benchmark JSON")
     ap.add_argument("--current", nargs="+", metavar="FILE",
-                    help="the results to judge against the baseline (default with --against-history: the "
-                         "store's latest run)")
+                    help="the results to judge against the baseline (default with --against-history: this "
+                         "machine's latest complete run in the store)")
     ap.add_argument("--against-history", type=int, metavar="N",
                     help="judge against the last N complete comparable runs in the store instead of a baseline file")
     ap.add_argument("--run", type=int, metavar="ID",
-                    help="with --against-history: judge this stored run (default: the latest one)")
+                    help="with --against-history: judge this stored run against the N before it (default: "
+                         "this machine's latest complete run)")
     ap.add_argument("--machine", metavar="ID", help="with --against-history: the machine (default: this one)")
     ap.add_argument("--config", metavar="KEY", help="with --against-history: the configuration key (history list)")
     ap.add_argument("--markdown", metavar="FILE", help="write the report here too (it always goes to stdout)")
@@ -158,16 +159,17 @@ def from_history(args, ctx, s):
                 key = keys.pop()
             exclude = None
         else:
-            mid = None if args.run is not None else (args.machine or machine.identity()["id"])
-            infos = st.runs(machine_id=mid, config_key=args.config, complete_only=args.run is None)
             if args.run is not None:
-                infos = [i for i in infos if run_id(i) == args.run]
-            if not infos:
-                raise BenchError(f"no stored run to judge{'' if mid is None else ' on machine ' + mid}: measure one "
-                                 "first (e.g. `run --profile quick`), or name the machine with --machine",
-                                 EXIT_NO_DATA)
-            rid = run_id(infos[-1])
-            current = st.get_run(rid)
+                current = st.get_run(args.run)
+                rid = args.run
+            else:
+                mid = args.machine or machine.identity()["id"]
+                infos = st.runs(machine_id=mid, config_key=args.config, complete_only=True)
+                if not infos:
+                    raise BenchError(f"no stored run to judge on machine {mid}: measure one first (e.g. `run "
+                                     "--profile quick`), or name the machine with --machine", EXIT_NO_DATA)
+                rid = infos[-1].id
+                current = st.get_run(rid)
             cur = run_metrics(current)
             mid, key, exclude = current.machine.get("id"), config_key(current.config), rid
             cur_metas = [{"kind": "meta", "machine": current.machine, "config": current.config}]
@@ -175,23 +177,29 @@ def from_history(args, ctx, s):
     return base, cur, [], cur_metas
 
 
-def run_id(info) -> int:
-    return info[0] if isinstance(info, tuple) else info.id
-
-
 def main(args, ctx) -> int:
     s = settings_of(args)
+    if args.against_history is None:
+        for opt in ("run", "machine", "config"):
+            if getattr(args, opt) is not None:
+                raise BenchError(f"--{opt} needs --against-history N")
+    if args.trace and not args.html:
+        raise BenchError("--trace FILE... is for the HTML report: give --html FILE too")
     if args.against_history is not None:
         if args.baseline:
             raise BenchError("--baseline or --against-history, not both")
+        if args.run is not None and (args.current or args.machine):
+            raise BenchError("--run ID names the run to judge: without --current or --machine")
         base, cur, base_metas, cur_metas = from_history(args, ctx, s)
+        if args.save_baseline:
+            metrics.save_baseline(args.save_baseline, cur, cur_metas)
     else:
         if not args.current:
             raise BenchError("give --current FILE... (and --baseline FILE... or --against-history N)")
         cur, cur_metas = metrics.load_files(args.current)
         if args.save_baseline:
             metrics.save_baseline(args.save_baseline, cur, cur_metas)
-            if not args.baseline:
+            if not args.baseline and not args.html:
                 return 0
         if not args.baseline:
             if args.html:
@@ -234,14 +242,15 @@ def add_history_arguments(p, common_options) -> None:
     q = sub.add_parser("show", help="a metric's trend and its change points", description=HISTORY_DOC,
                        formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     q.add_argument("metric", nargs="+", metavar="METRIC", help="metric names (history list shows them)")
-    q.add_argument("--machine", metavar="ID", help="the machine (default: the only one with that metric)")
+    q.add_argument("--machine", metavar="ID",
+                   help="the machine (default: this one when it has the metric, else the only one that has it)")
     q.add_argument("--config", metavar="KEY", help="the configuration key (default: the only one with that metric)")
     q.add_argument("--html", metavar="FILE", help="also write an HTML page with a chart per metric")
     q.add_argument("--title", default="tapreflect results history", help="the page's heading")
     common_options(q, measuring=False)
     q.set_defaults(module=HistoryShow)
     q = sub.add_parser("list", help="machines, configurations and metrics in the store")
-    q.add_argument("--machine", metavar="ID", help="only this machine's configurations and metrics")
+    q.add_argument("--machine", metavar="ID", help="only this machine, its configurations and metrics")
     common_options(q, measuring=False)
     q.set_defaults(module=HistoryList)
     q = sub.add_parser("export", help="every run as JSON lines")
@@ -291,6 +300,10 @@ class HistoryList:
             machines = st.machines()
             if not machines:
                 raise BenchError(f"the store {ctx.db} holds no run yet", EXIT_NO_DATA)
+            if args.machine:
+                machines = [m for m in machines if m.id == args.machine]
+                if not machines:
+                    raise BenchError(f"no machine {args.machine} in the store (`history list` names them)")
             print("machines:")
             for m in machines:
                 desc = ", ".join(f"{k} {v}" for k, v in sorted(m.machine.items()) if k != "id")
@@ -320,20 +333,22 @@ class HistoryExport:
 class HistoryImport:
     @staticmethod
     def main(args, ctx) -> int:
-        from .store import open_store
+        from .store import EXPORT_FORMAT, open_store
 
+        heads = {}
+        for path in args.files:  # every file readable before the store is touched
+            with open(path) as f:
+                heads[path] = f.readline()
         with open_store(ctx.db) as st:
             for path in args.files:
-                with open(path) as f:
-                    head = f.readline()
                 try:
-                    first = json.loads(head) if head.strip() else {}
+                    first = json.loads(heads[path]) if heads[path].strip() else {}
                 except json.JSONDecodeError:
                     first = {}
-                if isinstance(first, dict) and "samples" in first and "kind" in first and "started" in first:
+                if isinstance(first, dict) and first.get("format") == EXPORT_FORMAT:
                     with open(path) as f:
                         ids = st.import_jsonl(f)
-                    print(f"{path}: {len(ids) if hasattr(ids, '__len__') else ids} run(s) imported")
+                    print(f"{path}: {len(ids)} run(s) imported")
                 else:
                     rid = st.import_baseline(path, machine=machine.identity() if args.this_machine else None)
                     print(f"{path}: imported as run {rid}")

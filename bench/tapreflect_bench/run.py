@@ -49,6 +49,10 @@ def add_arguments(p) -> None:
     p.add_argument("--sizes", metavar="LIST", help="Ethernet frame sizes (64..1518) instead of the profile's")
     p.add_argument("--ios", metavar="LIST", help="engines (uring, sync) instead of the profile's")
     p.add_argument("--queues", metavar="LIST", help="queue counts (1, 2) instead of the profile's")
+    p.add_argument("--rate", type=int, metavar="PPS",
+                   help="measure RTT and CPU per frame at this fixed load instead of half of each scenario's NDR "
+                        "(part of the configuration): a history then follows the reflector's cost alone, where "
+                        "half the NDR moves with the search's own noise")
     p.add_argument("--no-streams", action="store_true", help="leave out the stream scenarios")
     p.add_argument("--reflector-opts", default="", metavar="OPTS",
                    help="extra tapreflect options for every scenario (part of the configuration)")
@@ -67,12 +71,15 @@ def plan(args) -> dict:
     prof = dict(PROFILES[args.profile])
     if args.modes:
         prof["modes"] = words(args.modes)
-    if args.sizes:
-        prof["sizes"] = [int(s) for s in words(args.sizes)]
+    try:
+        if args.sizes:
+            prof["sizes"] = [int(s) for s in words(args.sizes)]
+        if args.queues:
+            prof["queues"] = [int(q) for q in words(args.queues)]
+    except ValueError:
+        raise BenchError("--sizes and --queues take whole numbers, e.g. --sizes \"64 1400\"") from None
     if args.ios:
         prof["ios"] = words(args.ios)
-    if args.queues:
-        prof["queues"] = [int(q) for q in words(args.queues)]
     for m in prof["modes"]:
         if m not in ("tap", "tun"):
             raise BenchError(f"--modes: tap or tun, not {m}")
@@ -87,6 +94,8 @@ def plan(args) -> dict:
             raise BenchError(f"--queues: 1 or 2, not {q}")
     if args.reps < 1:
         raise BenchError("--reps N, N >= 1")
+    if args.rate is not None and args.rate < 1:
+        raise BenchError("--rate PPS, PPS >= 1")
     return prof
 
 
@@ -156,6 +165,8 @@ def main(args, ctx: Context) -> int:
     extra = shlex.split(args.reflector_opts)
     config = {"profile": args.profile, "modes": prof["modes"], "sizes": prof["sizes"], "ios": prof["ios"],
               "queues": prof["queues"], "streams": not args.no_streams, "reflector_opts": args.reflector_opts}
+    if args.rate is not None:
+        config["rate"] = args.rate  # absent otherwise, so that runs made before the option compare
     run = ctx.new_run("run", config)
     if args.tapreflect:
         run.version = tool_version(args.tapreflect)  # the binary under test, not the build's
@@ -169,7 +180,8 @@ def main(args, ctx: Context) -> int:
         with Lab(ctx.tools, "run") as lab:
             ctx.out(f"tapreflect end-to-end benchmark, profile {args.profile}: reflector on CPU {lab.cpu_r}, "
                     f"tapgen on CPU {lab.cpu_g}; search: {prof['steps']} steps, majority of {prof['repeats']} "
-                    f"trials of {prof['trial']:g} s; RTT and CPU at 50 % of NDR for {prof['rtt_trial']:g} s; "
+                    f"trials of {prof['trial']:g} s; RTT and CPU at "
+                    f"{f'{args.rate} pps' if args.rate else '50 % of NDR'} for {prof['rtt_trial']:g} s; "
                     f"{args.reps} repetition(s)")
             points = [(rep, mode, size, q, io) for rep in range(1, args.reps + 1) for mode in prof["modes"]
                       for size in prof["sizes"] for q in prof["queues"] for io in prof["ios"]]
@@ -185,7 +197,7 @@ def main(args, ctx: Context) -> int:
                                          "--repeats", str(prof["repeats"]), "--duration", f"{prof['trial']:g}",
                                          "--drain", "0.2"], timeout=600)[-1]
                     lab.reflector.finish()
-                    rate = max(1000, int(search["ndr_pps"] // 2))
+                    rate = args.rate or max(1000, int(search["ndr_pps"] // 2))
                     lab.start_reflector(ropts, binary=args.tapreflect)
                     rtt = lab.tapgen(["--size", payload, "--rate", str(rate), "--duration",
                                       f"{prof['rtt_trial']:g}"], timeout=120)[-1]
@@ -212,11 +224,14 @@ def main(args, ctx: Context) -> int:
                 ctx.out("")
                 ctx.out(f"streams: {args.reps} interleaved trial(s) of {sp['duration']:g} s per point, offloads on "
                         f"against off")
-                stream_recs = streams.measure(lab, modes=sp["modes"], traffic=sp["traffic"], ios=sp["ios"],
-                                              reps=args.reps, duration=sp["duration"], flows=2, gso_rate=0)
-                for r in stream_recs:
+
+                def keep(r):  # as each trial ends: an interruption keeps what was measured
                     run.records.append(r)
-                add_samples(run, streams.metric_lines(stream_recs))
+                    add_samples(run, streams.metric_lines([r]))
+
+                stream_recs = streams.measure(lab, modes=sp["modes"], traffic=sp["traffic"], ios=sp["ios"],
+                                              reps=args.reps, duration=sp["duration"], flows=2, gso_rate=0,
+                                              on_record=keep)
 
         out.parent.mkdir(parents=True, exist_ok=True)
         write_jsonl(out, records)

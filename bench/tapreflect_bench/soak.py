@@ -23,7 +23,7 @@ from typing import Optional
 from .common import Context, add_samples
 from .engines import engine_args
 from .lab import PEER, Lab
-from .model import EXIT_OK, EXIT_REGRESSION, BenchError
+from .model import EXIT_MEASUREMENT, EXIT_OK, EXIT_REGRESSION, BenchError
 from .progress import Progress
 
 SCHEMA_VERSION = 2  # of the soak records: 2 adds schema_version and the counters behind each check
@@ -58,14 +58,14 @@ def parse_net_dev(text: str, dev: str) -> dict:
         if sep and name.strip() == dev:
             v = [int(x) for x in rest.split()]
             return {"rx_packets": v[1], "rx_dropped": v[3], "tx_packets": v[9], "tx_dropped": v[11]}
-    raise BenchError(f"no device {dev} in /proc/net/dev", EXIT_REGRESSION)
+    raise BenchError(f"no device {dev} in /proc/net/dev", EXIT_MEASUREMENT)
 
 
 def parse_snmp(text: str, proto: str = "Udp") -> dict:
     """One protocol's counters from /proc/net/snmp (a line of names, then a line of values)."""
     rows = [line.split()[1:] for line in text.splitlines() if line.startswith(proto + ":")]
     if len(rows) < 2:
-        raise BenchError(f"no {proto} counters in /proc/net/snmp", EXIT_REGRESSION)
+        raise BenchError(f"no {proto} counters in /proc/net/snmp", EXIT_MEASUREMENT)
     return dict(zip(rows[0], (int(x) for x in rows[1])))
 
 
@@ -73,7 +73,7 @@ def parse_vmrss(status: str) -> int:
     for line in status.splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
-    raise BenchError("no VmRSS in /proc/PID/status", EXIT_REGRESSION)
+    raise BenchError("no VmRSS in /proc/PID/status", EXIT_MEASUREMENT)
 
 
 def net_counters(pid: int) -> dict:
@@ -214,7 +214,7 @@ def soak_engine(lab: Lab, args, engine: str, prog: Progress) -> dict:
         gen.wait_at_most(SAMPLE_EVERY_S)  # tapgen's exit, or one sampling period
         if not refl.running():
             gen.stop()
-            raise BenchError(f"{engine}: tapreflect ended during the soak: {refl.stderr_tail()}", EXIT_REGRESSION)
+            raise BenchError(f"{engine}: tapreflect ended during the soak: {refl.stderr_tail()}", EXIT_MEASUREMENT)
         rss_max, fds_max = max(rss_max, rss_kib(pid)), max(fds_max, open_fds(pid))
     soak = gen.finish(timeout=30)[-1]
     rss1, fds1 = rss_kib(pid), open_fds(pid)

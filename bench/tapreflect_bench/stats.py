@@ -198,8 +198,7 @@ def hodges_lehmann(base: Sequence[float], cur: Sequence[float], alpha: float) ->
         raise ValueError("Hodges-Lehmann estimate of an empty sample")
     p = mann_whitney_p(base, cur) if len(base) >= 2 and len(cur) >= 2 else None
     if min(base) <= 0 or min(cur) <= 0:
-        bmed = median(base)
-        return Estimate(median(cur) / bmed if bmed else 1.0, None, p)
+        return Estimate(ratio(median(base), median(cur)), None, p)
     m, n = len(base), len(cur)
     d = np.sort((np.log(np.asarray(cur, dtype=float))[None, :]
                  - np.log(np.asarray(base, dtype=float))[:, None]).ravel())
