@@ -35,14 +35,13 @@ stored, marked incomplete).
 """
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import subprocess
 from pathlib import Path
 
 from . import judge, metrics, report, stats
-from .common import Context, add_samples, tool_version
+from .common import Context, add_samples, tool_version, write_jsonl, write_text
 from .lab import Lab
 from .model import EXIT_BAD_INPUT, BenchError
 from .progress import Progress
@@ -219,30 +218,23 @@ def main(args, ctx: Context) -> int:
         return judge_and_write()
 
     def judge_and_write() -> int:
-        outdir.mkdir(parents=True, exist_ok=True)
         for name, recs in files.items():
-            ext = ".json" if name in ("a", "b") else ".jsonl"
-            with open(outdir / f"{name}{ext}", "w") as f:
-                for r in recs:
-                    f.write(json.dumps(r, separators=(",", ":")) + "\n")
-        with open(outdir / "trials.json", "w") as f:
-            for r in trials:
-                f.write(json.dumps(r, separators=(",", ":")) + "\n")
+            write_jsonl(outdir / f"{name}{'.json' if name in ('a', 'b') else '.jsonl'}", recs)
+        write_jsonl(outdir / "trials.json", trials)
         ctx.out(side_medians(trials, "A"))
         ctx.out(side_medians(trials, "B"))
         ctx.out("")
         settings = judge.Settings(gate_timed=True)
-        base, base_metas = metrics.load_files([str(outdir / "a.json")])
-        cur, cur_metas = metrics.load_files([str(outdir / "b.json")])
+        base, cur = metrics.metrics_from_lines(files["a"]), metrics.metrics_from_lines(files["b"])
         rows, missing, added = judge.compare(base, cur, settings)
         md = judge.markdown(rows, missing, added, settings, "A/B: B / A")
-        (outdir / "report.md").write_text(md)
+        write_text(outdir / "report.md", md)
         for line in md.splitlines():
             if line.startswith("**") or line.startswith("| "):
                 ctx.out(line)
         trace_paths = [outdir / f"{s}-{k}.jsonl" for k in ("search", "rtt", "reflector") for s in "ab"]
         report.render_report(outdir / "report.html", title="A/B: B / A", rows=rows, base=base, cur=cur,
-                             base_metas=base_metas, cur_metas=cur_metas, missing=missing, added=added,
+                             base_metas=[], cur_metas=[], missing=missing, added=added,
                              settings=settings, traces=report.read_traces([str(p) for p in trace_paths]),
                              config={**config, "a_bin": bins["A"], "b_bin": bins["B"],
                                      "version": run.version, "commit": run.commit or "-"})

@@ -26,7 +26,7 @@ Method: binary segmentation with a two-sample t statistic, after neutralising sp
    NULL_SERIES simulated series (a fixed seed: detect() always gives the same
    answer for the same input).  Taking the maximum's own distribution rather
    than a Bonferroni bound over the splits matters: neighbouring splits are
-   nearly the same test.  (A rank test was tried first: with 20 values its
+   nearly the same test.  (Not a rank test: with 20 values its
    exact distribution cannot reach such small p-values for a split 5 / 15.)
 3. Recursion.  A split with p <= alpha is accepted, and both sides are
    searched again; segments shorter than 2 * min_size are not split.

@@ -3,6 +3,7 @@ the run record it fills, and how an interruption is kept."""
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import subprocess
 import sys
@@ -115,6 +116,24 @@ class Context:
     def _incomplete(run: Run, why: str) -> None:
         run.complete = False
         run.note = f"{run.note}; {why}" if run.note else why
+
+
+def write_text(path, text: str) -> None:
+    """Write a result file whole or not at all: a reader (or an interruption) never sees half of it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise BenchError(f"cannot write {path}: {e.strerror}", EXIT_BAD_INPUT) from None
+
+
+def write_jsonl(path, records) -> None:
+    """JSON lines, one record each, written whole (write_text)."""
+    write_text(path, "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records))
 
 
 def add_samples(run: Run, metrics: list[dict]) -> None:

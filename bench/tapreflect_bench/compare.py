@@ -15,11 +15,10 @@ Example: tapreflect-bench compare --loads "max 30%" --reps 5 --duration 3
 """
 from __future__ import annotations
 
-import json
 import re
 
 from . import engines, stats
-from .common import Context, add_samples
+from .common import Context, add_samples, write_jsonl
 from .lab import Lab
 from .model import EXIT_REGRESSION, BenchError
 from .progress import Progress
@@ -188,9 +187,7 @@ def main(args, ctx: Context) -> int:
                     prog.step(f"#{rep} {load} {rec['engine']}", f"{rec['reflected_pps'] / 1e3:.1f} kpps, "
                                                                 f"{rec['cpu_ns_per_frame']:.0f} ns/frame")
         if args.json:
-            with open(args.json, "w") as f:
-                for t in trials:
-                    f.write(json.dumps(t, separators=(",", ":")) + "\n")
+            write_jsonl(args.json, trials)
         rows = table(trials, loads, labels, ref)
         ctx.out("")
         ctx.out(format_table(rows))

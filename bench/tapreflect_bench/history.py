@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
-from . import stats
+from . import metrics, stats
 from .model import EXIT_BAD_INPUT, EXIT_NO_DATA, BenchError, ChangePoint, Metric, Trend, TrendPoint
 from .store import Store
 
@@ -160,18 +160,9 @@ def history_baseline(store: Store, current_names: Iterable[str], machine_id: str
         ids = store.recent_run_ids(name, machine_id, config_key, n, complete_only=True,
                                    exclude=() if exclude_run is None else (exclude_run,), before=before_run)
         samples = store.samples(name, ids)
-        if not samples:
-            continue
-        last = samples[-1]
-        m = Metric(name=name, kind=last.kind, unit=last.unit, better=last.better,
-                   samples=[s.value for s in samples], pairs=[None] * len(samples))
-        # The newest run's own threshold and gate are the ones that hold.
-        for s in samples:
-            if s.threshold is not None:
-                m.threshold = s.threshold
-            if s.gate is not None:
-                m.gate = s.gate
-        out[name] = m
+        if samples:
+            # In run order, so that the newest run's own threshold and gate are the ones that hold.
+            out.update(metrics.from_samples(samples))
     if not out:
         raise BenchError(f"no complete run on {machine_id} with configuration {config_key} has any of these "
                          "metrics: measure some first, or judge against a baseline file", EXIT_NO_DATA)

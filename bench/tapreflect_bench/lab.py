@@ -20,6 +20,7 @@ import select
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -51,11 +52,19 @@ def signals_held():
 
 
 def install_signal_handlers() -> None:
-    def handler(signum, _frame):
+    """The first SIGINT or SIGTERM unwinds the program (Interrupted); later ones only say that
+    it is cleaning up, so that no second Ctrl-C cuts the cleanup or the store's write short."""
+    def again(_signum, _frame):
+        print("tapreflect-bench: stopping: ending processes, deleting namespaces, keeping what was "
+              "measured", file=sys.stderr)
+
+    def first(signum, _frame):
+        signal.signal(signal.SIGINT, again)
+        signal.signal(signal.SIGTERM, again)
         raise Interrupted(signal.Signals(signum).name)
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, first)
+    signal.signal(signal.SIGTERM, first)
 
 
 @dataclass

@@ -10,16 +10,14 @@ says so.  Needs sockperf.
 """
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 from . import stats
-from .common import Context, add_samples
+from .common import Context, add_samples, write_jsonl
 from .lab import PEER, Lab
 from .model import EXIT_BAD_INPUT, EXIT_MEASUREMENT, EXIT_OK, BenchError
 from .progress import Progress
@@ -213,9 +211,7 @@ def main(args, ctx: Context) -> int:
                             else ""
                         prog.step(what, f"p50 {rec['p50_us']:.2f} us, p99 {rec['p99_us']:.2f} us{util}")
         if args.json:
-            path = Path(args.json)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in run.records))
+            write_jsonl(args.json, run.records)
         ctx.out("")
         ctx.out(table(run.records))
         return EXIT_OK

@@ -89,6 +89,14 @@ def metrics_from_lines(lines: Iterable[dict]) -> dict[str, Metric]:
     return metrics
 
 
+def from_samples(samples: Iterable, *, keep_pairs: bool = False) -> dict[str, Metric]:
+    """Stored samples (model.Sample) as metrics; pair numbers only with keep_pairs (pairs of
+    different runs are not pairs)."""
+    return metrics_from_lines({"kind": s.kind, "name": s.metric, "value": s.value, "unit": s.unit,
+                               "better": s.better, "threshold": s.threshold, "gate": s.gate,
+                               "pair": s.pair if keep_pairs else None} for s in samples)
+
+
 def load_files(paths: Iterable[str]) -> tuple[dict[str, Metric], list[dict]]:
     """Every metric of the files (name -> Metric, in the order first seen) and their meta lines.
 

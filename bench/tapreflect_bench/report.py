@@ -109,11 +109,9 @@ def _render(template: str, **context) -> str:
 
 
 def _write(path: str, text: str) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
-    except OSError as e:
-        raise BenchError(f"cannot write the report {path}: {e.strerror}", EXIT_BAD_INPUT) from e
+    from .common import write_text
+
+    write_text(path, text)
 
 
 def _chart(svg: str) -> Optional[Markup]:
@@ -210,20 +208,25 @@ def _reflectors(traces: Mapping[str, dict]) -> list[dict]:
 def render_report(path: str, *, title: str, rows: Optional[Sequence[Row]], base: Optional[Mapping[str, Metric]],
                   cur: Mapping[str, Metric], base_metas: Sequence[dict], cur_metas: Sequence[dict],
                   missing: Sequence[str], added: Sequence[str], settings, traces,
-                  streams: Sequence[dict] = (), config: Optional[Mapping[str, Any]] = None) -> None:
+                  streams: Sequence[dict] = (), config: Optional[Mapping[str, Any]] = None,
+                  overview: Optional[Mapping[str, Any]] = None, against: str = "") -> None:
     """Write the comparison report (rows given) or a run's own report (rows None) to path.
 
     base/cur map metric names to model.Metric; base_metas/cur_metas are the
     sides' meta records ({"machine": ..., "config": ...}); settings is
     judge.Settings; traces is read_traces' result (or the trace paths, read
-    here); streams the stream trial records; config the run's settings.
+    here); streams the stream trial records; config the run's settings;
+    overview a table for the first screen ({"caption", "columns", "rows",
+    "note"}: a run's own figures, e.g. its engines' ratios); against one
+    line saying what the baseline is (e.g. the store's last runs).
     The first screen holds the verdict and the headline ratios (or, for a
     run's own report, its results table); the details follow.
     """
     if not isinstance(traces, Mapping):
         traces = read_traces(traces)
     base = base or {}
-    context: dict[str, Any] = {"title": title, "compared": rows is not None}
+    context: dict[str, Any] = {"title": title, "compared": rows is not None, "overview": overview,
+                               "against": against}
     if rows is not None:
         word, sentence = judge.summary(rows, settings)
         verdicts = _verdict_rows(rows, settings)

@@ -126,16 +126,7 @@ def settings_of(args) -> judge.Settings:
 
 def run_metrics(run) -> dict[str, Metric]:
     """A stored run's samples as metrics (the current side of a report)."""
-    out: dict[str, Metric] = {}
-    for s in run.samples:
-        m = out.setdefault(s.metric, Metric(name=s.metric, kind=s.kind, unit=s.unit, better=s.better))
-        m.samples.append(s.value)
-        m.pairs.append(None)
-        if s.threshold is not None:
-            m.threshold = s.threshold
-        if s.gate is not None:
-            m.gate = s.gate
-    return out
+    return metrics.from_samples(run.samples)
 
 
 def from_history(args, ctx, s):

@@ -11,14 +11,13 @@ machine the generator shares a CPU with a queue.
 """
 from __future__ import annotations
 
-import json
 import shlex
 from pathlib import Path
 
-from . import judge, report, stats, streams
-from .common import Context, add_samples, tool_version
+from . import history, judge, metrics, report, stats, streams
+from .common import Context, add_samples, tool_version, write_jsonl
 from .lab import Lab
-from .model import EXIT_REGRESSION, BenchError
+from .model import EXIT_NO_DATA, EXIT_REGRESSION, BenchError
 from .progress import Progress
 
 PROFILES = {
@@ -59,6 +58,9 @@ def add_arguments(p) -> None:
     p.add_argument("--tapreflect", metavar="PATH",
                    help="the tapreflect binary under test (default: the build's or the installed one); "
                         "not part of the configuration, so that runs of two builds are compared")
+    p.add_argument("--judge-last", type=int, default=10, metavar="N",
+                   help="the report opens with this run's verdicts against the last N comparable runs in the "
+                        "store (default 10; 0: none); they inform, they do not fail the run")
     p.add_argument("--out", metavar="FILE",
                    help="scenario records, JSON lines (default: BUILD/bench-e2e.json; ./bench-e2e.json when "
                         "installed); the summary, traces and HTML report go beside it")
@@ -141,6 +143,43 @@ def table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def overview(rows: list[dict]) -> dict:
+    """The scenario table for the report's first screen: medians, and the io_uring engine's ratios
+    against the blocking reference measured in the same run."""
+    def r(x, nb=False):
+        return "-" if x is None else f"{x:.3f}{' ~' if nb else ''}"
+
+    return {"caption": "Scenarios (medians over the repetitions; ratios: io_uring / the blocking reference, "
+                       "same run)",
+            "columns": ["scenario", "NDR kpps", "PDR kpps", "RTT p50 us", "RTT p99 us", "CPU ns/frame",
+                        "NDR / sync", "PDR / sync", "CPU / sync"],
+            "rows": [[s["scenario"], f"{s['ndr'] / 1e3:.1f}", f"{s['pdr'] / 1e3:.1f}", f"{s['p50']:.1f}",
+                      f"{s['p99']:.1f}", f"{s['cpu']:.0f}", r(s.get("ndr_ratio"), s.get("ndr_noise_bound")),
+                      r(s.get("pdr_ratio"), s.get("pdr_noise_bound")), r(s.get("cpu_ratio"))] for s in rows],
+            "note": "~: the two engines' min..max ranges overlap (noise-bound)."}
+
+
+def against_history(ctx: Context, run, cur: dict, n: int):
+    """Verdicts of this run against the store's last n complete runs of the same machine and
+    configuration: (rows, baseline, what it was judged against); (None, None, why not) when there
+    are none.  Informative: a run does not fail on them (`report --against-history` gates)."""
+    if not n or ctx.db is None:
+        return None, None, ""
+    from .store import config_key, open_store
+
+    try:
+        with open_store(ctx.db, create=False) as st:
+            base = history.history_baseline(st, list(cur), run.machine["id"], config_key(run.config), n)
+    except BenchError as e:
+        if e.status in (EXIT_NO_DATA,):
+            return None, None, ("no earlier comparable run in the store: this run is the first of its "
+                                "history, nothing to judge it against yet")
+        raise
+    rows, _missing, _added = judge.compare(base, {k: v for k, v in cur.items() if k in base}, judge.Settings())
+    return rows, base, (f"Verdicts: this run against the last {n} comparable complete run(s) in {ctx.db} "
+                        f"(same machine, same configuration); they inform, `report --against-history` gates.")
+
+
 def metric_lines(records: list[dict]) -> list[dict]:
     out = []
     for r in records:
@@ -152,12 +191,6 @@ def metric_lines(records: list[dict]) -> list[dict]:
                 {"kind": "timed", "name": f"{base}/rtt_p99_us", "value": r["rtt_p99_us"], "unit": "us",
                  "better": "lower"}]
     return out
-
-
-def write_jsonl(path: Path, recs) -> None:
-    with open(path, "w") as f:
-        for r in recs:
-            f.write(json.dumps(r, separators=(",", ":")) + "\n")
 
 
 def main(args, ctx: Context) -> int:
@@ -233,22 +266,21 @@ def main(args, ctx: Context) -> int:
                                               reps=args.reps, duration=sp["duration"], flows=2, gso_rate=0,
                                               on_record=keep)
 
-        out.parent.mkdir(parents=True, exist_ok=True)
         write_jsonl(out, records)
-        rows = summarize(records)
-        write_jsonl(Path(f"{out}.summary"), rows)
+        rows_of_run = summarize(records)
+        write_jsonl(Path(f"{out}.summary"), rows_of_run)
         traces.mkdir(parents=True, exist_ok=True)
         for old in traces.glob("*.jsonl"):
             old.unlink()
         for fname, recs in trace_files.items():
             write_jsonl(traces / fname, recs)
         ctx.out("")
-        ctx.out(table(rows))
+        ctx.out(table(rows_of_run))
         ctx.out("")
         if args.reps < 2:
             ctx.out("one repetition per scenario: no spread, so no ratio here can be told from noise "
                     "(use --reps 3 or more)")
-        elif any(r.get("ndr_noise_bound") or r.get("pdr_noise_bound") for r in rows):
+        elif any(r.get("ndr_noise_bound") or r.get("pdr_noise_bound") for r in rows_of_run):
             ctx.out("~: noise-bound: the two engines' min..max ranges overlap, so this run cannot tell them apart "
                     "on that figure; more --reps, or `tapreflect-bench ab` for a ratio with an interval")
         if stream_recs:
@@ -266,15 +298,22 @@ def main(args, ctx: Context) -> int:
             write_jsonl(Path(args.metrics), [meta, *lines])
             ctx.out(f"metrics: {args.metrics}")
         html = Path(f"{stem}.html")
-        from .metrics import metrics_from_lines
-
-        report.render_report(html, title=f"tapreflect end-to-end benchmark, profile {args.profile}", rows=None,
-                             base=None, cur=metrics_from_lines(lines), base_metas=[], cur_metas=[meta],
-                             missing=[], added=[], settings=judge.Settings(),
+        cur = metrics.metrics_from_lines(metric_lines(records) + streams.metric_lines(stream_recs))
+        rows, base, against = against_history(ctx, run, cur, args.judge_last)
+        settings = judge.Settings()
+        if rows:
+            word, sentence = judge.summary(rows, settings)
+            ctx.out(f"against the store's last {args.judge_last} comparable run(s): {word}: {sentence}")
+        elif against:
+            ctx.out(against)
+        report.render_report(html, title=f"tapreflect end-to-end benchmark, profile {args.profile}", rows=rows,
+                             base=base, cur=cur, base_metas=[], cur_metas=[meta],
+                             missing=[], added=[], settings=settings,
                              traces=report.read_traces(sorted(traces.glob("*.jsonl"))), streams=stream_recs,
                              config={**config, "reps": args.reps, "reflector_cpu": lab.cpu_r,
                                      "generator_cpu": lab.cpu_g, "tapreflect": args.tapreflect or ctx.tools.tapreflect,
-                                     "version": run.version, "commit": run.commit or "-"})
+                                     "version": run.version, "commit": run.commit or "-"},
+                             overview=overview(rows_of_run), against=against)
         ctx.out(f"report: {html}")
         bad = [r["scenario"] for r in records if not r["accounting_exact"]]
         bad += [r["scenario"] for r in stream_recs if not (r.get("accounting_exact") and r.get("verified"))]

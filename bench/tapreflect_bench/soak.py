@@ -13,14 +13,13 @@ ARP), so the counts must match exactly.  Exit status 1 if a check fails.
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .common import Context, add_samples
+from .common import Context, add_samples, write_jsonl
 from .engines import engine_args
 from .lab import PEER, Lab
 from .model import EXIT_MEASUREMENT, EXIT_OK, EXIT_REGRESSION, BenchError
@@ -258,10 +257,7 @@ def main(args, ctx: Context) -> int:
                     ctx.out(line(rec))
                     for m in rec["checks"]:
                         ctx.out(f"  {m}")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in run.records))
-        tmp.replace(out)
+        write_jsonl(out, run.records)
         failed = any(r["checks"] for r in run.records)
         ctx.out(f"soak: {'CHECKS FAILED' if failed else 'every check held'} ({out})")
         if failed:

@@ -426,16 +426,16 @@ class Store:
         """The ids of the newest n runs of a machine × configuration that have the metric, oldest first;
         with `before`, only runs older than that run (by start time, then id)."""
         rows = self._all(
-            "SELECT DISTINCT r.id, r.started FROM samples s JOIN runs r ON r.id = s.run"
+            "SELECT DISTINCT r.id, r.started, r.complete FROM samples s JOIN runs r ON r.id = s.run"
             " WHERE s.metric = ? AND r.machine_id = ? AND r.config_key = ?"
-            + (" AND r.complete = 1" if complete_only else "") +
             " ORDER BY r.started DESC, r.id DESC", (metric, machine_id, config_key))
         skip = {int(x) for x in exclude}
-        ordered = [int(r[0]) for r in rows]
+        ordered = [(int(r[0]), bool(r[2])) for r in rows]
         if before is not None:
-            # Newest first: what follows `before` in this order is older than it.
-            ordered = ordered[ordered.index(before) + 1:] if before in ordered else []
-        ids = [i for i in ordered if i not in skip][:max(int(n), 0)]
+            # Newest first: what follows `before` in this order is older than it (complete or not).
+            at = [i for i, _ in ordered].index(before) if any(i == before for i, _ in ordered) else len(ordered)
+            ordered = ordered[at + 1:]
+        ids = [i for i, complete in ordered if i not in skip and (complete or not complete_only)][:max(int(n), 0)]
         ids.reverse()
         return ids
 
@@ -476,6 +476,10 @@ class Store:
             _checked(run)
         added = []
         with self._write():
+            if self._dialect.name != "sqlite":
+                # Two imports of one export at once: the check below and the insert must not
+                # interleave (SQLite's BEGIN IMMEDIATE already serialises writers).
+                self._execute(f"SELECT pg_advisory_xact_lock({_Postgres.lock_key + 1})")
             for run in runs:
                 same = self._execute(
                     "SELECT id FROM runs WHERE kind = ? AND machine_id = ? AND config_key = ?"

@@ -10,13 +10,12 @@ did not hold.
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Callable, Optional
 
 from . import stats
-from .common import Context, add_samples
+from .common import Context, add_samples, write_jsonl
 from .lab import Lab
 from .model import EXIT_OK, EXIT_REGRESSION, BenchError
 from .progress import Progress
@@ -220,15 +219,6 @@ def failures(records: list[dict]) -> list[str]:
         if not r["verified"]:
             out.append(f"{what}: unverified data (a byte or datagram came back wrong)")
     return out
-
-
-def write_jsonl(path: Path, records: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        for r in records:
-            f.write(json.dumps(r, sort_keys=True) + "\n")
-    tmp.replace(path)  # a reader never sees half a file
 
 
 def main(args, ctx: Context) -> int:

@@ -162,3 +162,58 @@ def test_export_import_and_baselines(stepped, tmp_path, capsys):
     assert main("history", "import", icount, "--this-machine", "--db", copy) == 0
     with store.open_store(copy) as st:
         assert [r.run.kind for r in st.runs()].count("import") == 1
+
+
+def test_options_that_would_be_ignored_are_refused(tmp_path, capsys):
+    a = lines(tmp_path / "a.json", timed("m", [100, 101, 99, 100.5, 99.5]))
+    for extra, says in ((["--run", "3"], "--run needs --against-history"),
+                        (["--machine", "x"], "--machine needs --against-history"),
+                        (["--config", "k"], "--config needs --against-history"),
+                        (["--trace", a], "--trace FILE... is for the HTML report")):
+        assert main("report", "--baseline", a, "--current", a, *extra) == EXIT_BAD_INPUT
+        assert says in capsys.readouterr().err
+    assert main("report", "--baseline", a, "--against-history", "3", "--db", str(tmp_path / "s.sqlite")) \
+        == EXIT_BAD_INPUT
+    # An unwritable output is a clear error, not a traceback.
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert main("report", "--baseline", a, "--current", a, "--markdown", str(blocked / "x.md")) == EXIT_BAD_INPUT
+    assert "x.md" in capsys.readouterr().err
+
+
+def test_bad_values_of_a_measuring_subcommand_stop_before_anything_runs(capsys):
+    build = os.environ.get("TRF_BUILD_DIR")
+    if not build or not os.access(os.path.join(build, "tools", "tapreflect"), os.X_OK):
+        pytest.skip("needs the build (ctest sets TRF_BUILD_DIR)")
+    for argv, says in ((["compare", "--queues", "x"], "--queues: whole numbers"),
+                       (["compare", "--engines", "multishot+turbo"], "unknown engine modifier"),
+                       (["run", "--sizes", "big"], "--sizes and --queues take whole numbers"),
+                       (["run", "--modes", "tap tan"], "--modes: tap or tun"),
+                       (["ab", "--size", "9000"], "--size 64..1518")):
+        assert main(*argv, "--build", build, "--no-store") == EXIT_BAD_INPUT, argv
+        assert says in capsys.readouterr().err
+
+
+def test_top_level_help_has_the_exit_statuses(capsys):
+    with pytest.raises(SystemExit):
+        main("--help")
+    out = " ".join(capsys.readouterr().out.split())
+    for status in ("0 success", "1 a regression", "2 bad usage", "3 a gating metric", "4 the results store",
+                   "5 nothing to show", "6 the measurement itself failed", "130 interrupted"):
+        assert status in out
+
+
+def test_an_incomplete_run_is_judged_against_the_complete_ones_before_it(store_target, capsys):  # noqa: F811
+    with store.open_store(store_target) as st:
+        for i in range(6):
+            st.save_run(run_at(i, 2000.0))
+        broken = run_at(6, 2400.0)
+        broken.complete, broken.note = False, "interrupted by SIGINT"
+        rid = st.save_run(broken)
+        st.save_run(run_at(7, 2000.0))  # newer, and not before the judged run
+    rc = main("report", "--against-history", "5", "--run", str(rid), "--db", store_target, "--gate-timed")
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith(f"| {CPU} |"))
+    assert rc == EXIT_REGRESSION and "REGRESSION" in row, out
+    # The baseline is the 5 complete runs before it: 15 samples around 2000 ns.
+    assert "| 2,0" in row and "| 2,398 |" in row  # 2400 x (1 - 0.1 %)

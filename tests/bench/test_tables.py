@@ -65,3 +65,24 @@ def test_engine_names():
         engines.engine_args("multishot+turbo")
     with pytest.raises(BenchError, match="unknown engine"):
         engines.engine_args("dpdk")
+
+
+def test_run_report_first_screen_holds_the_engine_ratios(tmp_path):
+    from tapreflect_bench import judge, metrics, report
+
+    def rec(io, rep, ndr, cpu):
+        return {"scenario": f"tap/64B/{io}/1q", "io": io, "rep": rep, "ndr_pps": ndr, "pdr_pps": ndr,
+                "rtt_p50_us": 40.0, "rtt_p99_us": 100.0, "cpu_ns_per_frame": cpu}
+
+    recs = [rec("uring", 1, 500e3, 1500), rec("sync", 1, 400e3, 2000)]
+    ov = run.overview(run.summarize(recs))
+    assert ov["rows"][0][:2] == ["tap/64B/uring/1q", "500.0"] and ov["rows"][0][-1] == "0.750"
+    cur = metrics.metrics_from_lines(run.metric_lines(recs))
+    path = tmp_path / "r.html"
+    report.render_report(str(path), title="t", rows=None, base=None, cur=cur, base_metas=[], cur_metas=[],
+                         missing=[], added=[], settings=judge.Settings(), traces={}, overview=ov,
+                         against="no earlier comparable run in the store")
+    html = path.read_text()
+    summary = html[html.index('<section id="summary"'):html.index("</section>")]
+    assert '<table class="overview">' in summary and "0.750" in summary
+    assert "no earlier comparable run" in summary
