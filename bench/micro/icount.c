@@ -5,7 +5,7 @@
  * (callgrind client requests), so start-up and setup are not counted.
  *
  * usage: valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file=F icount [N]
- * Prints one line per case; bench/micro/icount.sh turns the dumps into JSON.
+ * Prints one line per case; tapreflect-bench micro turns the dumps into JSON.
  */
 #include <stdio.h>
 #include <stdlib.h>

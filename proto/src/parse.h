@@ -5,7 +5,7 @@
  *
  * These run for every frame, so they are static inline: called across
  * translation units they would cost a call per frame, which the exact
- * instruction counts (bench/micro/icount.sh) show.  Every function takes the
+ * instruction counts (tapreflect-bench micro) show.  Every function takes the
  * bytes it may read as (pointer, length) or documents the length its caller
  * has already checked.
  */

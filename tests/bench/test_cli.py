@@ -55,7 +55,7 @@ def stepped(store_target):  # noqa: F811
 
 def test_every_subcommand_has_help(capsys):
     for argv in (["--help"], ["run", "--help"], ["compare", "--help"], ["ab", "--help"], ["streams", "--help"],
-                 ["latency", "--help"], ["soak", "--help"], ["report", "--help"], ["history", "show", "--help"],
+                 ["latency", "--help"], ["soak", "--help"], ["micro", "--help"], ["report", "--help"], ["history", "show", "--help"],
                  ["history", "list", "--help"], ["history", "export", "--help"], ["history", "import", "--help"]):
         with pytest.raises(SystemExit) as e:
             main(*argv)

@@ -86,3 +86,22 @@ def test_run_report_first_screen_holds_the_engine_ratios(tmp_path):
     summary = html[html.index('<section id="summary"'):html.index("</section>")]
     assert '<table class="overview">' in summary and "0.750" in summary
     assert "no earlier comparable run" in summary
+
+
+def test_micro_instruction_counts_and_timed_lines():
+    from tapreflect_bench import micro
+
+    # Two dumps per case: the reflect loop, then the same loop's frame copy.
+    lines = micro.icount_lines(["respond/tap/udp_64", "drop/tap/runt"], [250_000, 102_000, 90_000, 26_000], 1000)
+    assert [(m["name"], m["value"], m["kind"]) for m in lines] == [
+        ("reflect/respond/tap/udp_64", 148.0, "icount"), ("reflect/drop/tap/runt", 64.0, "icount")]
+    with pytest.raises(BenchError, match="3 dumps for 2 cases"):
+        micro.icount_lines(["a", "b"], [1, 2, 3], 10)
+    assert micro.dump_summary("events: Ir\nsummary: 123456\ntotals: 1\n", "cg.1") == 123456
+    with pytest.raises(BenchError, match="no summary line"):
+        micro.dump_summary("events: Ir\n", "cg.2")
+    doc = {"benchmarks": [{"name": "x", "run_name": "reflect/udp", "run_type": "iteration", "real_time": 0.0123,
+                           "time_unit": "us"},
+                          {"name": "x_mean", "run_type": "aggregate", "real_time": 1, "time_unit": "ns"}]}
+    assert micro.timed_lines(doc) == [{"kind": "timed", "name": "micro/reflect/udp", "value": 12.3,
+                                       "unit": "ns/frame", "better": "lower"}]
