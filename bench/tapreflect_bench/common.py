@@ -118,6 +118,11 @@ class Context:
         run.note = f"{run.note}; {why}" if run.note else why
 
 
+def words(text: str) -> list[str]:
+    """An option's list: "tap tun" or "tap,tun"."""
+    return text.replace(",", " ").split()
+
+
 def write_text(path, text: str) -> None:
     """Write a result file whole or not at all: a reader (or an interruption) never sees half of it."""
     path = Path(path)

@@ -15,7 +15,7 @@ import shlex
 from pathlib import Path
 
 from . import history, judge, metrics, report, stats, streams
-from .common import Context, add_samples, tool_version, write_jsonl
+from .common import Context, add_samples, tool_version, words, write_jsonl
 from .lab import Lab
 from .model import EXIT_NO_DATA, EXIT_REGRESSION, BenchError
 from .progress import Progress
@@ -29,10 +29,6 @@ PROFILES = {
                  streams=dict(modes=["tap", "tun"], traffic=["tcp", "gso"], ios=["uring", "sync"], duration=3.0)),
 }
 SCHEMA_VERSION = 2  # of the e2e records: 2 adds schema_version itself (the fields are those of 1)
-
-
-def words(text: str) -> list[str]:
-    return text.replace(",", " ").split()
 
 
 def add_arguments(p) -> None:

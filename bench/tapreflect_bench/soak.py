@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .common import Context, add_samples, write_jsonl
+from .common import Context, add_samples, words, write_jsonl
 from .engines import engine_args
 from .lab import PEER, Lab
 from .model import EXIT_MEASUREMENT, EXIT_OK, EXIT_REGRESSION, BenchError
@@ -227,7 +227,7 @@ def soak_engine(lab: Lab, args, engine: str, prog: Progress) -> dict:
 
 
 def main(args, ctx: Context) -> int:
-    engines = args.engines.replace(",", " ").split()
+    engines = words(args.engines)
     if not engines:
         raise BenchError("--engines: give at least one engine")
     for e in engines:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from . import stats
-from .common import Context, add_samples, write_jsonl
+from .common import Context, add_samples, words, write_jsonl
 from .lab import Lab
 from .model import EXIT_OK, EXIT_REGRESSION, BenchError
 from .progress import Progress
@@ -27,10 +27,6 @@ MODES = ("tap", "tun")
 TRAFFIC = ("tcp", "gso")
 IOS = ("uring", "sync")
 OFFLOADS = ("on", "off")  # the order within a repetition: each off trial follows its on twin
-
-
-def words(text: str) -> list[str]:
-    return text.replace(",", " ").split()
 
 
 def add_arguments(p) -> None:
