@@ -38,7 +38,7 @@ void trf_config_init(struct trf_config *cfg)
 	cfg->fixed_reads = TRF_DEFAULT_FIXED_READS;
 	cfg->buffers = TRF_DEFAULT_BUFFERS;
 	cfg->frame_size = TRF_DEFAULT_FRAME_SIZE;
-	cfg->mode = trf_reflect_modes[0];
+	cfg->reflect_mode = trf_reflect_modes[0];
 	cfg->reflect.link = TRF_LINK_TAP;
 	memcpy(cfg->reflect.mac, mac, sizeof(mac));
 	cfg->reflect.iperf2_port_lo = TRF_IPERF2_DEFAULT_PORT;
@@ -218,9 +218,9 @@ int trf_config_validate(const struct trf_config *cfg, struct trf_err *err)
 	/* A round never takes more buffers than are free, so any count runs with any --buffers. */
 	if (cfg->fixed_reads < 1 || cfg->fixed_reads > TRF_MAX_FIXED_READS)
 		return trf_errf(err, -EINVAL, "--fixed-reads must be 1..%d", TRF_MAX_FIXED_READS);
-	if (!(cfg->mode->links & cfg->link))
+	if (!(cfg->reflect_mode->links & cfg->link))
 		return trf_errf(err, -EINVAL, "reflect mode '%s' does not work in %s mode",
-				cfg->mode->name, cfg->link == TRF_LINK_TAP ? "tap" : "tun");
+				cfg->reflect_mode->name, cfg->link == TRF_LINK_TAP ? "tap" : "tun");
 	if (cfg->coalesce_usec > TRF_MAX_COALESCE_USEC)
 		return trf_errf(err, -EINVAL, "--coalesce must be 0..%d microseconds",
 				TRF_MAX_COALESCE_USEC);

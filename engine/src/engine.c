@@ -51,7 +51,7 @@ void trf_worker_failed(struct trf_worker *w)
 /* A mode that keeps per-queue state (iperf2's flows) gets it here, on the queue's node. */
 static int reflect_state_setup(struct trf_worker *w, struct trf_err *err)
 {
-	const struct trf_reflect_mode *mode = w->cfg->mode;
+	const struct trf_reflect_mode *mode = w->cfg->reflect_mode;
 
 	w->reflect = w->cfg->reflect;
 	w->reflect.state = NULL;
@@ -69,7 +69,7 @@ static int reflect_state_setup(struct trf_worker *w, struct trf_err *err)
 static void reflect_state_teardown(struct trf_worker *w)
 {
 	if (w->reflect.state)
-		trf_mem_free(w->reflect.state, w->cfg->mode->state_size, w->node);
+		trf_mem_free(w->reflect.state, w->cfg->reflect_mode->state_size, w->node);
 	w->reflect.state = NULL;
 }
 

@@ -41,7 +41,7 @@ static int sync_setup(struct trf_worker *w, struct trf_err *err)
 
 static int sync_run(struct trf_worker *w, struct trf_err *err)
 {
-	const struct trf_reflect_mode *mode = w->cfg->mode;
+	const struct trf_reflect_mode *mode = w->cfg->reflect_mode;
 	const struct trf_reflect_ctx *ctx = &w->reflect;
 	struct trf_queue_stats *st = &w->stats;
 	struct sync_queue *sq = w->io;

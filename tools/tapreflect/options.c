@@ -283,8 +283,8 @@ static int opt_reflect(void *ctx, const char *v)
 		list_modes(stdout);
 		return TRF_OPT_DONE;
 	}
-	o->cfg.mode = trf_reflect_mode_find(v);
-	if (!o->cfg.mode) {
+	o->cfg.reflect_mode = trf_reflect_mode_find(v);
+	if (!o->cfg.reflect_mode) {
 		list_modes(stderr);
 		return error("unknown --reflect mode '%s'", v);
 	}
@@ -511,7 +511,7 @@ static int finish(struct opts *o)
 	if (o->workers_given && cfg->workers == TRF_WORKERS_PER_CPU && cfg->io == TRF_IO_SYNC)
 		return error("--workers per-cpu applies to --io uring only: --io sync blocks in "
 			     "read() and runs a thread per queue");
-	if (o->iperf2_ports_given && strcmp(cfg->mode->name, "iperf2") != 0)
+	if (o->iperf2_ports_given && strcmp(cfg->reflect_mode->name, "iperf2") != 0)
 		return error("--iperf2-ports applies to --reflect iperf2 only");
 	return 0;
 }

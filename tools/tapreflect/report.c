@@ -130,7 +130,7 @@ void report_interval(struct report *r)
 	if (r->live) {
 		char consumed[48] = "";
 
-		if (trf_engine_config(r->eng)->mode->consumes)
+		if (trf_engine_config(r->eng)->reflect_mode->consumes)
 			snprintf(consumed, sizeof(consumed), "  consumed %8.1f kpps",
 				 (double)co / dt / 1e3);
 		fprintf(r->human,
@@ -223,10 +223,10 @@ bool report_summary(struct report *r, int exit_code)
 		fprintf(h, " (%s reads, ring %s, restricted %s, wait %s)",
 			trf_engine_read_name(r->eng), trf_engine_ring_flags(r->eng),
 			trf_engine_ring_restricted(r->eng), trf_engine_wait_name(r->eng));
-	fprintf(h, ", offload %s, reflect %s, %.2f s\n", offloads_text(r->eng), cfg->mode->name,
+	fprintf(h, ", offload %s, reflect %s, %.2f s\n", offloads_text(r->eng), cfg->reflect_mode->name,
 		s->t);
 	fprintf(h, "  %5s %4s %15s %15s", "queue", "cpu", "frames read", "frames written");
-	if (cfg->mode->consumes)
+	if (cfg->reflect_mode->consumes)
 		fprintf(h, " %15s", "consumed");
 	fprintf(h, " %12s %12s\n", "dropped", "avg pps");
 	for (unsigned int q = 0; q <= r->nq; q++) {
@@ -237,7 +237,7 @@ bool report_summary(struct report *r, int exit_code)
 		else
 			fprintf(h, "  %5s %4s", "total", "");
 		fprintf(h, " %15" PRIu64 " %15" PRIu64, qs->frames_read, qs->frames_written);
-		if (cfg->mode->consumes)
+		if (cfg->reflect_mode->consumes)
 			fprintf(h, " %15" PRIu64, qs->frames_consumed);
 		fprintf(h, " %12" PRIu64 " %12.0f\n", trf_stats_dropped(qs),
 			s->t > 0 ? (double)qs->frames_read / s->t : 0.0);
@@ -258,11 +258,11 @@ bool report_summary(struct report *r, int exit_code)
 			"  kernel: %" PRIu64 " frame(s) dropped by %s before they were read "
 			"(queue full)\n",
 			kernel_drops, trf_engine_dev(r->eng));
-	if (cfg->mode->consumes) {
+	if (cfg->reflect_mode->consumes) {
 		fprintf(h,
 			"  consumed: %" PRIu64
 			" frame(s) of %s data, taken in as its server would\n",
-			t->frames_consumed, cfg->mode->name);
+			t->frames_consumed, cfg->reflect_mode->name);
 		fprintf(h,
 			"  accounting: read %" PRIu64 " = written %" PRIu64 " + consumed %" PRIu64
 			" + dropped %" PRIu64 ": %s\n",
@@ -297,7 +297,7 @@ bool report_summary(struct report *r, int exit_code)
 			trf_engine_dev_persistent(r->eng) ? "true" : "false",
 			cfg->link == TRF_LINK_TAP ? "tap" : "tun", trf_io_name(cfg->io),
 			trf_engine_read_name(r->eng), trf_engine_ring_flags(r->eng),
-			trf_engine_ring_restricted(r->eng), cfg->mode->name,
+			trf_engine_ring_restricted(r->eng), cfg->reflect_mode->name,
 			trf_engine_wait_name(r->eng), trf_engine_steering(r->eng),
 			trf_engine_vnet_hdr(r->eng) ? "true" : "false", offloads_text(r->eng),
 			cfg->buffers, cfg->frame_size, cfg->run_as ? "\"" : "",
@@ -337,7 +337,7 @@ void report_start_line(const struct trf_engine *eng, FILE *f)
 			trf_engine_ring_restricted(eng), trf_engine_wait_name(eng));
 	fprintf(f, ", offload %s, buffers %u x %u B = %.1f MiB per queue", offloads_text(eng),
 		cfg->buffers, cfg->frame_size, (double)cfg->buffers * cfg->frame_size / (1 << 20));
-	fprintf(f, ", reflect %s, mac %02x:%02x:%02x:%02x:%02x:%02x", cfg->mode->name,
+	fprintf(f, ", reflect %s, mac %02x:%02x:%02x:%02x:%02x:%02x", cfg->reflect_mode->name,
 		cfg->reflect.mac[0], cfg->reflect.mac[1], cfg->reflect.mac[2], cfg->reflect.mac[3],
 		cfg->reflect.mac[4], cfg->reflect.mac[5]);
 	if (cfg->run_as)
@@ -368,7 +368,7 @@ void report_ready(const struct trf_engine *eng, int fd)
 		",\"mode\":\"%s\",\"io\":\"%s\",\"read\":\"%s\",\"reflect\":\"%s\",\"queues\":%u,"
 		"\"cpus\":[",
 		cfg->link == TRF_LINK_TAP ? "tap" : "tun", trf_io_name(cfg->io),
-		trf_engine_read_name(eng), cfg->mode->name, cfg->queues);
+		trf_engine_read_name(eng), cfg->reflect_mode->name, cfg->queues);
 	for (unsigned int q = 0; q < cfg->queues; q++)
 		fprintf(f, "%s%d", q ? "," : "", cfg->cpus[q]);
 	fprintf(f, "],\"threads\":%u,\"offloads\":\"%s\",\"steering\":", trf_engine_threads(eng),

@@ -119,7 +119,7 @@ struct trf_addr {
 
 struct trf_config {
 	char dev[IFNAMSIZ];
-	enum trf_link link;
+	enum trf_link link; /* --mode: tap or tun */
 	unsigned int queues;
 	int cpus[TRF_MAX_QUEUES]; /* queue i runs on cpus[i] */
 	enum trf_io io;
@@ -139,7 +139,7 @@ struct trf_config {
 	    frame_size_set; /* chosen by the user: else sized for the offload in force */
 	enum trf_offload offload;
 	enum trf_steering steering;
-	const struct trf_reflect_mode *mode;
+	const struct trf_reflect_mode *reflect_mode; /* --reflect */
 	struct trf_reflect_ctx reflect;
 	struct trf_addr addrs[TRF_MAX_ADDRS];
 	unsigned int naddrs;

@@ -442,7 +442,7 @@ static void reflect_batch(struct trf_uring_queue *q)
 	const struct trf_config *cfg = q->cfg;
 	struct trf_queue_stats *st = &q->w->stats;
 
-	cfg->mode->burst(q->reflect, q->batch, q->nframes);
+	cfg->reflect_mode->burst(q->reflect, q->batch, q->nframes);
 	for (unsigned int i = 0; i < q->nframes; i++) {
 		const struct trf_frame *f = &q->batch[i];
 		uint16_t bid = (uint16_t)f->cookie;
