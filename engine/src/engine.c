@@ -11,6 +11,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,7 +159,9 @@ static int setup_steering(struct trf_engine *eng, struct trf_err *err)
 	int ret;
 
 	if (eng->cfg.queues < 2) {
-		snprintf(eng->steering, sizeof(eng->steering), "none (one queue)");
+		snprintf(eng->steering, sizeof(eng->steering), "none");
+		if (eng->cfg.steering != TRF_STEERING_AUTO)
+			snprintf(eng->steering_why, sizeof(eng->steering_why), "one queue");
 		return 0;
 	}
 	if (eng->cfg.steering == TRF_STEERING_KERNEL) {
@@ -173,7 +176,8 @@ static int setup_steering(struct trf_engine *eng, struct trf_err *err)
 	}
 	if (eng->cfg.steering == TRF_STEERING_HASH)
 		return trf_errf(err, ret, "--steering hash: %s", why.msg);
-	snprintf(eng->steering, sizeof(eng->steering), "kernel (steering program refused: %s)",
+	snprintf(eng->steering, sizeof(eng->steering), "kernel");
+	snprintf(eng->steering_why, sizeof(eng->steering_why), "steering program refused: %s",
 		 strerror(-ret));
 	return 0;
 }
@@ -342,6 +346,9 @@ int trf_engine_start(struct trf_engine *eng, struct trf_err *err)
 		 */
 		w->node = trf_mem_node_of_cpu(w->cpu);
 		w->fd = eng->fds[q];
+		w->info.queue = q;
+		w->info.cpu = w->cpu;
+		w->info.node = w->node;
 		join_thread_of_cpu(eng, w);
 	}
 	eng->nworkers = cfg->queues;
@@ -358,6 +365,8 @@ int trf_engine_start(struct trf_engine *eng, struct trf_err *err)
 			break;
 		}
 		w->thread_started = true;
+		for (struct trf_worker *m = w; m; m = m->next_shared)
+			m->info.thread = eng->nthreads;
 		eng->nthreads++;
 	}
 
@@ -515,42 +524,6 @@ const struct trf_config *trf_engine_config(const struct trf_engine *eng)
 	return &eng->cfg;
 }
 
-const char *trf_engine_read_name(const struct trf_engine *eng)
-{
-	return eng->workers && eng->workers[0].read_name ? eng->workers[0].read_name : "?";
-}
-
-const char *trf_engine_ring_flags(const struct trf_engine *eng)
-{
-	return eng->workers && eng->workers[0].ring_flags ? eng->workers[0].ring_flags : "";
-}
-
-const char *trf_engine_wait_name(const struct trf_engine *eng)
-{
-	return eng->workers && eng->workers[0].wait_name ? eng->workers[0].wait_name : "sleep";
-}
-
-const char *trf_engine_ring_restricted(const struct trf_engine *eng)
-{
-	return eng->workers && eng->workers[0].ring_restricted ? eng->workers[0].ring_restricted
-							       : "";
-}
-
-unsigned int trf_engine_threads(const struct trf_engine *eng)
-{
-	return eng->nthreads;
-}
-
-const char *trf_engine_steering(const struct trf_engine *eng)
-{
-	return eng->steering;
-}
-
-const char *trf_engine_dev(const struct trf_engine *eng)
-{
-	return eng->cfg.dev;
-}
-
 int trf_queue_error(const struct trf_worker *w, int ret, const char *what, struct trf_err *err)
 {
 	/* The kernel's own answer to a deleted tun: EBADFD, or EFAULT for a blocked read. */
@@ -562,17 +535,38 @@ int trf_queue_error(const struct trf_worker *w, int ret, const char *what, struc
 	return trf_errf(err, ret, "queue %u: %s failed: %s", w->queue, what, strerror(-ret));
 }
 
-bool trf_engine_dev_persistent(const struct trf_engine *eng)
+void trf_engine_info(const struct trf_engine *eng, struct trf_engine_info *out)
 {
-	return eng->persistent;
+	*out = (struct trf_engine_info){
+		.dev_persistent = eng->persistent,
+		.vnet_hdr = eng->vnet_hdr,
+		.offloads = eng->offloads,
+		.queues = eng->cfg.queues,
+		.threads = eng->nthreads,
+	};
+	snprintf(out->dev, sizeof(out->dev), "%s", eng->cfg.dev);
+	snprintf(out->steering, sizeof(out->steering), "%s", eng->steering);
+	snprintf(out->steering_why, sizeof(out->steering_why), "%s", eng->steering_why);
 }
 
-bool trf_engine_vnet_hdr(const struct trf_engine *eng)
+int trf_engine_queue_info(const struct trf_engine *eng, unsigned int q, struct trf_queue_info *out)
 {
-	return eng->vnet_hdr;
+	if (!eng->workers || q >= eng->nworkers)
+		return -EINVAL;
+	*out = eng->workers[q].info;
+	return 0;
 }
 
-unsigned int trf_engine_offloads(const struct trf_engine *eng)
+void trf_info_fallback(struct trf_queue_info *info, const char *fmt, ...)
 {
-	return eng->offloads;
+	size_t used = strlen(info->fallback);
+	va_list ap;
+
+	if (used && used + 2 < sizeof(info->fallback)) {
+		memcpy(info->fallback + used, "; ", 3);
+		used += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(info->fallback + used, sizeof(info->fallback) - used, fmt, ap);
+	va_end(ap);
 }

@@ -66,11 +66,8 @@ struct trf_worker {
 	pthread_t thread;
 	bool thread_started;
 	void *io; /* the I/O engine's per-queue state */
-	const char *read_name;
-	const char *ring_flags;
-	const char *ring_restricted; /* "on", "unsupported"; "" without a ring */
-	const char *wait_name; /* how the worker waits: "sleep", "coalesce 50us", "busy", ... */
-	char wait_label[32]; /* wait_name's text when it is made up: outlives the io state */
+	/* What is in force on this queue, for trf_engine_queue_info(): written by its thread. */
+	struct trf_queue_info info;
 	int status; /* setup result */
 	bool failed; /* ended on an error after start, or detached (under eng->lock) */
 	struct trf_err err;
@@ -84,7 +81,8 @@ struct trf_engine {
 	bool vnet_hdr; /* frames carry a virtio-net header (IFF_VNET_HDR) */
 	unsigned int offloads; /* TRF_TUN_F_* the kernel granted */
 	bool steered; /* our steering program is attached (taken off at the end) */
-	char steering[96]; /* what is in force, for the summary: see trf_engine_steering */
+	char steering[16]; /* in force: see struct trf_engine_info */
+	char steering_why[192];
 	int fds[TRF_MAX_QUEUES];
 	struct trf_worker *workers;
 	unsigned int nworkers; /* workers initialised */
@@ -135,6 +133,10 @@ int trf_rtnl_addr_add(unsigned int ifindex, const struct trf_addr *a);
  */
 int trf_steer_attach(int queue_fd, struct trf_err *err);
 void trf_steer_detach(int queue_fd);
+
+/* Add a reason to info->fallback ("; " between several). */
+void trf_info_fallback(struct trf_queue_info *info, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* The queue of w has ended on an error (already in w->err): tell the main thread. */
 void trf_worker_failed(struct trf_worker *w);

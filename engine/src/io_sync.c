@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,9 +34,8 @@ static int sync_setup(struct trf_worker *w, struct trf_err *err)
 	sq->buf = trf_mem_alloc(sq->size, w->node);
 	if (!sq->buf)
 		return trf_errf(err, -ENOMEM, "cannot allocate a %zu B frame buffer", sq->size);
-	w->read_name = "blocking";
-	w->ring_flags = "";
-	w->ring_restricted = "";
+	snprintf(w->info.read, sizeof(w->info.read), "blocking");
+	snprintf(w->info.wait, sizeof(w->info.wait), "blocking");
 	return 0;
 }
 

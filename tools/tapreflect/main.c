@@ -181,7 +181,12 @@ int main(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &r.start);
 	r.cpu_start = report_cpu_seconds();
-	trf_netcfg_tx_dropped(trf_engine_dev(eng), &r.kernel_drops_start);
+	{
+		struct trf_engine_info info;
+
+		trf_engine_info(eng, &info);
+		trf_netcfg_tx_dropped(info.dev, &r.kernel_drops_start);
+	}
 	report_start_line(eng, stderr);
 	/* After the start line, so that a caller woken by the record finds it written too. */
 	if (o.ready_fd >= 0)

@@ -15,6 +15,46 @@
 
 #include "ready.h"
 
+/* What is in force (queue 0's for the per-queue fields). */
+static struct trf_engine_info einfo(const struct trf_engine *eng)
+{
+	struct trf_engine_info i;
+
+	trf_engine_info(eng, &i);
+	return i;
+}
+
+static struct trf_queue_info qinfo(const struct trf_engine *eng)
+{
+	struct trf_queue_info i = { 0 };
+
+	trf_engine_queue_info(eng, 0, &i);
+	return i;
+}
+
+#define trf_engine_dev(e) (einfo(e).dev)
+#define trf_engine_vnet_hdr(e) (einfo(e).vnet_hdr)
+#define trf_engine_offloads(e) (einfo(e).offloads)
+#define trf_engine_dev_persistent(e) (einfo(e).dev_persistent)
+#define trf_engine_threads(e) (einfo(e).threads)
+static const char *trf_engine_steering(const struct trf_engine *eng)
+{
+	static char buf[256];
+	struct trf_engine_info i = einfo(eng);
+
+	if (!strcmp(i.steering, "none"))
+		return "none (one queue)";
+	if (i.steering_why[0])
+		snprintf(buf, sizeof(buf), "%s (%s)", i.steering, i.steering_why);
+	else
+		snprintf(buf, sizeof(buf), "%s", i.steering);
+	return buf;
+}
+#define trf_engine_read_name(e) (qinfo(e).read)
+#define trf_engine_ring_flags(e) (qinfo(e).ring_flags)
+#define trf_engine_ring_restricted(e) (qinfo(e).ring_restricted)
+#define trf_engine_wait_name(e) (qinfo(e).wait)
+
 double report_elapsed(const struct timespec *start)
 {
 	struct timespec ts;
@@ -76,7 +116,8 @@ static double ns_per_frame(double cpu_s, uint64_t frames)
 void report_watch_link(struct report *r)
 {
 	const struct trf_config *cfg = trf_engine_config(r->eng);
-	const char *dev = trf_engine_dev(r->eng);
+	const struct trf_engine_info info = einfo(r->eng);
+	const char *dev = info.dev;
 	struct trf_link_info now;
 	unsigned int overhead;
 

@@ -255,46 +255,55 @@ void trf_engine_sample(const struct trf_engine *eng, unsigned int q, struct trf_
 
 const struct trf_config *trf_engine_config(const struct trf_engine *eng);
 
-/* The read strategy the workers use ("multishot", "fixed", or "blocking" for sync). */
-const char *trf_engine_read_name(const struct trf_engine *eng);
-
-/* Ring setup flags in effect, as text ("SINGLE_ISSUER|DEFER_TASKRUN"), or "" for sync. */
-const char *trf_engine_ring_flags(const struct trf_engine *eng);
 /*
- * Queue steering in force: "hash" (our eBPF program), "kernel" (tun's flow
- * table, as asked), "kernel (why the program was refused)", or "none (one
- * queue)".
+ * What is in force, as the engine set it up: filled by trf_engine_info() and
+ * trf_engine_queue_info() from trf_engine_start() on (before, the queues are
+ * not set up yet: their strings are empty).  A queue's read strategy can
+ * still fall back while it runs (fixed to fixed-nonblock, at its first read):
+ * what a stopped engine says is final.
  */
-const char *trf_engine_steering(const struct trf_engine *eng);
+struct trf_queue_info {
+	unsigned int queue;
+	int cpu;
+	int node; /* NUMA node of cpu, -1 without NUMA */
+	unsigned int thread; /* the worker thread that serves it, 0 .. threads - 1 */
+	char read[24]; /* "multishot", "fixed", "fixed-nonblock"; "blocking" for sync */
+	char wait[24]; /* "sleep", "coalesce 50us", "busy"; "blocking" for sync */
+	/* Ring setup flags ("SINGLE_ISSUER|DEFER_TASKRUN", "COOP_TASKRUN", "none"); "" for sync. */
+	char ring_flags[40];
+	/*
+	 * Whether the ring is restricted to the operations the engine uses
+	 * (IORING_REGISTER_RESTRICTIONS, checked at start): "on", "unsupported"
+	 * (the kernel cannot); "" for sync.
+	 */
+	char ring_restricted[16];
+	/*
+	 * Where what is in force is not what was asked, or not the best the
+	 * engine knows, why ("--read auto: no multishot read here (...)",
+	 * "--coalesce: needs Linux 6.12 (min_wait)"); "" when nothing fell back.
+	 * Several are joined with "; ".
+	 */
+	char fallback[256];
+};
 
-/* Worker threads started: one per queue, or fewer where queues share a CPU (--workers). */
-unsigned int trf_engine_threads(const struct trf_engine *eng);
-/*
- * Whether the rings run restricted to the operations the engine uses
- * (IORING_REGISTER_RESTRICTIONS, checked at start): "on", "unsupported"
- * (the kernel cannot); "" for the sync engine.
- */
-const char *trf_engine_ring_restricted(const struct trf_engine *eng);
+struct trf_engine_info {
+	char dev[IFNAMSIZ]; /* the name the device got (a %d in --dev is the kernel's to fill) */
+	/* It existed before the engine opened it, and stays; one the engine created is gone after destroy. */
+	bool dev_persistent;
+	bool vnet_hdr; /* frames carry a virtio-net header */
+	unsigned int offloads; /* TRF_TUN_F_* the kernel granted */
+	unsigned int queues;
+	unsigned int threads; /* worker threads: one per queue, or fewer where queues share a CPU */
+	/* Queue steering in force: "hash" (our eBPF program), "kernel" (tun's flow table), "none". */
+	char steering[16];
+	/* Why steering is not what --steering asked ("one queue", the kernel's refusal); or "". */
+	char steering_why[192];
+};
 
-/*
- * How the workers wait for frames: "sleep" (the default), "coalesce NNus"
- * (--coalesce, in force), "sleep (coalesce unsupported: Linux < 6.12)", or
- * "busy" (--poll busy).
- */
-const char *trf_engine_wait_name(const struct trf_engine *eng);
+void trf_engine_info(const struct trf_engine *eng, struct trf_engine_info *out);
 
-/* Name the device got (a name with %d is expanded by the kernel). */
-const char *trf_engine_dev(const struct trf_engine *eng);
-
-/*
- * Whether the device existed before the engine opened it (it is then left in
- * place at exit); a device the engine created is gone when destroy returns.
- */
-bool trf_engine_dev_persistent(const struct trf_engine *eng);
-
-/* Whether frames carry a virtio-net header, and the TRF_TUN_F_* offloads granted. */
-bool trf_engine_vnet_hdr(const struct trf_engine *eng);
-unsigned int trf_engine_offloads(const struct trf_engine *eng);
+/* 0, or -EINVAL for a queue the engine does not have. */
+int trf_engine_queue_info(const struct trf_engine *eng, unsigned int q, struct trf_queue_info *out);
 
 /* "csum,tso4,tso6,tso_ecn,uso4,uso6" for the bits set, "none" for none. */
 const char *trf_offloads_describe(unsigned int offloads, char *buf, size_t len);

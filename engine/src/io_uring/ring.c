@@ -187,7 +187,7 @@ static int enable_ring(struct trf_uring_worker *uw, struct trf_worker *w, struct
 				"the io_uring's restrictions are not in force: a NOP gave %d, not "
 				"EACCES",
 				res);
-	w->ring_restricted = "on";
+	snprintf(w->info.ring_restricted, sizeof(w->info.ring_restricted), "on");
 	return 0;
 }
 
@@ -232,7 +232,7 @@ static int ring_init(struct trf_uring_worker *uw, struct trf_worker *w, struct t
 	unsigned int disabled = IORING_SETUP_R_DISABLED;
 	int ret = -EINVAL;
 
-	w->ring_restricted = "unsupported";
+	snprintf(w->info.ring_restricted, sizeof(w->info.ring_restricted), "unsupported");
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		struct io_uring_params p = { 0 };
 
@@ -241,7 +241,8 @@ static int ring_init(struct trf_uring_worker *uw, struct trf_worker *w, struct t
 		p.cq_entries = 4 * entries < 65536 ? 4 * entries : 65536;
 		ret = io_uring_queue_init_params(entries, &uw->ring, &p);
 		if (ret == 0) {
-			w->ring_flags = modes[i].name;
+			snprintf(w->info.ring_flags, sizeof(w->info.ring_flags), "%s",
+				 modes[i].name);
 			uw->ring_ready = true;
 			uw->disabled = disabled != 0;
 			uw->restricted = uw->disabled && restrict_ring(uw) == 0;
@@ -297,6 +298,8 @@ static int setup_reads(struct trf_uring_queue *q, struct trf_err *err)
 			    "or provided buffer rings (%s; needs Linux 6.7) — use --read "
 			    "auto or --read fixed",
 			    strerror(-ret));
+		trf_info_fallback(&q->w->info, "--read auto: no multishot read here (%s; Linux 6.7)",
+				  strerror(-ret));
 	}
 	q->rs = &trf_read_fixed;
 	return q->rs->setup(q, err);
@@ -332,22 +335,24 @@ static int queue_setup(struct trf_uring_worker *uw, struct trf_worker *m, struct
 }
 
 /* How the worker waits (see wait_for_work), as every queue's summary says it. */
-static void setup_wait(struct trf_uring_worker *uw, struct trf_worker *w)
+static void setup_wait(struct trf_uring_worker *uw, const struct trf_config *cfg)
 {
-	const struct trf_config *cfg = w->cfg;
+	char name[sizeof(uw->q[0]->w->info.wait)] = "sleep";
 
 	uw->busy = cfg->busy_poll;
 	uw->gap_ns = UINT64_MAX;
-	if (uw->busy) {
-		w->wait_name = "busy";
-	} else if (cfg->coalesce_usec && (uw->ring.features & IORING_FEAT_MIN_TIMEOUT)) {
+	if (uw->busy)
+		snprintf(name, sizeof(name), "busy");
+	else if (cfg->coalesce_usec && (uw->ring.features & IORING_FEAT_MIN_TIMEOUT))
 		uw->coalesce_usec = cfg->coalesce_usec;
-		snprintf(w->wait_label, sizeof(w->wait_label), "coalesce %uus", uw->coalesce_usec);
-		w->wait_name = w->wait_label;
-	} else if (cfg->coalesce_usec) {
-		w->wait_name = "sleep (coalesce unsupported: Linux < 6.12)";
-	} else {
-		w->wait_name = "sleep";
+	if (uw->coalesce_usec)
+		snprintf(name, sizeof(name), "coalesce %uus", uw->coalesce_usec);
+	for (unsigned int i = 0; i < uw->nq; i++) {
+		struct trf_queue_info *info = &uw->q[i]->w->info;
+
+		snprintf(info->wait, sizeof(info->wait), "%s", name);
+		if (cfg->coalesce_usec && !uw->coalesce_usec && !uw->busy)
+			trf_info_fallback(info, "--coalesce: needs Linux 6.12 (min_wait)");
 	}
 }
 
@@ -403,11 +408,18 @@ static int uring_setup(struct trf_worker *w, struct trf_err *err)
 		if (ret < 0)
 			return ret;
 	}
-	setup_wait(uw, w);
-	for (unsigned int i = 0; i < uw->nq; i++)
+	setup_wait(uw, w->cfg);
+	for (unsigned int i = 0; i < uw->nq; i++) {
+		struct trf_queue_info *info = &uw->q[i]->w->info;
+
 		uw->q[i]->read_name = uw->q[i]->rs->name;
-	/* The engine reports queue 0's names, and queue 0 always leads its thread. */
-	w->read_name = uw->q[0]->read_name;
+		snprintf(info->read, sizeof(info->read), "%s", uw->q[i]->read_name);
+		if (info != &w->info) {
+			snprintf(info->ring_flags, sizeof(info->ring_flags), "%s", w->info.ring_flags);
+			snprintf(info->ring_restricted, sizeof(info->ring_restricted), "%s",
+				 w->info.ring_restricted);
+		}
+	}
 	return 0;
 }
 
@@ -810,7 +822,15 @@ static int uring_run(struct trf_worker *w, struct trf_err *err)
 			break;
 		}
 	}
-	w->read_name = uw->q[0]->read_name; /* fixed may have fallen back to fixed-nonblock */
+	/* fixed may have fallen back to fixed-nonblock at its first read */
+	for (unsigned int i = 0; i < uw->nq; i++) {
+		struct trf_queue_info *info = &uw->q[i]->w->info;
+
+		if (strcmp(info->read, uw->q[i]->read_name) != 0) {
+			trf_info_fallback(info, "--read fixed: the kernel refused RWF_NOWAIT: O_NONBLOCK");
+			snprintf(info->read, sizeof(info->read), "%s", uw->q[i]->read_name);
+		}
+	}
 	return worker_result(uw);
 }
 
