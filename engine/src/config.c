@@ -273,6 +273,11 @@ const char *trf_offloads_describe(unsigned int offloads, char *buf, size_t len)
 	return buf;
 }
 
+const char *trf_link_name(enum trf_link link)
+{
+	return link == TRF_LINK_TAP ? "tap" : "tun";
+}
+
 const char *trf_io_name(enum trf_io io)
 {
 	return io == TRF_IO_SYNC ? "sync" : "uring";

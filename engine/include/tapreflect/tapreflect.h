@@ -309,6 +309,7 @@ int trf_engine_queue_info(const struct trf_engine *eng, unsigned int q, struct t
 const char *trf_offloads_describe(unsigned int offloads, char *buf, size_t len);
 const char *trf_offload_name(enum trf_offload offload);
 
+const char *trf_link_name(enum trf_link link); /* "tap", "tun" */
 const char *trf_io_name(enum trf_io io);
 const char *trf_read_name(enum trf_read read);
 
