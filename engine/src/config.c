@@ -180,12 +180,18 @@ int trf_parse_mac(const char *s, uint8_t mac[6], struct trf_err *err)
 	return 0;
 }
 
+/*
+ * The one place where the values of a configuration are checked against
+ * their ranges: the command line only parses their syntax, so that each
+ * rule has one message, whichever program fills the configuration.
+ */
 int trf_config_validate(const struct trf_config *cfg, struct trf_err *err)
 {
 	cpu_set_t allowed;
 
 	if (cfg->queues < 1 || cfg->queues > TRF_MAX_QUEUES)
-		return trf_errf(err, -EINVAL, "--queues must be 1..%d", TRF_MAX_QUEUES);
+		return trf_errf(err, -EINVAL, "bad --queues %u: expected 1..%d", cfg->queues,
+				TRF_MAX_QUEUES);
 	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
 		return trf_errf(err, -errno, "cannot read the CPU affinity: %s", strerror(errno));
 	for (unsigned int q = 0; q < cfg->queues; q++) {
@@ -199,11 +205,11 @@ int trf_config_validate(const struct trf_config *cfg, struct trf_err *err)
 	}
 	if (cfg->buffers < 2 || cfg->buffers > TRF_MAX_BUFFERS ||
 	    (cfg->buffers & (cfg->buffers - 1)))
-		return trf_errf(err, -EINVAL, "--buffers must be a power of two in 2..%d",
-				TRF_MAX_BUFFERS);
+		return trf_errf(err, -EINVAL, "bad --buffers %u: expected a power of two in 2..%d",
+				cfg->buffers, TRF_MAX_BUFFERS);
 	if (cfg->frame_size < 128 || cfg->frame_size > TRF_MAX_FRAME_SIZE)
-		return trf_errf(err, -EINVAL, "--frame-size must be 128..%d bytes",
-				TRF_MAX_FRAME_SIZE);
+		return trf_errf(err, -EINVAL, "bad --frame-size %u: expected 128..%d bytes",
+				cfg->frame_size, TRF_MAX_FRAME_SIZE);
 	if (cfg->offload == TRF_OFFLOAD_ON && cfg->frame_size_set &&
 	    cfg->frame_size < TRF_VNET_FRAME_SIZE)
 		return trf_errf(err, -EINVAL,
@@ -217,13 +223,15 @@ int trf_config_validate(const struct trf_config *cfg, struct trf_err *err)
 		    "can register");
 	/* A round never takes more buffers than are free, so any count runs with any --buffers. */
 	if (cfg->fixed_reads < 1 || cfg->fixed_reads > TRF_MAX_FIXED_READS)
-		return trf_errf(err, -EINVAL, "--fixed-reads must be 1..%d", TRF_MAX_FIXED_READS);
+		return trf_errf(err, -EINVAL, "bad --fixed-reads %u: expected 1..%d",
+				cfg->fixed_reads, TRF_MAX_FIXED_READS);
 	if (!(cfg->reflect_mode->links & cfg->link))
 		return trf_errf(err, -EINVAL, "reflect mode '%s' does not work in %s mode",
-				cfg->reflect_mode->name, cfg->link == TRF_LINK_TAP ? "tap" : "tun");
+				cfg->reflect_mode->name, trf_link_name(cfg->link));
 	if (cfg->coalesce_usec > TRF_MAX_COALESCE_USEC)
-		return trf_errf(err, -EINVAL, "--coalesce must be 0..%d microseconds",
-				TRF_MAX_COALESCE_USEC);
+		return trf_errf(err, -EINVAL,
+				"bad --coalesce %u: expected 0..%d microseconds (0 = off)",
+				cfg->coalesce_usec, TRF_MAX_COALESCE_USEC);
 	if (cfg->io == TRF_IO_SYNC && (cfg->coalesce_usec || cfg->busy_poll))
 		return trf_errf(err, -EINVAL,
 				"--coalesce and --poll busy are for --io uring: the sync engine "
@@ -232,20 +240,8 @@ int trf_config_validate(const struct trf_config *cfg, struct trf_err *err)
 		return trf_errf(err, -EINVAL,
 				"--coalesce waits and --poll busy never waits: choose one");
 	if (cfg->mtu && (cfg->mtu < 68 || cfg->mtu > 65535))
-		return trf_errf(err, -EINVAL, "--mtu must be 68..65535");
+		return trf_errf(err, -EINVAL, "bad --mtu %u: expected 68..65535 bytes", cfg->mtu);
 	return 0;
-}
-
-const char *trf_offload_name(enum trf_offload offload)
-{
-	switch (offload) {
-	case TRF_OFFLOAD_ON:
-		return "on";
-	case TRF_OFFLOAD_OFF:
-		return "off";
-	default:
-		return "auto";
-	}
 }
 
 const char *trf_offloads_describe(unsigned int offloads, char *buf, size_t len)
@@ -271,26 +267,4 @@ const char *trf_offloads_describe(unsigned int offloads, char *buf, size_t len)
 	if (!used && len)
 		snprintf(buf, len, "none");
 	return buf;
-}
-
-const char *trf_link_name(enum trf_link link)
-{
-	return link == TRF_LINK_TAP ? "tap" : "tun";
-}
-
-const char *trf_io_name(enum trf_io io)
-{
-	return io == TRF_IO_SYNC ? "sync" : "uring";
-}
-
-const char *trf_read_name(enum trf_read read)
-{
-	switch (read) {
-	case TRF_READ_MULTISHOT:
-		return "multishot";
-	case TRF_READ_FIXED:
-		return "fixed";
-	default:
-		return "auto";
-	}
 }

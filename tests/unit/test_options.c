@@ -2,9 +2,9 @@
 /*
  * The tools' option tables against what users read: every option accepted
  * (the table is what getopt_long is made from) is in --help and in
- * docs/cli.md, docs/cli.md names no option that does not exist, and the
+ * docs/cli.md, docs/cli.md names no option that does not exist, the
  * generated getopt arguments take each option, long and short, to its own
- * entry with its value.
+ * entry with its value, and an enum option takes exactly its table's names.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +19,7 @@
 #include "opttab.h"
 #include "options.h" /* tapreflect */
 #include "tapgen.h"
+#include "tapreflect/names.h"
 
 #define MAX_OPTS 64
 
@@ -183,8 +184,14 @@ static void check_dispatch(const struct trf_opt_tool *tool)
 
 	assert_true(n <= sizeof(recorders) / sizeof(recorders[0]));
 	memcpy(copy, tool->opts, (n + 1) * sizeof(copy[0]));
-	for (unsigned int i = 0; i < n; i++)
+	/* An enum option is dispatched as any other here (its names: enum_options_take_names). */
+	for (unsigned int i = 0; i < n; i++) {
+		if (copy[i].names) {
+			copy[i].names = NULL;
+			copy[i].arg = "VALUE";
+		}
 		copy[i].parse = recorders[i];
+	}
 	t.opts = copy;
 	recorded = &rec;
 	for (unsigned int i = 0; i < n; i++) {
@@ -234,6 +241,109 @@ static void tapgen_getopt_from_table(void **state)
 {
 	(void)state;
 	check_dispatch(&tapgen_tool);
+}
+
+static int set_value;
+static unsigned int set_calls;
+
+static int record_set(void *ctx, int value)
+{
+	(void)ctx;
+	set_value = value;
+	set_calls++;
+	return 0;
+}
+
+/* Every name of an enum option's table is taken, to its value; anything else is refused. */
+static void check_enums(const struct trf_opt_tool *tool, unsigned int expected)
+{
+	unsigned int n = trf_opt_count(tool->opts), enums = 0;
+	struct trf_opt copy[MAX_OPTS];
+	struct trf_opt_tool t = *tool;
+
+	memcpy(copy, tool->opts, (n + 1) * sizeof(copy[0]));
+	t.opts = copy;
+	for (unsigned int i = 0; i < n; i++) {
+		char prog[] = "prog", lopt[80], value[64];
+		char *argv[4] = { prog, lopt, value, NULL };
+		int first;
+
+		if (!copy[i].names)
+			continue;
+		assert_non_null(tool->opts[i].set);
+		assert_null(tool->opts[i].parse);
+		copy[i].set = record_set;
+		enums++;
+		snprintf(lopt, sizeof(lopt), "--%s", copy[i].name);
+		for (const struct trf_name *nm = copy[i].names; nm->name; nm++) {
+			snprintf(value, sizeof(value), "%s", nm->name);
+			set_calls = 0;
+			assert_int_equal(trf_opt_parse(&t, 3, argv, NULL, &first), 0);
+			assert_int_equal(set_calls, 1);
+			assert_int_equal(set_value, nm->value);
+			/* The name back from the value: the tables have no two names for one value. */
+			assert_string_equal(trf_name_of(copy[i].names, nm->value), nm->name);
+		}
+		snprintf(value, sizeof(value), "%s-not", copy[i].names[0].name);
+		set_calls = 0;
+		assert_true(trf_opt_parse(&t, 3, argv, NULL, &first) < 0);
+		assert_int_equal(set_calls, 0);
+	}
+	assert_int_equal(enums, expected);
+}
+
+static void enum_options_take_names(void **state)
+{
+	(void)state;
+	/* --mode, --io, --read, --poll, --workers, --offload, --steering; tapgen has none. */
+	check_enums(&tapreflect_tool, 7);
+	check_enums(&tapgen_tool, 0);
+	assert_string_equal(trf_link_name(TRF_LINK_TUN), "tun");
+	assert_string_equal(trf_io_name(TRF_IO_SYNC), "sync");
+	assert_string_equal(trf_read_name(TRF_READ_FIXED), "fixed");
+	assert_string_equal(trf_offload_name(TRF_OFFLOAD_OFF), "off");
+}
+
+/* What a whole command line sets, and the ranges refused once, by trf_config_validate(). */
+static void tapreflect_values(void **state)
+{
+	char prog[] = "tapreflect", mode[] = "--mode", tun[] = "tun", io[] = "--io", sync[] = "sync",
+	     poll[] = "--poll", busy[] = "busy", mtu[] = "--mtu", small[] = "67", ok[] = "9000",
+	     queues[] = "--queues", zero[] = "0", many[] = "257";
+	struct opts o;
+
+	(void)state;
+	{
+		char *argv[] = { prog, mode, tun, io, sync, mtu, ok, NULL };
+
+		o = (struct opts){ 0 };
+		assert_int_equal(tapreflect_parse_args(7, argv, &o), 0);
+		assert_int_equal(o.cfg.link, TRF_LINK_TUN);
+		assert_int_equal(o.cfg.io, TRF_IO_SYNC);
+		assert_int_equal(o.cfg.mtu, 9000);
+	}
+	{
+		char *argv[] = { prog, poll, busy, NULL };
+
+		o = (struct opts){ 0 };
+		assert_int_equal(tapreflect_parse_args(3, argv, &o), 0);
+		assert_true(o.cfg.busy_poll);
+	}
+	{
+		char *argv[] = { prog, mtu, small, NULL };
+
+		o = (struct opts){ 0 };
+		assert_true(tapreflect_parse_args(3, argv, &o) < 0);
+	}
+	{
+		char *argv[] = { prog, queues, zero, NULL };
+
+		o = (struct opts){ 0 };
+		assert_true(tapreflect_parse_args(3, argv, &o) < 0);
+		argv[2] = many;
+		o = (struct opts){ 0 };
+		assert_true(tapreflect_parse_args(3, argv, &o) < 0);
+	}
 }
 
 /* Parse "--ready-fd VALUE" (after the options a tool needs): its status, and the descriptor taken. */
@@ -326,6 +436,8 @@ int main(void)
 		cmocka_unit_test(tapgen_options_documented),
 		cmocka_unit_test(tapreflect_getopt_from_table),
 		cmocka_unit_test(tapgen_getopt_from_table),
+		cmocka_unit_test(enum_options_take_names),
+		cmocka_unit_test(tapreflect_values),
 		cmocka_unit_test(tapreflect_ready_fd),
 		cmocka_unit_test(tapgen_ready_fd),
 	};

@@ -12,17 +12,39 @@
 /* Returned by a handler after it printed what was asked (--help, --version): exit 0. */
 #define TRF_OPT_DONE 1
 
+struct trf_name; /* tapreflect/names.h: one value of an enum, by name */
+
+/* What the bash completion offers for an option's value, beyond an enum's names. */
+enum trf_opt_complete {
+	TRF_COMPLETE_NONE, /* a number, an address, a list: nothing to offer */
+	TRF_COMPLETE_FILE,
+	TRF_COMPLETE_USER,
+	TRF_COMPLETE_NETDEV, /* the network devices */
+};
+
+/*
+ * One option.  Either it has a handler of its own (parse), or it is an enum
+ * (names): its value is looked up in that table, a name it does not hold is
+ * refused with the list of those it does, and set() stores the entry's value.
+ * The table also makes the placeholder ("tap|tun") and the values' lines of
+ * --help and the man page, and the values the completion offers.
+ */
 struct trf_opt {
 	const char *name; /* long name without "--"; NULL ends the table */
 	char short_name; /* 0: none */
-	const char *arg; /* the value's placeholder in --help; NULL: the option takes none */
-	const char *help; /* lines separated by \n */
+	const char *arg; /* the value's placeholder in --help; NULL: none (or made from names) */
+	const char *help; /* lines separated by \n; an enum's value lines follow them */
 	const char *group; /* starts a section of --help (NULL: same section as before) */
 	/*
 	 * Takes the value (NULL for an option without one).  Returns 0,
 	 * TRF_OPT_DONE, or a negative number after printing a usage error.
 	 */
 	int (*parse)(void *ctx, const char *value);
+	const struct trf_name *names; /* an enum option: the names it takes */
+	int (*set)(void *ctx, int value); /* an enum option: store the value of the name given */
+	enum trf_opt_complete complete;
+	/* Words the completion offers for the value: the i-th, NULL past the last. */
+	const char *(*word)(unsigned int i);
 };
 
 struct trf_opt_tool {
@@ -51,6 +73,24 @@ void trf_roff_puts(const char *text, FILE *f);
 /* Print "prog: MESSAGE" and the pointer to --help on stderr; returns -EINVAL. */
 int trf_opt_error(const struct trf_opt_tool *tool, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* The same for the tool whose command line trf_opt_parse() took last: the tools' usage errors. */
+int trf_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Write a bash completion for the tool: its options, and the values of those
+ * that take a known set (an enum's names, word(), files, users, devices).
+ * Made at build time, so it cannot drift from what is accepted.
+ */
+void trf_opt_bash(const struct trf_opt_tool *tool, FILE *f);
+
+/*
+ * Write one line per option for the tests that check --help, the man page and
+ * the completion against the table: "--name TAB -s TAB values TAB words", the
+ * short name "-" when there is none, the enum's names and the completion's
+ * other words separated by spaces.
+ */
+void trf_opt_list(const struct trf_opt_tool *tool, FILE *f);
 
 /*
  * Parse argv with the table.  Returns 0 when every option was taken (*first

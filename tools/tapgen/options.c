@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
  * tapgen's options, declared once: the table below makes getopt_long's
- * arguments and --help (tools/common/opttab.c), and docs/cli.md is checked
- * against it by unit.options.
+ * arguments, --help, the man page's options and the bash completion
+ * (tools/common/opttab.c, tools/mangen.c).  docs/cli.md is checked against
+ * it by unit.options, --help, the man page and the completion by
+ * tools.cli_outputs.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,8 +27,6 @@ struct parse_ctx {
 	const char *dst;
 };
 
-static int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* A number in [min, max] (max < 0: no upper bound). */
 static int number(const char *name, const char *v, double min, double max, const char *what,
 		  double *out)
@@ -38,7 +37,7 @@ static int number(const char *name, const char *v, double min, double max, const
 	errno = 0;
 	d = strtod(v, &end);
 	if (errno || end == v || *end || !isfinite(d) || d < min || (max >= 0 && d > max))
-		return error("bad --%s '%s': %s", name, v, what);
+		return trf_usage_error("bad --%s '%s': %s", name, v, what);
 	*out = d;
 	return 0;
 }
@@ -53,7 +52,7 @@ static int whole(const char *name, const char *v, double min, double max, const 
 	if (ret)
 		return ret;
 	if (d != floor(d))
-		return error("bad --%s '%s': %s", name, v, what);
+		return trf_usage_error("bad --%s '%s': %s", name, v, what);
 	*out = (unsigned int)d;
 	return 0;
 }
@@ -93,7 +92,7 @@ static int opt_duration(void *ctx, const char *v)
 	int ret = number("duration", v, 0, 1e7, "seconds greater than 0", &O(ctx)->duration);
 
 	if (ret == 0 && O(ctx)->duration == 0)
-		return error("bad --duration '%s': seconds greater than 0", v);
+		return trf_usage_error("bad --duration '%s': seconds greater than 0", v);
 	return ret;
 }
 
@@ -129,7 +128,7 @@ static int opt_ready_fd(void *ctx, const char *v)
 	char why[200];
 
 	if (trf_ready_fd_parse(v, &O(ctx)->ready_fd, why, sizeof(why)) < 0)
-		return error("bad --ready-fd '%s': %s", v, why);
+		return trf_usage_error("bad --ready-fd '%s': %s", v, why);
 	return 0;
 }
 
@@ -184,7 +183,7 @@ static int opt_pdr_loss(void *ctx, const char *v)
 	int ret = number("pdr-loss", v, 0, 1, "a loss ratio, 0 <= ratio < 1", &O(ctx)->pdr_loss);
 
 	if (ret == 0 && O(ctx)->pdr_loss >= 1)
-		return error("bad --pdr-loss '%s': a loss ratio, 0 <= ratio < 1", v);
+		return trf_usage_error("bad --pdr-loss '%s': a loss ratio, 0 <= ratio < 1", v);
 	return ret;
 }
 
@@ -213,48 +212,64 @@ static int opt_version(void *ctx, const char *v)
 
 /* clang-format off */
 static const struct trf_opt options[] = {
-	{ "dst", 'd', "ADDR", "IPv4 or IPv6 address behind the reflector (required)", "Traffic:", opt_dst },
-	{ "port", 'p', "PORT", "first destination port (default 9000); flow i uses PORT+i", NULL, opt_port },
-	{ "flows", 'f', "N", "flows, i.e. destination ports (default 16), so the kernel\n"
-	  "spreads them over the device's queues", NULL, opt_flows },
-	{ "size", 's', "BYTES", "UDP payload bytes, " STR(MIN_PAYLOAD) ".." STR(MAX_PAYLOAD)
-	  " (default 18: a 64 B Ethernet frame)", NULL, opt_size },
-	{ "icmp", 0, NULL, "ICMP/ICMPv6 echo requests on a raw socket instead of UDP\n"
-	  "(needs CAP_NET_RAW); flow i uses echo id ID+i", NULL, opt_icmp },
-	{ "tcp", 0, NULL, "TCP streams instead of datagrams: --flows connections to\n"
-	  "ADDR:PORT+i, each one to itself through the reflector; every byte\n"
-	  "is checked on return; reports goodput (Gbit/s) and retransmissions", NULL, opt_tcp },
-	{ "bytes", 0, "N", "--tcp: stop writing after N bytes in all flows together\n"
-	  "(--duration still bounds the run)", NULL, opt_bytes },
-	{ "gso", 0, "SEGMENTS", "UDP: send SEGMENTS datagrams of --size bytes at once as one\n"
-	  "superpacket (UDP_SEGMENT) that the kernel cuts apart; each is\n"
-	  "numbered and checked on return as any datagram (1..64)", NULL, opt_gso },
-	{ "rate", 'r', "PPS", "offered datagrams per second (default 0 = as fast as possible)", NULL,
-	  opt_rate },
-	{ "duration", 't', "SECS", "sending time of a trial (default 5)", NULL, opt_duration },
-	{ "drain", 0, "SECS", "time to wait for late replies after sending (default 0.5)", NULL,
-	  opt_drain },
-	{ "batch", 'b', "N", "datagrams per sendmmsg (default 32, max " STR(MAX_BATCH) ")", NULL,
-	  opt_batch },
-	{ "cpu", 'c', "N", "pin to this CPU", NULL, opt_cpu },
-	{ "search", 0, NULL, "binary search for the NDR (no loss) and then the PDR (loss up\n"
-	  "to --pdr-loss) instead of one trial; every step is traced", "Rate search:", opt_search },
-	{ "steps", 0, "N", "binary search steps for each of NDR and PDR (default 8)", NULL, opt_steps },
-	{ "repeats", 0, "N", "trials per rate; the majority decides (default 3, max 9)", NULL,
-	  opt_repeats },
-	{ "pdr-loss", 0, "RATIO", "loss ratio the PDR allows (default 0.005 = 0.5%)", NULL,
-	  opt_pdr_loss },
-	{ "max-rate", 0, "PPS", "search ceiling (default 0: what an unlimited trial offered)", NULL,
-	  opt_max_rate },
-	{ "json", 0, "FILE|-", "write the result as one JSON object (a trial, or the search)",
-	  "Output:", opt_json },
-	{ "ready-fd", 0, "N", "once the sockets are open (--tcp: connected), before the first\n"
-	  "datagram, write one JSON line (\"type\":\"start\") to the open\n"
-	  "descriptor N (3 or more) and close it; a start that fails\n"
-	  "writes nothing, so the reader sees end of file", NULL, opt_ready_fd },
-	{ "help", 'h', NULL, "show this help", NULL, opt_help },
-	{ "version", 'V', NULL, "show the version", NULL, opt_version },
-	{ NULL, 0, NULL, NULL, NULL, NULL },
+	{ .name = "dst", .short_name = 'd', .arg = "ADDR", .group = "Traffic:", .parse = opt_dst,
+	  .help = "IPv4 or IPv6 address behind the reflector (required)" },
+	{ .name = "port", .short_name = 'p', .arg = "PORT", .parse = opt_port,
+	  .help = "first destination port (default 9000); flow i uses PORT+i" },
+	{ .name = "flows", .short_name = 'f', .arg = "N", .parse = opt_flows,
+	  .help = "flows, i.e. destination ports (default 16), so the kernel\n"
+		  "spreads them over the device's queues" },
+	{ .name = "size", .short_name = 's', .arg = "BYTES", .parse = opt_size,
+	  .help = "UDP payload bytes, " STR(MIN_PAYLOAD) ".." STR(MAX_PAYLOAD)
+		  " (default 18: a 64 B Ethernet frame)" },
+	{ .name = "icmp", .parse = opt_icmp,
+	  .help = "ICMP/ICMPv6 echo requests on a raw socket instead of UDP\n"
+		  "(needs CAP_NET_RAW); flow i uses echo id ID+i" },
+	{ .name = "tcp", .parse = opt_tcp,
+	  .help = "TCP streams instead of datagrams: --flows connections to\n"
+		  "ADDR:PORT+i, each one to itself through the reflector; every byte\n"
+		  "is checked on return; reports goodput (Gbit/s) and retransmissions" },
+	{ .name = "bytes", .arg = "N", .parse = opt_bytes,
+	  .help = "--tcp: stop writing after N bytes in all flows together\n"
+		  "(--duration still bounds the run)" },
+	{ .name = "gso", .arg = "SEGMENTS", .parse = opt_gso,
+	  .help = "UDP: send SEGMENTS datagrams of --size bytes at once as one\n"
+		  "superpacket (UDP_SEGMENT) that the kernel cuts apart; each is\n"
+		  "numbered and checked on return as any datagram (1..64)" },
+	{ .name = "rate", .short_name = 'r', .arg = "PPS", .parse = opt_rate,
+	  .help = "offered datagrams per second (default 0 = as fast as possible)" },
+	{ .name = "duration", .short_name = 't', .arg = "SECS", .parse = opt_duration,
+	  .help = "sending time of a trial (default 5)" },
+	{ .name = "drain", .arg = "SECS", .parse = opt_drain,
+	  .help = "time to wait for late replies after sending (default 0.5)" },
+	{ .name = "batch", .short_name = 'b', .arg = "N", .parse = opt_batch,
+	  .help = "datagrams per sendmmsg (default 32, max " STR(MAX_BATCH) ")" },
+	{ .name = "cpu", .short_name = 'c', .arg = "N", .parse = opt_cpu,
+	  .help = "pin to this CPU" },
+	{ .name = "search", .group = "Rate search:", .parse = opt_search,
+	  .help = "binary search for the NDR (no loss) and then the PDR (loss up\n"
+		  "to --pdr-loss) instead of one trial; every step is traced" },
+	{ .name = "steps", .arg = "N", .parse = opt_steps,
+	  .help = "binary search steps for each of NDR and PDR (default 8)" },
+	{ .name = "repeats", .arg = "N", .parse = opt_repeats,
+	  .help = "trials per rate; the majority decides (default 3, max 9)" },
+	{ .name = "pdr-loss", .arg = "RATIO", .parse = opt_pdr_loss,
+	  .help = "loss ratio the PDR allows (default 0.005 = 0.5%)" },
+	{ .name = "max-rate", .arg = "PPS", .parse = opt_max_rate,
+	  .help = "search ceiling (default 0: what an unlimited trial offered)" },
+	{ .name = "json", .arg = "FILE|-", .group = "Output:", .parse = opt_json,
+	  .complete = TRF_COMPLETE_FILE,
+	  .help = "write the result as one JSON object (a trial, or the search)" },
+	{ .name = "ready-fd", .arg = "N", .parse = opt_ready_fd,
+	  .help = "once the sockets are open (--tcp: connected), before the first\n"
+		  "datagram, write one JSON line (\"type\":\"start\") to the open\n"
+		  "descriptor N (3 or more) and close it; a start that fails\n"
+		  "writes nothing, so the reader sees end of file" },
+	{ .name = "help", .short_name = 'h', .parse = opt_help,
+	  .help = "show this help" },
+	{ .name = "version", .short_name = 'V', .parse = opt_version,
+	  .help = "show the version" },
+	{ .name = NULL },
 };
 /* clang-format on */
 
@@ -272,17 +287,6 @@ const struct trf_opt_tool tapgen_tool = {
 	.opts = options,
 };
 
-static int error(const char *fmt, ...)
-{
-	char msg[400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return trf_opt_error(&tapgen_tool, "%s", msg);
-}
-
 static int set_dst(struct gen_opts *o, const char *dst)
 {
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&o->dst;
@@ -296,7 +300,7 @@ static int set_dst(struct gen_opts *o, const char *dst)
 		s6->sin6_family = AF_INET6;
 		o->dst_len = sizeof(*s6);
 	} else {
-		return error("bad --dst '%s': an IPv4 or IPv6 address", dst);
+		return trf_usage_error("bad --dst '%s': an IPv4 or IPv6 address", dst);
 	}
 	return 0;
 }
@@ -322,21 +326,21 @@ int tapgen_parse_args(int argc, char **argv, struct gen_opts *o)
 	if (ret)
 		return ret > 0 ? 1 : ret;
 	if (first < argc)
-		return error("unexpected argument '%s'", argv[first]);
+		return trf_usage_error("unexpected argument '%s'", argv[first]);
 	if (!ctx.dst)
-		return error("--dst is required");
+		return trf_usage_error("--dst is required");
 	if (o->tcp && (o->search || o->traffic != &tapgen_udp || o->rate > 0))
-		return error(
+		return trf_usage_error(
 		    "--tcp runs streams as fast as TCP goes: not with --search, --icmp or --rate");
 	if (o->tcp_bytes && !o->tcp)
-		return error("--bytes is for --tcp");
+		return trf_usage_error("--bytes is for --tcp");
 	if (o->gso > 1 && (o->tcp || o->traffic != &tapgen_udp))
-		return error("--gso is for UDP datagrams: not with --tcp or --icmp");
+		return trf_usage_error("--gso is for UDP datagrams: not with --tcp or --icmp");
 	if (o->gso > 1 && (size_t)o->gso * o->payload > MAX_PAYLOAD)
-		return error("--gso %u x --size %u is over %d bytes per send", o->gso, o->payload,
+		return trf_usage_error("--gso %u x --size %u is over %d bytes per send", o->gso, o->payload,
 			     MAX_PAYLOAD);
 	if (o->port + o->flows - 1 > 65535)
-		return error("--port %u with --flows %u goes beyond port 65535", o->port, o->flows);
+		return trf_usage_error("--port %u with --flows %u goes beyond port 65535", o->port, o->flows);
 	ret = set_dst(o, ctx.dst);
 	if (ret)
 		return ret;

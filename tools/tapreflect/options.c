@@ -1,21 +1,25 @@
 // SPDX-License-Identifier: MIT
 /*
  * tapreflect's options, declared once: the table below makes getopt_long's
- * arguments and --help (tools/common/opttab.c), and docs/cli.md is checked
- * against it by unit.options.
+ * arguments, --help, the man page's options and the bash completion
+ * (tools/common/opttab.c, tools/mangen.c); the enums' names are the engine's
+ * tables (tapreflect/names.h).  docs/cli.md is checked against it by
+ * unit.options, --help, the man page and the completion by tools.cli_outputs.
+ *
+ * A handler parses its value's syntax; the ranges of the configuration's
+ * values are trf_config_validate()'s, so that each rule has one message.
  */
 #include "options.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ready.h"
-
-static int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#include "tapreflect/names.h"
 
 /* The longest --duration or --stats: 10^7 s, 115 days. */
 #define MAX_SECONDS 1e7
@@ -30,6 +34,17 @@ static int parse_seconds(const char *s, double *out)
 	if (errno || end == s || *end || v < 0 || v > MAX_SECONDS)
 		return -EINVAL;
 	*out = v;
+	return 0;
+}
+
+/* A value's syntax: a whole number (its range is trf_config_validate()'s). */
+static int whole_number(const char *name, const char *v, unsigned int *out)
+{
+	unsigned long n;
+
+	if (trf_parse_uint(v, 0, UINT_MAX, &n) < 0)
+		return trf_usage_error("bad --%s '%s': expected a whole number", name, v);
+	*out = (unsigned int)n;
 	return 0;
 }
 
@@ -48,21 +63,8 @@ static int opt_dev(void *ctx, const char *v)
 	struct opts *o = ctx;
 
 	if (!*v || strlen(v) >= IFNAMSIZ || strchr(v, '/'))
-		return error("bad --dev '%s': a device name of 1..%d characters", v, IFNAMSIZ - 1);
+		return trf_usage_error("bad --dev '%s': a device name of 1..%d characters", v, IFNAMSIZ - 1);
 	snprintf(o->cfg.dev, sizeof(o->cfg.dev), "%s", v);
-	return 0;
-}
-
-static int opt_mode(void *ctx, const char *v)
-{
-	struct opts *o = ctx;
-
-	if (strcmp(v, "tap") == 0)
-		o->cfg.link = TRF_LINK_TAP;
-	else if (strcmp(v, "tun") == 0)
-		o->cfg.link = TRF_LINK_TUN;
-	else
-		return error("bad --mode '%s': expected tap or tun", v);
 	return 0;
 }
 
@@ -70,9 +72,8 @@ static int opt_queues(void *ctx, const char *v)
 {
 	struct opts *o = ctx;
 
-	if (trf_parse_uint(v, 1, TRF_MAX_QUEUES, &o->queues) < 0)
-		return error("bad --queues '%s': expected 1..%d", v, TRF_MAX_QUEUES);
-	return 0;
+	o->queues_given = true;
+	return whole_number("queues", v, &o->queues);
 }
 
 static int opt_cpus(void *ctx, const char *v)
@@ -82,7 +83,7 @@ static int opt_cpus(void *ctx, const char *v)
 
 	o->ncpus = trf_parse_cpulist(v, o->cfg.cpus, TRF_MAX_QUEUES, &err);
 	if (o->ncpus < 0)
-		return error("%s", err.msg);
+		return trf_usage_error("%s", err.msg);
 	return 0;
 }
 
@@ -92,22 +93,16 @@ static int opt_addr(void *ctx, const char *v)
 	struct trf_err err;
 
 	if (cfg->naddrs == TRF_MAX_ADDRS)
-		return error("at most %d --addr options", TRF_MAX_ADDRS);
+		return trf_usage_error("at most %d --addr options", TRF_MAX_ADDRS);
 	if (trf_parse_addr(v, &cfg->addrs[cfg->naddrs], &err) < 0)
-		return error("%s", err.msg);
+		return trf_usage_error("%s", err.msg);
 	cfg->naddrs++;
 	return 0;
 }
 
 static int opt_mtu(void *ctx, const char *v)
 {
-	struct opts *o = ctx;
-	unsigned long mtu;
-
-	if (trf_parse_uint(v, 68, 65535, &mtu) < 0)
-		return error("bad --mtu '%s': expected 68..65535", v);
-	o->cfg.mtu = (unsigned int)mtu;
-	return 0;
+	return whole_number("mtu", v, &((struct opts *)ctx)->cfg.mtu);
 }
 
 static int opt_mac(void *ctx, const char *v)
@@ -116,35 +111,7 @@ static int opt_mac(void *ctx, const char *v)
 	struct trf_err err;
 
 	if (trf_parse_mac(v, o->cfg.reflect.mac, &err) < 0)
-		return error("%s", err.msg);
-	return 0;
-}
-
-static int opt_io(void *ctx, const char *v)
-{
-	struct opts *o = ctx;
-
-	if (strcmp(v, "uring") == 0)
-		o->cfg.io = TRF_IO_URING;
-	else if (strcmp(v, "sync") == 0)
-		o->cfg.io = TRF_IO_SYNC;
-	else
-		return error("bad --io '%s': expected uring or sync", v);
-	return 0;
-}
-
-static int opt_read(void *ctx, const char *v)
-{
-	struct opts *o = ctx;
-
-	if (strcmp(v, "auto") == 0)
-		o->cfg.read = TRF_READ_AUTO;
-	else if (strcmp(v, "multishot") == 0)
-		o->cfg.read = TRF_READ_MULTISHOT;
-	else if (strcmp(v, "fixed") == 0)
-		o->cfg.read = TRF_READ_FIXED;
-	else
-		return error("bad --read '%s': expected auto, multishot or fixed", v);
+		return trf_usage_error("%s", err.msg);
 	return 0;
 }
 
@@ -160,10 +127,10 @@ static int opt_user(void *ctx, const char *v)
 	if (!pw && trf_parse_uint(v, 0, 0xfffffffe, &uid) == 0)
 		pw = getpwuid((uid_t)uid);
 	if (!pw)
-		return error("bad --user '%s': no such user%s%s", v, errno ? ": " : "",
+		return trf_usage_error("bad --user '%s': no such user%s%s", v, errno ? ": " : "",
 			     errno ? strerror(errno) : "");
 	if (pw->pw_uid == 0)
-		return error("--user %s: that is root; name an ordinary user (e.g. nobody)", v);
+		return trf_usage_error("--user %s: that is root; name an ordinary user (e.g. nobody)", v);
 	o->cfg.run_as = true;
 	o->cfg.run_uid = pw->pw_uid;
 	o->cfg.run_gid = pw->pw_gid;
@@ -173,106 +140,74 @@ static int opt_user(void *ctx, const char *v)
 
 static int opt_coalesce(void *ctx, const char *v)
 {
-	struct opts *o = ctx;
-	unsigned long n;
+	return whole_number("coalesce", v, &((struct opts *)ctx)->cfg.coalesce_usec);
+}
 
-	if (trf_parse_uint(v, 0, TRF_MAX_COALESCE_USEC, &n) < 0)
-		return error("bad --coalesce '%s': microseconds, 0..%d (0 = off)", v,
-			     TRF_MAX_COALESCE_USEC);
-	o->cfg.coalesce_usec = (unsigned int)n;
+/* The enums: opttab looks the name up in the option's table and hands over its value. */
+static int set_link(void *ctx, int v)
+{
+	((struct opts *)ctx)->cfg.link = (enum trf_link)v;
 	return 0;
 }
 
-static int opt_workers(void *ctx, const char *v)
+static int set_io(void *ctx, int v)
+{
+	((struct opts *)ctx)->cfg.io = (enum trf_io)v;
+	return 0;
+}
+
+static int set_read(void *ctx, int v)
+{
+	((struct opts *)ctx)->cfg.read = (enum trf_read)v;
+	return 0;
+}
+
+static int set_workers(void *ctx, int v)
 {
 	struct opts *o = ctx;
 
-	if (!strcmp(v, "per-cpu"))
-		o->cfg.workers = TRF_WORKERS_PER_CPU;
-	else if (!strcmp(v, "per-queue"))
-		o->cfg.workers = TRF_WORKERS_PER_QUEUE;
-	else
-		return error("bad --workers '%s': expected per-cpu or per-queue", v);
+	o->cfg.workers = (enum trf_workers)v;
 	o->workers_given = true;
 	return 0;
 }
 
-static int opt_poll(void *ctx, const char *v)
+static int set_poll(void *ctx, int v)
 {
-	struct opts *o = ctx;
+	((struct opts *)ctx)->cfg.busy_poll = v != 0;
+	return 0;
+}
 
-	if (!strcmp(v, "wait"))
-		o->cfg.busy_poll = false;
-	else if (!strcmp(v, "busy"))
-		o->cfg.busy_poll = true;
-	else
-		return error("bad --poll '%s': expected wait or busy", v);
+static int set_offload(void *ctx, int v)
+{
+	((struct opts *)ctx)->cfg.offload = (enum trf_offload)v;
+	return 0;
+}
+
+static int set_steering(void *ctx, int v)
+{
+	((struct opts *)ctx)->cfg.steering = (enum trf_steering)v;
 	return 0;
 }
 
 static int opt_fixed_reads(void *ctx, const char *v)
 {
-	struct opts *o = ctx;
-	unsigned long n;
-
-	if (trf_parse_uint(v, 1, TRF_MAX_FIXED_READS, &n) < 0)
-		return error("bad --fixed-reads '%s': expected 1..%d", v, TRF_MAX_FIXED_READS);
-	o->cfg.fixed_reads = (unsigned int)n;
-	return 0;
+	return whole_number("fixed-reads", v, &((struct opts *)ctx)->cfg.fixed_reads);
 }
 
 static int opt_buffers(void *ctx, const char *v)
 {
 	struct opts *o = ctx;
-	unsigned long n;
 
-	if (trf_parse_uint(v, 2, TRF_MAX_BUFFERS, &n) < 0 || (n & (n - 1)))
-		return error("bad --buffers '%s': a power of two in 2..%d", v, TRF_MAX_BUFFERS);
-	o->cfg.buffers = (unsigned int)n;
 	o->cfg.buffers_set = true;
-	return 0;
+	return whole_number("buffers", v, &o->cfg.buffers);
 }
 
 static int opt_frame_size(void *ctx, const char *v)
 {
 	struct opts *o = ctx;
-	unsigned long n;
 
-	if (trf_parse_uint(v, 128, TRF_MAX_FRAME_SIZE, &n) < 0)
-		return error("bad --frame-size '%s': expected 128..%d", v, TRF_MAX_FRAME_SIZE);
-	o->cfg.frame_size = (unsigned int)n;
 	o->cfg.frame_size_set = true;
-	return 0;
-}
-
-static int opt_offload(void *ctx, const char *v)
-{
-	struct opts *o = ctx;
-
-	if (strcmp(v, "auto") == 0)
-		o->cfg.offload = TRF_OFFLOAD_AUTO;
-	else if (strcmp(v, "on") == 0)
-		o->cfg.offload = TRF_OFFLOAD_ON;
-	else if (strcmp(v, "off") == 0)
-		o->cfg.offload = TRF_OFFLOAD_OFF;
-	else
-		return error("bad --offload '%s': expected auto, on or off", v);
-	return 0;
-}
-
-static int opt_steering(void *ctx, const char *v)
-{
-	struct opts *o = ctx;
-
-	if (strcmp(v, "auto") == 0)
-		o->cfg.steering = TRF_STEERING_AUTO;
-	else if (strcmp(v, "hash") == 0)
-		o->cfg.steering = TRF_STEERING_HASH;
-	else if (strcmp(v, "kernel") == 0)
-		o->cfg.steering = TRF_STEERING_KERNEL;
-	else
-		return error("bad --steering '%s': expected auto, hash or kernel", v);
-	return 0;
+	return whole_number("frame-size", v, &o->cfg.frame_size);
 }
 
 static int opt_reflect(void *ctx, const char *v)
@@ -286,9 +221,21 @@ static int opt_reflect(void *ctx, const char *v)
 	o->cfg.reflect_mode = trf_reflect_mode_find(v);
 	if (!o->cfg.reflect_mode) {
 		list_modes(stderr);
-		return error("unknown --reflect mode '%s'", v);
+		return trf_usage_error("unknown --reflect mode '%s'", v);
 	}
 	return 0;
+}
+
+/* --reflect's values for the completion: the modes, and "help". */
+static const char *reflect_word(unsigned int i)
+{
+	unsigned int n = 0;
+
+	while (trf_reflect_modes[n])
+		n++;
+	if (i < n)
+		return trf_reflect_modes[i]->name;
+	return i == n ? "help" : NULL;
 }
 
 /* PORT or LO-HI: the UDP ports the iperf2 mode serves. */
@@ -312,7 +259,7 @@ static int opt_iperf2_ports(void *ctx, const char *v)
 	o->iperf2_ports_given = true;
 	return 0;
 bad:
-	return error("bad --iperf2-ports '%s': a port or a range, e.g. 5001 or 5001-5004", v);
+	return trf_usage_error("bad --iperf2-ports '%s': a port or a range, e.g. 5001 or 5001-5004", v);
 }
 
 static int opt_stats(void *ctx, const char *v)
@@ -320,7 +267,7 @@ static int opt_stats(void *ctx, const char *v)
 	struct opts *o = ctx;
 
 	if (parse_seconds(v, &o->stats_interval) < 0)
-		return error("bad --stats '%s': seconds up to %.0f, e.g. 1 or 0.5 (0 = off)", v,
+		return trf_usage_error("bad --stats '%s': seconds up to %.0f, e.g. 1 or 0.5 (0 = off)", v,
 			     MAX_SECONDS);
 	o->stats_given = true;
 	return 0;
@@ -338,7 +285,7 @@ static int opt_ready_fd(void *ctx, const char *v)
 	char why[200];
 
 	if (trf_ready_fd_parse(v, &o->ready_fd, why, sizeof(why)) < 0)
-		return error("bad --ready-fd '%s': %s", v, why);
+		return trf_usage_error("bad --ready-fd '%s': %s", v, why);
 	return 0;
 }
 
@@ -347,7 +294,7 @@ static int opt_duration(void *ctx, const char *v)
 	struct opts *o = ctx;
 
 	if (parse_seconds(v, &o->duration) < 0 || o->duration == 0)
-		return error(
+		return trf_usage_error(
 		    "bad --duration '%s': seconds, more than 0 and at most %.0f (115 days)", v,
 		    MAX_SECONDS);
 	return 0;
@@ -371,72 +318,82 @@ static int opt_version(void *ctx, const char *v)
 
 /* clang-format off */
 static const struct trf_opt options[] = {
-	{ "dev", 'd', "NAME", "device to create or attach to (default trf0); a persistent\n"
-	  "device must be multi_queue and of the same --mode", "Device:", opt_dev },
-	{ "mode", 'm', "tap|tun", "tap: Ethernet frames (default); tun: bare IP packets", NULL, opt_mode },
-	{ "queues", 'q', "N", "queues = worker threads (default: one per --cpus entry,\n"
-	  "else one per CPU this process may use)", NULL, opt_queues },
-	{ "cpus", 'c', "LIST", "CPUs for the queues, queue i on the i-th, e.g. 0-3,6", NULL, opt_cpus },
-	{ "addr", 0, "ADDR/PREFIX", "add a host-side address and bring the link up; repeatable,\n"
-	  "IPv4 or IPv6, the prefix length required, e.g. --addr\n"
-	  "198.18.0.1/24 (needs CAP_NET_ADMIN)", NULL, opt_addr },
-	{ "mtu", 0, "BYTES", "set the device MTU (68..65535) before starting", NULL, opt_mtu },
-	{ "mac", 0, "MAC", "the reflector's own MAC, used in ARP replies\n"
-	  "(default 02:74:72:66:00:01)", NULL, opt_mac },
-	{ "io", 0, "uring|sync", "uring: one io_uring per queue on registered buffers (default);\n"
-	  "sync: blocking read/write per frame, the reference design", "Engine:", opt_io },
-	{ "read", 0, "auto|multishot|fixed", "io_uring read strategy: multishot = one IORING_OP_READ_MULTISHOT\n"
-	  "on a provided buffer ring (Linux 6.7+); fixed = one readiness\n"
-	  "poll and rounds of non-blocking READ_FIXEDs while frames wait\n"
-	  "(older kernels too); auto = multishot where available (default)", NULL, opt_read },
-	{ "fixed-reads", 0, "N", "smallest round of READ_FIXEDs with --read fixed (default 4,\n"
-	  "max 16); a round grows to the last burst's size, and doubles\n"
-	  "while rounds come back full, never past the free buffers;\n"
-	  "no read is ever left parked", NULL, opt_fixed_reads },
-	{ "coalesce", 0, "USEC", "once frames arrive closer together than USEC, wait up to USEC\n"
-	  "for more before reflecting a batch: fewer wakeups per frame, up to\n"
-	  "USEC more latency (io_uring min_wait, Linux 6.12; default 0 = off)",
-	  NULL, opt_coalesce },
-	{ "poll", 0, "wait|busy", "wait: sleep until frames arrive (default); busy: never sleep,\n"
-	  "reap and submit in a loop, for latency benchmarks that give the\n"
-	  "reflector its cores (each worker then uses a whole CPU)", NULL, opt_poll },
-	{ "workers", 0, "per-cpu|per-queue", "io_uring: per-cpu = queues pinned to the same CPU share one\n"
-	  "worker thread and ring, so one wakeup serves them all (default);\n"
-	  "per-queue = a thread and a ring per queue", NULL, opt_workers },
-	{ "offload", 0, "auto|on|off", "on: a virtio-net header on every frame (IFF_VNET_HDR), so TCP\n"
-	  "and UDP superpackets (TSO, USO) and checksums pass whole; off:\n"
-	  "the kernel cuts and checksums every frame first; auto (default):\n"
-	  "on for a device tapreflect creates, a persistent device's own\n"
-	  "vnet_hdr flag decides", NULL, opt_offload },
-	{ "steering", 0, "auto|hash|kernel", "with 2+ queues, how the kernel picks a frame's queue: hash = an\n"
-	  "eBPF program hashes addresses and ports, and tun no longer hashes\n"
-	  "every frame tapreflect writes; kernel = tun's own flow table;\n"
-	  "auto = hash where the kernel loads the program (CAP_BPF), else\n"
-	  "kernel (default)", NULL, opt_steering },
-	{ "buffers", 0, "N", "frame buffers per queue, a power of two (default 256; 64 with\n"
-	  "offloads)", NULL, opt_buffers },
-	{ "frame-size", 0, "BYTES", "bytes per buffer (default 16384, enough for 9216 B jumbo\n"
-	  "frames; 65600 with offloads); a frame that fills its buffer is\n"
-	  "dropped as truncated", NULL, opt_frame_size },
-	{ "reflect", 'r', "MODE", "reflect mode (default respond); 'help' lists them", NULL, opt_reflect },
-	{ "iperf2-ports", 0, "PORT[-PORT]", "--reflect iperf2: the UDP ports iperf2 clients send to\n"
-	  "(default 5001, iperf's own)", NULL, opt_iperf2_ports },
-	{ "stats", 0, "SECONDS", "interval of the live line and JSON records (default 1, 0 = off);\n"
-	  "the live line is shown on a terminal or when this is given", "Reporting and lifetime:",
-	  opt_stats },
-	{ "json", 0, "FILE|-", "write JSON lines: one per interval, then a summary", NULL, opt_json },
-	{ "ready-fd", 0, "N", "once every queue is open and every worker runs, write one JSON\n"
-	  "line (\"type\":\"start\": pid, device, engine, queues, CPUs) to\n"
-	  "the open descriptor N (3 or more) and close it; a start that\n"
-	  "fails writes nothing, so the reader sees end of file", NULL, opt_ready_fd },
-	{ "duration", 0, "SECONDS", "stop by itself after this long (default: run until SIGINT/SIGTERM)",
-	  NULL, opt_duration },
-	{ "user", 'u', "NAME", "started as root: set up the device and the queues, then run\n"
-	  "as this user (name or uid) with no capability and no_new_privs,\n"
-	  "before the first frame is read", NULL, opt_user },
-	{ "help", 'h', NULL, "show this help", NULL, opt_help },
-	{ "version", 'V', NULL, "show the version", NULL, opt_version },
-	{ NULL, 0, NULL, NULL, NULL, NULL },
+	{ .name = "dev", .short_name = 'd', .arg = "NAME", .group = "Device:",
+	  .help = "device to create or attach to (default trf0); a persistent\n"
+		  "device must be multi_queue and of the same --mode",
+	  .parse = opt_dev, .complete = TRF_COMPLETE_NETDEV },
+	{ .name = "mode", .short_name = 'm', .names = trf_link_names, .set = set_link,
+	  .help = "what the device carries:" },
+	{ .name = "queues", .short_name = 'q', .arg = "N", .parse = opt_queues,
+	  .help = "number of queues, 1..256 (default: one per --cpus entry, else\n"
+		  "one per CPU this process may use); queues on the same CPU\n"
+		  "share its worker thread (see --workers)" },
+	{ .name = "cpus", .short_name = 'c', .arg = "LIST", .parse = opt_cpus,
+	  .help = "CPUs for the queues, queue i on the i-th, e.g. 0-3,6" },
+	{ .name = "addr", .arg = "ADDR/PREFIX", .parse = opt_addr,
+	  .help = "add a host-side address and bring the link up; repeatable,\n"
+		  "IPv4 or IPv6, the prefix length required, e.g. --addr\n"
+		  "198.18.0.1/24 (needs CAP_NET_ADMIN)" },
+	{ .name = "mtu", .arg = "BYTES", .parse = opt_mtu,
+	  .help = "set the device MTU (68..65535) before starting" },
+	{ .name = "mac", .arg = "MAC", .parse = opt_mac,
+	  .help = "the reflector's own MAC, used in ARP replies\n"
+		  "(default 02:74:72:66:00:01)" },
+	{ .name = "io", .names = trf_io_names, .set = set_io, .group = "Engine:",
+	  .help = "the I/O engine:" },
+	{ .name = "read", .names = trf_read_names, .set = set_read,
+	  .help = "io_uring read strategy:" },
+	{ .name = "fixed-reads", .arg = "N", .parse = opt_fixed_reads,
+	  .help = "smallest round of READ_FIXEDs with --read fixed (default 4,\n"
+		  "max 16); a round grows to the last burst's size, and doubles\n"
+		  "while rounds come back full, never past the free buffers;\n"
+		  "no read is ever left parked" },
+	{ .name = "coalesce", .arg = "USEC", .parse = opt_coalesce,
+	  .help = "once frames arrive closer together than USEC, wait up to USEC\n"
+		  "for more before reflecting a batch: fewer wakeups per frame, up to\n"
+		  "USEC more latency (io_uring min_wait, Linux 6.12; 0..10000,\n"
+		  "default 0 = off)" },
+	{ .name = "poll", .names = trf_poll_names, .set = set_poll,
+	  .help = "how an io_uring worker waits for frames:" },
+	{ .name = "workers", .names = trf_workers_names, .set = set_workers,
+	  .help = "io_uring worker threads (--io sync always runs one per queue):" },
+	{ .name = "offload", .names = trf_offload_names, .set = set_offload,
+	  .help = "virtio-net offloads:" },
+	{ .name = "steering", .names = trf_steering_names, .set = set_steering,
+	  .help = "with 2+ queues, how the kernel picks a frame's queue:" },
+	{ .name = "buffers", .arg = "N", .parse = opt_buffers,
+	  .help = "frame buffers per queue, a power of two up to 16384 (default\n"
+		  "256; 64 with offloads)" },
+	{ .name = "frame-size", .arg = "BYTES", .parse = opt_frame_size,
+	  .help = "bytes per buffer (default 16384, enough for 9216 B jumbo\n"
+		  "frames; 65600 with offloads); a frame that fills its buffer is\n"
+		  "dropped as truncated" },
+	{ .name = "reflect", .short_name = 'r', .arg = "MODE", .parse = opt_reflect,
+	  .word = reflect_word,
+	  .help = "reflect mode (default respond); 'help' lists them" },
+	{ .name = "iperf2-ports", .arg = "PORT[-PORT]", .parse = opt_iperf2_ports,
+	  .help = "--reflect iperf2: the UDP ports iperf2 clients send to\n"
+		  "(default 5001, iperf's own)" },
+	{ .name = "stats", .arg = "SECONDS", .parse = opt_stats, .group = "Reporting and lifetime:",
+	  .help = "interval of the live line and JSON records (default 1, 0 = off);\n"
+		  "the live line is shown on a terminal or when this is given" },
+	{ .name = "json", .arg = "FILE|-", .parse = opt_json, .complete = TRF_COMPLETE_FILE,
+	  .help = "write JSON lines: one per interval, then a summary" },
+	{ .name = "ready-fd", .arg = "N", .parse = opt_ready_fd,
+	  .help = "once every queue is open and every worker runs, write one JSON\n"
+		  "line (\"type\":\"start\": pid, device, engine, queues, CPUs) to\n"
+		  "the open descriptor N (3 or more) and close it; a start that\n"
+		  "fails writes nothing, so the reader sees end of file" },
+	{ .name = "duration", .arg = "SECONDS", .parse = opt_duration,
+	  .help = "stop by itself after this long (default: run until SIGINT/SIGTERM)" },
+	{ .name = "user", .short_name = 'u', .arg = "NAME", .parse = opt_user,
+	  .complete = TRF_COMPLETE_USER,
+	  .help = "started as root: set up the device and the queues, then run\n"
+		  "as this user (name or uid) with no capability and no_new_privs,\n"
+		  "before the first frame is read" },
+	{ .name = "help", .short_name = 'h', .parse = opt_help, .help = "show this help" },
+	{ .name = "version", .short_name = 'V', .parse = opt_version, .help = "show the version" },
+	{ .name = NULL },
 };
 /* clang-format on */
 
@@ -447,7 +404,9 @@ const struct trf_opt_tool tapreflect_tool = {
 	    "\n"
 	    "Reflect every frame sent into a multi-queue TAP or TUN device back to its sender:\n"
 	    "ARP requests and ICMP echo requests are answered, UDP/TCP 5-tuples are swapped,\n"
-	    "other IPv4 is bounced with its addresses swapped.  One pinned worker per queue.\n",
+	    "other IPv4 is bounced with its addresses swapped.  Each queue is served by a\n"
+	    "worker thread pinned to its CPU; with io_uring, the queues of one CPU share one\n"
+	    "(--workers).\n",
 	.epilogue =
 	    "Exit status: 0 clean stop (signal or --duration), 1 runtime error (the device\n"
 	    "deleted under it, too), 2 bad usage.\n"
@@ -465,18 +424,11 @@ const struct trf_opt_tool tapreflect_tool = {
 	.opts = options,
 };
 
-static int error(const char *fmt, ...)
-{
-	char msg[600];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return trf_opt_error(&tapreflect_tool, "%s", msg);
-}
-
-/* Queues and CPUs agree, and the whole configuration holds together. */
+/*
+ * Queues and CPUs agree, and the whole configuration holds together: the
+ * ranges and the rules between values are trf_config_validate()'s, those
+ * only the command line has (options that apply to others) are here.
+ */
 static int finish(struct opts *o)
 {
 	struct trf_config *cfg = &o->cfg;
@@ -487,32 +439,31 @@ static int finish(struct opts *o)
 		unsigned int n;
 
 		if (trf_config_default_cpus(cfg, &err) < 0)
-			return error("%s", err.msg);
+			return trf_usage_error("%s", err.msg);
 		n = cfg->queues;
 		memcpy(allowed, cfg->cpus, sizeof(allowed));
-		if (o->queues) {
-			/* More queues than CPUs: wrap around. */
-			for (unsigned int q = 0; q < o->queues; q++)
+		if (o->queues_given) {
+			/* More queues than CPUs: wrap around (a count out of range is refused below). */
+			for (unsigned int q = 0; q < o->queues && q < TRF_MAX_QUEUES; q++)
 				cfg->cpus[q] = allowed[q % n];
-			cfg->queues = (unsigned int)o->queues;
+			cfg->queues = o->queues;
 		}
-	} else if (o->queues && o->queues != (unsigned long)o->ncpus) {
-		return error("--queues %lu does not match the %d CPU(s) in --cpus: queue i "
-			     "runs on the i-th CPU of the list",
-			     o->queues, o->ncpus);
+	} else if (o->queues_given && o->queues != (unsigned int)o->ncpus) {
+		return trf_usage_error("--queues %u does not match the %d CPU(s) in --cpus: queue i "
+				       "runs on the i-th CPU of the list",
+				       o->queues, o->ncpus);
 	} else {
 		cfg->queues = (unsigned int)o->ncpus;
 	}
-	cfg->reflect.link = cfg->link;
 	if (trf_config_validate(cfg, &err) < 0)
-		return error("%s", err.msg);
+		return trf_usage_error("%s", err.msg);
 	if (cfg->read != TRF_READ_AUTO && cfg->io == TRF_IO_SYNC)
-		return error("--read applies to --io uring only");
+		return trf_usage_error("--read applies to --io uring only");
 	if (o->workers_given && cfg->workers == TRF_WORKERS_PER_CPU && cfg->io == TRF_IO_SYNC)
-		return error("--workers per-cpu applies to --io uring only: --io sync blocks in "
-			     "read() and runs a thread per queue");
+		return trf_usage_error("--workers per-cpu applies to --io uring only: --io sync "
+				       "blocks in read() and runs a thread per queue");
 	if (o->iperf2_ports_given && strcmp(cfg->reflect_mode->name, "iperf2") != 0)
-		return error("--iperf2-ports applies to --reflect iperf2 only");
+		return trf_usage_error("--iperf2-ports applies to --reflect iperf2 only");
 	return 0;
 }
 
@@ -527,6 +478,6 @@ int tapreflect_parse_args(int argc, char **argv, struct opts *o)
 	if (ret)
 		return ret > 0 ? 1 : ret;
 	if (first < argc)
-		return error("unexpected argument '%s'", argv[first]);
+		return trf_usage_error("unexpected argument '%s'", argv[first]);
 	return finish(o);
 }

@@ -21,7 +21,8 @@ struct opts {
 	const char *json_path;
 	int ready_fd; /* --ready-fd, or -1 */
 	/* while parsing */
-	unsigned long queues;
+	unsigned int queues; /* --queues, when queues_given */
+	bool queues_given;
 	int ncpus;
 };
 

@@ -59,6 +59,7 @@ struct trf_err {
 int trf_errf(struct trf_err *err, int ret, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Each enum of the command line has its names in a table of tapreflect/names.h. */
 enum trf_io {
 	TRF_IO_URING, /* one io_uring per worker thread (see --workers), fixed buffers */
 	TRF_IO_SYNC, /* blocking read/write loop: the reference design */
@@ -307,8 +308,9 @@ int trf_engine_queue_info(const struct trf_engine *eng, unsigned int q, struct t
 
 /* "csum,tso4,tso6,tso_ecn,uso4,uso6" for the bits set, "none" for none. */
 const char *trf_offloads_describe(unsigned int offloads, char *buf, size_t len);
-const char *trf_offload_name(enum trf_offload offload);
 
+/* The names the command line takes, from the tables in tapreflect/names.h ("?" for none). */
+const char *trf_offload_name(enum trf_offload offload);
 const char *trf_link_name(enum trf_link link); /* "tap", "tun" */
 const char *trf_io_name(enum trf_io io);
 const char *trf_read_name(enum trf_read read);
