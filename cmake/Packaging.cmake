@@ -14,8 +14,10 @@ install(PROGRAMS bench/tapreflect-bench DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY bench/tapreflect_bench DESTINATION ${CMAKE_INSTALL_DATADIR}/tapreflect/python
   FILES_MATCHING PATTERN "*.py" PATTERN "*.j2" PATTERN "__pycache__" EXCLUDE)
 
+# The bash completions, made at build time from each program's option table
+# or parser (tools/CMakeLists.txt), one file per command.
 foreach(cmd tapreflect tapgen tapreflect-bench)
-  install(FILES packaging/bash-completion/tapreflect DESTINATION ${TRF_BASH_COMPLETIONDIR} RENAME ${cmd})
+  install(FILES ${PROJECT_BINARY_DIR}/completion/${cmd} DESTINATION ${TRF_BASH_COMPLETIONDIR})
 endforeach()
 install(FILES "packaging/systemd/tapreflect@.service" DESTINATION ${TRF_SYSTEMD_UNITDIR})
 
