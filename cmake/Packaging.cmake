@@ -32,8 +32,9 @@ add_custom_command(OUTPUT ${PROJECT_BINARY_DIR}/changelog.Debian.gz
 add_custom_target(changelog ALL DEPENDS ${PROJECT_BINARY_DIR}/changelog.Debian.gz)
 install(FILES ${PROJECT_BINARY_DIR}/changelog.Debian.gz DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
-# cpack -G DEB: Depends from the binaries' shared libraries (dpkg-shlibdeps),
-# plus what the scripts run.
+# cpack -G DEB: Depends from the binaries' shared libraries (dpkg-shlibdeps:
+# libbpf1 among them; the steering program is inside tapreflect, no file of
+# its own), plus what the scripts run.
 set(CPACK_PACKAGE_NAME tapreflect)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT "The tapreflect authors <tapreflect-maintainers@example.org>")

@@ -18,6 +18,9 @@ build=(build-essential cmake ninja-build pkg-config python3 liburing-dev libnuma
 # needs them too, for its man page (made from its own argument parser).
 python=(python3-numpy python3-scipy python3-matplotlib python3-jinja2 python3-psycopg python3-rich)
 build+=("${python[@]}")
+# The eBPF steering program (engine/bpf): clang compiles it for the BPF target (the C
+# compiler may be gcc), bpftool makes its skeleton, libbpf loads it.
+build+=(clang bpftool libbpf-dev)
 bench=(libbenchmark-dev valgrind iproute2 iputils-ping jq util-linux sockperf)
 test=(libcmocka-dev valgrind iproute2 iputils-ping arping ndisc6 sockperf iperf jq util-linux
 	clang libclang-rt-14-dev clang-format python3-jsonschema man-db chromium libbenchmark-dev
