@@ -13,7 +13,8 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-build=(build-essential cmake ninja-build pkg-config python3 liburing-dev libnuma-dev libmnl-dev libcap-ng-dev)
+build=(build-essential cmake ninja-build pkg-config python3 liburing-dev libnuma-dev libmnl-dev libcap-ng-dev
+	libjansson-dev)
 # The benchmark program (bench/tapreflect_bench): Debian's python3 packages only; the build
 # needs them too, for its man page (made from its own argument parser).
 python=(python3-numpy python3-scipy python3-matplotlib python3-jinja2 python3-psycopg python3-rich)

@@ -20,11 +20,14 @@ import re
 from . import engines, stats
 from .common import Context, add_samples, write_jsonl
 from .lab import Lab
-from .model import EXIT_REGRESSION, BenchError
+from .model import EXIT_REGRESSION, BenchError, in_force
 from .progress import Progress
 
-SCHEMA_VERSION = 2  # of the trial records: 2 adds schema_version itself
-FIELDS = ("frames_read", "cpu_ns_per_frame", "frames_per_wakeup", "wait", "steering", "threads",
+# Of the trial records: 2 adds schema_version itself; 3: steering is hash, kernel or none, and why it
+# is not what was asked is steering_why (tapreflect's schema 2).
+SCHEMA_VERSION = 3
+# From the reflector's summary (model.in_force: a value of each queue where they differ).
+FIELDS = ("frames_read", "cpu_ns_per_frame", "frames_per_wakeup", "wait", "steering", "steering_why", "threads",
           "accounting_exact", "read", "ring_flags")
 
 
@@ -151,7 +154,7 @@ def main(args, ctx: Context) -> int:
                        "rate_target": rate, "offered_pps": g.get("offered_pps"), "reflected_pps": g.get("reflected_pps"),
                        "loss_ratio": g.get("loss_ratio"), "rtt_p50_us": g["rtt_us"]["p50"],
                        "rtt_p99_us": g["rtt_us"]["p99"]}
-                rec.update({k: s.get(k) for k in FIELDS})
+                rec.update({k: in_force(s, k) for k in FIELDS})
                 return rec
 
             ctx.out(f"tapreflect engine comparison: {args.mode}, {args.size} B UDP payload, {args.flows} flows, "

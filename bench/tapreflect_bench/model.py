@@ -20,6 +20,32 @@ EXIT_MEASUREMENT = 6  # the measurement itself failed: a tool that did not start
 EXIT_INTERRUPTED = 130  # SIGINT/SIGTERM: what was measured is kept, marked incomplete
 
 
+# tapreflect's summary and start records: what is in force on each queue sits in per_queue (schema 2;
+# schema 1 had queue 0's at the top), and a field renamed in schema 2 under its schema 1 name.
+PER_QUEUE_IN_FORCE = ("read", "wait", "ring_flags", "ring_restricted", "fallback")
+RENAMED_IN_2 = {"link": "mode", "dev": "device"}
+
+
+def in_force(record: dict, key: str):
+    """What a tapreflect summary or start record says is in force for `key`: a field of the whole
+    engine as it is; one of each queue (PER_QUEUE_IN_FORCE) as the value every queue has, or
+    "q0 multishot, q1 fixed" where they differ; None where the record has no such field (a ring
+    field of --io sync).  Records of schema 1 are read too: a stored trace outlives the format."""
+    if key in record:
+        return record[key]
+    if key in RENAMED_IN_2 and RENAMED_IN_2[key] in record:
+        return record[RENAMED_IN_2[key]]
+    if key not in PER_QUEUE_IN_FORCE:
+        return None
+    queues = [q for q in record.get("per_queue", []) if key in q]
+    if not queues:
+        return None
+    values = [q[key] for q in queues]
+    if all(v == values[0] for v in values):
+        return values[0]
+    return ", ".join(f"q{q.get('queue', i)} {q[key]}" for i, q in enumerate(queues))
+
+
 class BenchError(Exception):
     """An error the user can act on; cli.py prints it and exits with .status."""
 

@@ -19,12 +19,13 @@ import jinja2
 from markupsafe import Markup
 
 from . import VERSION, charts, judge, stats
-from .model import EXIT_BAD_INPUT, BenchError, Metric, Row, Trend
+from .model import EXIT_BAD_INPUT, BenchError, Metric, Row, Trend, in_force
 
 # A trace record's "type" -> the list read_traces files it under.
 TRACE_KINDS = {"search": "search", "tapgen": "trial", "summary": "summary"}
-# The reflector's summary fields the configuration section shows, in order.
-REFLECTOR_KEYS = ("version", "mode", "io", "read", "reflect", "offloads", "queues", "buffers", "frame_size",
+# The reflector's summary fields the configuration section shows, in order (model.in_force: those of
+# each queue as one value, or each queue's where they differ).
+REFLECTOR_KEYS = ("version", "link", "io", "read", "reflect", "offloads", "queues", "buffers", "frame_size",
                   "ring_flags", "ring_restricted", "accounting_exact")
 # judge.COLUMNS whose cells are figures (right-aligned).
 NUMERIC_COLUMNS = {"baseline", "current", "ratio", "interval", "detectable", "threshold", "p"}
@@ -201,7 +202,7 @@ def _sides_table(base_metas: Sequence[dict], cur_metas: Sequence[dict]) -> Optio
 
 
 def _reflectors(traces: Mapping[str, dict]) -> list[dict]:
-    return [{"label": label, "cells": [t["summary"][-1].get(k) for k in REFLECTOR_KEYS]}
+    return [{"label": label, "cells": [in_force(t["summary"][-1], k) for k in REFLECTOR_KEYS]}
             for label, t in traces.items() if t.get("summary")]
 
 

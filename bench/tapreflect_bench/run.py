@@ -17,7 +17,7 @@ from pathlib import Path
 from . import history, judge, metrics, report, stats, streams
 from .common import Context, add_samples, tool_version, words, write_jsonl
 from .lab import Lab
-from .model import EXIT_NO_DATA, EXIT_REGRESSION, BenchError
+from .model import EXIT_NO_DATA, EXIT_REGRESSION, BenchError, in_force
 from .progress import Progress
 
 PROFILES = {
@@ -236,7 +236,7 @@ def main(args, ctx: Context) -> int:
                     trace_files.setdefault(f"{label}.rtt.jsonl", []).append(rtt)
                     trace_files.setdefault(f"{label}.reflector.jsonl", []).append(summary)
                     rec = {"kind": "e2e", "schema_version": SCHEMA_VERSION, "scenario": name, "rep": rep,
-                           "mode": mode, "frame_bytes": size, "io": io, "read": summary.get("read"), "queues": q,
+                           "mode": mode, "frame_bytes": size, "io": io, "read": in_force(summary, "read"), "queues": q,
                            "ndr_pps": search["ndr_pps"], "pdr_pps": search["pdr_pps"],
                            "ceiling_pps": search.get("ceiling_pps"), "rtt_rate_pps": rtt.get("rate_target"),
                            "rtt_loss_ratio": rtt.get("loss_ratio"), "rtt_p50_us": rtt["rtt_us"]["p50"],

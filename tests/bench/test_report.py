@@ -107,9 +107,12 @@ SEARCH = [{"phase": "ceiling", "step": 0, "offered_pps": 400000, "loss_ratio": 0
           {"phase": "NDR", "step": 2, "offered_pps": 299000, "loss_ratio": 0.002, "pass": False},
           {"phase": "PDR", "step": 1, "offered_pps": 250000, "loss_ratio": 0.001, "pass": True}]
 HIST = [[20, 25, 100], [25, 30, 5000], [30, 40, 9000], [40, 50, 400], [100, 120, 9]]
-SUMMARY = {"type": "summary", "version": "0.1.0", "mode": "tun", "io": "uring", "read": "multishot",
-           "reflect": "respond", "offloads": "off", "queues": 1, "buffers": 256, "frame_size": 16384,
-           "ring_flags": "SINGLE_ISSUER|DEFER_TASKRUN", "ring_restricted": "yes", "accounting_exact": True}
+SUMMARY = {"type": "summary", "schema_version": 2, "version": "0.1.0", "link": "tun", "io": "uring",
+           "reflect": "respond", "offloads": "off", "queues": 2, "buffers": 256, "frame_size": 16384,
+           "accounting_exact": True,
+           "per_queue": [{"queue": q, "read": read, "ring_flags": "SINGLE_ISSUER|DEFER_TASKRUN",
+                          "ring_restricted": "on", "wait": "sleep", "fallback": ""}
+                         for q, read in ((0, "multishot"), (1, "fixed"))]}
 TRACES = {f"{side}-{kind}": {"search": [{"type": "search", "trace": SEARCH}] if kind == "search" else [],
                               "trial": [{"type": "tapgen", "rtt_hist_us": HIST}] if kind == "rtt" else [],
                               "summary": [dict(SUMMARY)] if kind == "reflector" else []}
@@ -262,6 +265,10 @@ def test_configuration_shows_the_run_settings_both_sides_and_the_reflectors(tmp_
     assert [th.all_text() for th in refl.find_all("th")] == ["trace", *report.REFLECTOR_KEYS]
     assert [r[0] for r in rows_of(refl)] == ["a-reflector", "b-reflector"]
     assert rows_of(refl)[0][report.REFLECTOR_KEYS.index("accounting_exact") + 1] == "true"
+    # What every queue agrees on is one value; what differs is said for each queue.
+    assert rows_of(refl)[0][report.REFLECTOR_KEYS.index("ring_restricted") + 1] == "on"
+    assert rows_of(refl)[0][report.REFLECTOR_KEYS.index("read") + 1] == "q0 multishot, q1 fixed"
+    assert rows_of(refl)[0][report.REFLECTOR_KEYS.index("link") + 1] == "tun"
     assert "No configuration was recorded" not in conf.all_text()
 
 

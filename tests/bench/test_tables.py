@@ -2,7 +2,7 @@
 import pytest
 
 from tapreflect_bench import compare, engines, run
-from tapreflect_bench.model import BenchError
+from tapreflect_bench.model import BenchError, in_force
 
 
 def trial(rep, load, engine, cpu, pps=100000.0):
@@ -105,3 +105,20 @@ def test_micro_instruction_counts_and_timed_lines():
                           {"name": "x_mean", "run_type": "aggregate", "real_time": 1, "time_unit": "ns"}]}
     assert micro.timed_lines(doc) == [{"kind": "timed", "name": "micro/reflect/udp", "value": 12.3,
                                        "unit": "ns/frame", "better": "lower"}]
+
+
+def test_in_force_reads_a_summary_of_either_schema():
+    queues = [{"queue": 0, "read": "fixed", "wait": "sleep", "ring_flags": "COOP_TASKRUN", "fallback": ""},
+              {"queue": 1, "read": "fixed-nonblock", "wait": "sleep", "ring_flags": "COOP_TASKRUN",
+               "fallback": "--read fixed: the kernel refused RWF_NOWAIT: O_NONBLOCK"}]
+    v2 = {"schema_version": 2, "link": "tap", "steering": "kernel", "steering_why": "", "threads": 2,
+          "per_queue": queues}
+    assert in_force(v2, "wait") == "sleep" and in_force(v2, "ring_flags") == "COOP_TASKRUN"
+    assert in_force(v2, "read") == "q0 fixed, q1 fixed-nonblock"
+    assert in_force(v2, "steering") == "kernel" and in_force(v2, "threads") == 2
+    # --io sync has no ring: nothing to say, rather than a value no queue has.
+    assert in_force({"per_queue": [{"queue": 0, "read": "blocking"}]}, "ring_restricted") is None
+    # Schema 1: queue 0's at the top, the device kind under its old name.
+    v1 = {"schema_version": 1, "mode": "tun", "read": "multishot", "per_queue": [{"queue": 0}]}
+    assert in_force(v1, "link") == "tun" and in_force(v1, "read") == "multishot"
+    assert in_force(v1, "steering_why") is None

@@ -32,8 +32,10 @@ jq -s -e '[.[] | select(.trial == "pdr")] | length == 4' "$OUT/trials.json" >/de
 order=$(jq -r 'select(.trial == "fixed") | .side' "$OUT/trials.json" | tr -d '\n')
 [[ $order == ABBAABBAABBAABBA ]] || fail "trial order $order, not A B, B A, ..."
 # Each side ran with its own options.
-[[ $(jq -r .read "$OUT/a-reflector.jsonl" | sort -u) == multishot ]] || fail "A's reflectors: $(jq -r .read "$OUT/a-reflector.jsonl" | sort | uniq -c)"
-[[ $(jq -r .read "$OUT/b-reflector.jsonl" | sort -u) == fixed ]] || fail "B's reflectors: $(jq -r .read "$OUT/b-reflector.jsonl" | sort | uniq -c)"
+[[ $(jq -r '.per_queue[].read' "$OUT/a-reflector.jsonl" | sort -u) == multishot ]] ||
+	fail "A's reflectors: $(jq -r '.per_queue[].read' "$OUT/a-reflector.jsonl" | sort | uniq -c)"
+[[ $(jq -r '.per_queue[].read' "$OUT/b-reflector.jsonl" | sort -u) == fixed ]] ||
+	fail "B's reflectors: $(jq -r '.per_queue[].read' "$OUT/b-reflector.jsonl" | sort | uniq -c)"
 # Fixed-load samples carry pairs 1..8 on both sides; PDR samples none.
 for s in a b; do
 	[[ $(jq -r 'select(.name == "ab/cpu_ns_per_frame") | .pair' "$OUT/$s.json" | tr '\n' ' ') == "1 2 3 4 5 6 7 8 " ]] ||

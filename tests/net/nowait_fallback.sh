@@ -13,6 +13,9 @@ out=$(nsx ping -f -l 32 -c 20000 -W 2 "$PEER_IP") || fail "ping -f: $out"
 grep -q ' 0% packet loss' <<<"$out" || fail "ping -f lost packets: $out"
 echo "ping -f -l 32 -c 20000: $(grep -o '[0-9]* packets transmitted.*loss' <<<"$out")"
 stop_reflector
-summary '.read == "fixed-nonblock"' >/dev/null || fail "the fallback was not taken: read = $(summary .read)"
+summary 'all(.per_queue[]; .read == "fixed-nonblock" and (.fallback | test("RWF_NOWAIT")))' >/dev/null ||
+	fail "the fallback was not taken, or not said: $(summary '[.per_queue[] | {read, fallback}]')"
+grep -q "fixed-nonblock reads, .*; fell back: --read fixed: the kernel refused RWF_NOWAIT" "$TMP/reflector.out" ||
+	fail "the summary line does not say the fallback: $(grep summary "$TMP/reflector.out")"
 summary '.frames_written >= 20005' >/dev/null || fail "too few frames reflected: $(summary)"
-echo "read strategy in the summary: $(summary .read)"
+echo "read strategy in the summary: $(summary '.per_queue[0] | "\(.read) (\(.fallback))"')"

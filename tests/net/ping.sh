@@ -21,6 +21,6 @@ summary '.drops.truncated == 0 and .drops.write_error == 0 and .drops.malformed 
 	>/dev/null || fail "unexpected drops: $(summary .drops)"
 # io_uring rings run restricted to what the engine uses: checked at start (a NOP is refused).
 if [[ $engine != sync ]]; then
-	summary '.ring_restricted == "on"' >/dev/null ||
-		fail "ring restrictions: $(summary .ring_restricted)"
+	summary 'all(.per_queue[]; .ring_restricted == "on")' >/dev/null ||
+		fail "ring restrictions: $(summary '[.per_queue[].ring_restricted]')"
 fi

@@ -46,15 +46,17 @@ python3 "$VALIDATE" "$SCHEMAS" tapreflect "$TMP/reflector.json" "$TMP/reflector.
 python3 "$VALIDATE" "$SCHEMAS" tapgen "$TMP/udp.json" "$TMP/icmp.json" "$TMP/tcp.json" "$TMP/search.json" \
 	"$TMP/udp.start" "$TMP/icmp.start" "$TMP/tcp.start" "$TMP/search.start" || fail "tapgen records"
 
-# The start record says what the summary says (the device is "device" there,
-# "dev" here), and who is running: the pid lib.sh started.
+# The start record says what the summary says, in the same names: every
+# field of the whole engine, and each queue's of what is in force on it; and
+# who is running: the pid lib.sh started.
 jq -e -n --arg pid "$rpid" --slurpfile a "$TMP/reflector.start" --slurpfile r "$TMP/reflector.json" '
 	$a[0] as $s | ($r[] | select(.type == "summary")) as $m
-	| ($a | length) == 1 and $s.pid == ($pid | tonumber) and $s.device == $m.dev and $s.device == "trf0"
-	and $s.cpus == [$m.per_queue[].cpu] and $s.queues == 1 and $s.vnet_hdr == true
-	and all("mode", "io", "read", "reflect", "queues", "threads", "offloads", "steering",
-		"dev_persistent", "vnet_hdr", "ring_flags", "ring_restricted", "wait", "buffers",
-		"frame_size", "user"; $s[.] == $m[.])' >/dev/null ||
+	| ($a | length) == 1 and $s.pid == ($pid | tonumber) and $s.dev == "trf0" and $s.link == "tap"
+	and $s.queues == 1 and $s.vnet_hdr == true and $s.steering == "none" and $s.steering_why == ""
+	and all($s | keys[] | select(. != "type" and . != "pid" and . != "per_queue"); $s[.] == $m[.])
+	and ($s.per_queue | length) == ($m.per_queue | length)
+	and all(range($s.per_queue | length); . as $q
+		| all($s.per_queue[$q] | to_entries[]; .value == $m.per_queue[$q][.key]))' >/dev/null ||
 	fail "start record and summary disagree: $(cat "$TMP/reflector.start") vs $(summary)"
 echo "tapreflect start record: $(cat "$TMP/reflector.start")"
 for k in udp icmp tcp search; do
@@ -150,8 +152,17 @@ jq -c '.loss_ratio = "none"' "$TMP/udp.json" >"$TMP/bad3.json"
 expect_invalid tapgen "$TMP/bad3.json" "a string for a number"
 jq -c 'del(.pid)' "$TMP/reflector.start" >"$TMP/bad6.json"
 expect_invalid tapreflect "$TMP/bad6.json" "a start record without its pid"
-jq -c '.cpus = "0"' "$TMP/reflector.start" >"$TMP/bad7.json"
-expect_invalid tapreflect "$TMP/bad7.json" "a string for the CPU list"
+jq -c '.per_queue[0].cpu = "0"' "$TMP/reflector.start" >"$TMP/bad7.json"
+expect_invalid tapreflect "$TMP/bad7.json" "a string for a queue's CPU"
+jq -c '.mode = .link | del(.link)' "$TMP/reflector.start" >"$TMP/bad10.json"
+expect_invalid tapreflect "$TMP/bad10.json" "a start record with the old name of link"
+jq -c 'select(.type == "summary") | .steering = "kernel (steering program refused: x)"' "$TMP/reflector.json" \
+	>"$TMP/bad11.json"
+expect_invalid tapreflect "$TMP/bad11.json" "the reason of the steering inside steering"
+jq -c 'select(.type == "summary") | del(.per_queue[0].fallback)' "$TMP/reflector.json" >"$TMP/bad12.json"
+expect_invalid tapreflect "$TMP/bad12.json" "a queue that does not say whether it fell back"
+jq -c 'select(.type == "summary") | .io = "sync"' "$TMP/reflector.json" >"$TMP/bad13.json"
+expect_invalid tapreflect "$TMP/bad13.json" "ring fields on a queue of the sync engine"
 jq -c '.proto = "sctp"' "$TMP/udp.start" >"$TMP/bad8.json"
 expect_invalid tapgen "$TMP/bad8.json" "an unknown proto in a start record"
 jq -c 'del(.icmp_id)' "$TMP/icmp.start" >"$TMP/bad9.json"

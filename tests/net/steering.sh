@@ -17,7 +17,8 @@ nsx "$UDP_ECHO" "$PEER_IP" 8000 64 18 200 600 1000 || fail "UDP echo over 64 flo
 nsx "$TAPGEN" --dst "$PEER_IP" --flows 16 --rate 20000 --duration 0.5 --json "$TMP/gen.json" >/dev/null ||
 	fail "tapgen over 16 flows"
 stop_reflector
-summary '.steering == "hash"' >/dev/null || fail "auto as root: steering $(summary .steering)"
+summary '.steering == "hash" and .steering_why == ""' >/dev/null ||
+	fail "auto as root: steering $(summary '[.steering, .steering_why]')"
 grep -q "2 queues, steering hash, [12] worker threads*)" "$TMP/reflector.out" || fail "the summary line: $(grep summary "$TMP/reflector.out")"
 # tapgen sends its flows in turn: 8 flows a queue, an even split (the UDP
 # echo's 64 flows, each from a port of its own, and the odd ARP or ND frame
@@ -30,7 +31,8 @@ echo "hash steering: frames written per queue $split"
 start_reflector -m "$mode" -c "$cpus" --steering kernel
 nsx "$UDP_ECHO" "$PEER_IP" 8000 64 18 200 600 1000 || fail "UDP echo with --steering kernel"
 stop_reflector
-summary '.steering == "kernel"' >/dev/null || fail "--steering kernel: $(summary .steering)"
+summary '.steering == "kernel" and .steering_why == ""' >/dev/null ||
+	fail "--steering kernel: $(summary '[.steering, .steering_why]')"
 echo "kernel steering: frames written per queue $(summary '[.per_queue[].frames_written]')"
 
 # An ordinary user on a persistent device it owns (lib.sh, as unpriv.sh),
@@ -48,7 +50,9 @@ start_as_user -m "$mode" -c "$cpus" --buffers 32 --steering auto
 wait_ready "auto as an ordinary user"
 nsx "$UDP_ECHO" "$PEER_IP" 8000 64 18 200 600 1000 || fail "UDP echo, ordinary user"
 stop_as_user
-summary '.steering == "kernel (steering program refused: Operation not permitted)"' >/dev/null ||
-	fail "auto as an ordinary user: steering $(summary .steering)"
+summary '.steering == "kernel" and .steering_why == "steering program refused: Operation not permitted"' \
+	>/dev/null || fail "auto as an ordinary user: steering $(summary '[.steering, .steering_why]')"
+grep -q "2 queues, steering kernel (steering program refused: Operation not permitted), " "$TMP/reflector.out" ||
+	fail "the summary line does not say why: $(grep summary "$TMP/reflector.out")"
 nsx ip link del trf0
-echo "ordinary user: hash refused with the reason, auto fell back: $(summary .steering)"
+echo "ordinary user: hash refused with the reason, auto fell back: $(summary '"\(.steering) (\(.steering_why))"')"

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * tapreflect's reports: the start line, the live line and JSON interval
- * records, and the summary with its accounting check.
+ * records, and the summary with its accounting check.  The JSON records are
+ * built as jansson objects, each key set next to its value, in the order
+ * docs/schemas/ documents them.
  */
 #include "report.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,45 +18,12 @@
 
 #include "ready.h"
 
-/* What is in force (queue 0's for the per-queue fields). */
-static struct trf_engine_info einfo(const struct trf_engine *eng)
+/* The device's name: what the engine opened (a %d in --dev is filled in by then). */
+static const char *dev_name(const struct trf_engine *eng, struct trf_engine_info *info)
 {
-	struct trf_engine_info i;
-
-	trf_engine_info(eng, &i);
-	return i;
+	trf_engine_info(eng, info);
+	return info->dev;
 }
-
-static struct trf_queue_info qinfo(const struct trf_engine *eng)
-{
-	struct trf_queue_info i = { 0 };
-
-	trf_engine_queue_info(eng, 0, &i);
-	return i;
-}
-
-#define trf_engine_dev(e) (einfo(e).dev)
-#define trf_engine_vnet_hdr(e) (einfo(e).vnet_hdr)
-#define trf_engine_offloads(e) (einfo(e).offloads)
-#define trf_engine_dev_persistent(e) (einfo(e).dev_persistent)
-#define trf_engine_threads(e) (einfo(e).threads)
-static const char *trf_engine_steering(const struct trf_engine *eng)
-{
-	static char buf[256];
-	struct trf_engine_info i = einfo(eng);
-
-	if (!strcmp(i.steering, "none"))
-		return "none (one queue)";
-	if (i.steering_why[0])
-		snprintf(buf, sizeof(buf), "%s (%s)", i.steering, i.steering_why);
-	else
-		snprintf(buf, sizeof(buf), "%s", i.steering);
-	return buf;
-}
-#define trf_engine_read_name(e) (qinfo(e).read)
-#define trf_engine_ring_flags(e) (qinfo(e).ring_flags)
-#define trf_engine_ring_restricted(e) (qinfo(e).ring_restricted)
-#define trf_engine_wait_name(e) (qinfo(e).wait)
 
 double report_elapsed(const struct timespec *start)
 {
@@ -83,29 +53,222 @@ void report_sample(struct report *r, struct sample *s)
 	}
 }
 
-/* "off" without a virtio-net header, else the offloads granted ("csum,tso4,..."). */
-static const char *offloads_text(const struct trf_engine *eng)
-{
-	static char buf[64];
-
-	if (!trf_engine_vnet_hdr(eng))
-		return "off";
-	return trf_offloads_describe(trf_engine_offloads(eng), buf, sizeof(buf));
-}
-
-static void json_drops(FILE *f, const struct trf_queue_stats *now,
-		       const struct trf_queue_stats *before)
-{
-	fputs("{", f);
-	for (unsigned int d = 1; d < TRF_STAT_DROPS; d++)
-		fprintf(f, "%s\"%s\":%" PRIu64, d > 1 ? "," : "", trf_stat_drop_name(d),
-			now->drops[d] - (before ? before->drops[d] : 0));
-	fputs("}", f);
-}
-
 static double ns_per_frame(double cpu_s, uint64_t frames)
 {
 	return frames ? cpu_s * 1e9 / (double)frames : 0.0;
+}
+/* "off" without a virtio-net header, else the offloads granted ("csum,tso4,..."). */
+static const char *offloads_text(const struct trf_engine_info *info, char *buf, size_t len)
+{
+	if (!info->vnet_hdr)
+		return "off";
+	return trf_offloads_describe(info->offloads, buf, len);
+}
+
+/*
+ * What is in force on a queue, in the records and the human texts: the
+ * attributes that can differ between queues (--io uring only; the sync
+ * engine reads and waits blocking on every queue), each with its JSON key
+ * and how a person reads it: "multishot reads", "ring COOP_TASKRUN".
+ */
+static const struct queue_attr {
+	const char *key;
+	size_t off; /* in struct trf_queue_info */
+	const char *label;
+	bool value_first;
+	bool ring; /* a field of the ring: --io uring only */
+} queue_attrs[] = {
+	{ "read", offsetof(struct trf_queue_info, read), "reads", true, false },
+	{ "ring_flags", offsetof(struct trf_queue_info, ring_flags), "ring", false, true },
+	{ "ring_restricted", offsetof(struct trf_queue_info, ring_restricted), "restricted", false,
+	  true },
+	{ "wait", offsetof(struct trf_queue_info, wait), "wait", false, false },
+};
+#define NATTRS (sizeof(queue_attrs) / sizeof(queue_attrs[0]))
+
+static const char *attr(const struct trf_queue_info *qi, unsigned int a)
+{
+	return (const char *)qi + queue_attrs[a].off;
+}
+
+static struct trf_queue_info queue_info(const struct trf_engine *eng, unsigned int q)
+{
+	struct trf_queue_info qi = { 0 };
+
+	trf_engine_queue_info(eng, q, &qi);
+	return qi;
+}
+
+/* Which attributes, and whether the fallbacks, differ between the queues. */
+struct agreement {
+	struct trf_queue_info first; /* queue 0: what the others are compared with */
+	bool differs[NATTRS];
+	bool fallback_differs;
+	bool any; /* something differs: the human texts say it queue by queue */
+};
+
+static void queues_agree(const struct trf_engine *eng, struct agreement *a)
+{
+	unsigned int nq = trf_engine_config(eng)->queues;
+
+	*a = (struct agreement){ .first = queue_info(eng, 0) };
+	for (unsigned int q = 1; q < nq; q++) {
+		struct trf_queue_info qi = queue_info(eng, q);
+
+		for (unsigned int i = 0; i < NATTRS; i++)
+			if (strcmp(attr(&qi, i), attr(&a->first, i)) != 0)
+				a->differs[i] = a->any = true;
+		if (strcmp(qi.fallback, a->first.fallback) != 0)
+			a->fallback_differs = a->any = true;
+	}
+}
+
+/*
+ * The engine's part of the start line (" with multishot reads, ring ...,
+ * wait sleep") or of the summary (" (multishot reads, ...; fell back: why)"):
+ * one value for what every queue agrees on, "per queue" for what differs
+ * (said queue by queue after the line), and a fallback every queue shares
+ * with its reason.
+ */
+static void say_in_force(FILE *f, const struct trf_engine *eng, const struct agreement *a,
+			 bool start)
+{
+	const char *fallback = a->fallback_differs    ? "on some queues, each said below"
+			       : a->first.fallback[0] ? a->first.fallback
+						      : NULL;
+
+	if (trf_engine_config(eng)->io != TRF_IO_URING) {
+		if (fallback)
+			fprintf(f, " (fell back: %s)", fallback);
+		return;
+	}
+	fputs(start ? " with " : " (", f);
+	for (unsigned int i = 0; i < NATTRS; i++) {
+		const struct queue_attr *qa = &queue_attrs[i];
+
+		if (i)
+			fputs(", ", f);
+		if (a->differs[i])
+			fprintf(f, "%s per queue", qa->label);
+		else if (qa->value_first)
+			fprintf(f, "%s %s", attr(&a->first, i), qa->label);
+		else
+			fprintf(f, "%s %s", qa->label, attr(&a->first, i));
+	}
+	if (fallback)
+		fprintf(f, start ? " (fell back: %s)" : "; fell back: %s", fallback);
+	if (!start)
+		fputc(')', f);
+}
+
+/* After a line that said "per queue": each queue's own values of what differs, and its fallback. */
+static void say_queues_in_force(FILE *f, const struct trf_engine *eng, const struct agreement *a)
+{
+	unsigned int nq = trf_engine_config(eng)->queues;
+
+	if (!a->any)
+		return;
+	for (unsigned int q = 0; q < nq; q++) {
+		struct trf_queue_info qi = queue_info(eng, q);
+		const char *sep = "";
+
+		fprintf(f, "  queue %u (cpu %d, thread %u): ", q, qi.cpu, qi.thread);
+		for (unsigned int i = 0; i < NATTRS; i++) {
+			const struct queue_attr *qa = &queue_attrs[i];
+
+			if (!a->differs[i])
+				continue;
+			if (qa->value_first)
+				fprintf(f, "%s%s %s", sep, attr(&qi, i), qa->label);
+			else
+				fprintf(f, "%s%s %s", sep, qa->label, attr(&qi, i));
+			sep = ", ";
+		}
+		if (a->fallback_differs)
+			fprintf(f, "%s%s%s", sep,
+				qi.fallback[0] ? "fell back: " : "nothing fell back", qi.fallback);
+		fputc('\n', f);
+	}
+}
+
+/* "steering hash", "steering kernel (steering program refused: ...)", "steering none (one queue)". */
+static void say_steering(FILE *f, const struct trf_engine_info *info)
+{
+	fprintf(f, ", steering %s", info->steering);
+	if (info->steering_why[0])
+		fprintf(f, " (%s)", info->steering_why);
+}
+
+static json_t *json_drops(const struct trf_queue_stats *now, const struct trf_queue_stats *before)
+{
+	json_t *o = json_object();
+
+	for (unsigned int d = 1; d < TRF_STAT_DROPS; d++)
+		json_object_set_new(
+		    o, trf_stat_drop_name(d),
+		    trf_json_count(now->drops[d] - (before ? before->drops[d] : 0)));
+	return o;
+}
+
+/*
+ * What is in force on queue q, the first fields of its per_queue entry in
+ * the start record and the summary.  The ring's fields only where there is
+ * a ring (--io uring); fallback is "" where nothing fell back.
+ */
+static json_t *json_queue_in_force(const struct trf_engine *eng, unsigned int q)
+{
+	struct trf_queue_info qi = queue_info(eng, q);
+	bool uring = trf_engine_config(eng)->io == TRF_IO_URING;
+	json_t *o = json_object();
+
+	json_object_set_new(o, "queue", json_integer(q));
+	json_object_set_new(o, "cpu", json_integer(qi.cpu));
+	json_object_set_new(o, "node", json_integer(qi.node));
+	json_object_set_new(o, "thread", json_integer(qi.thread));
+	for (unsigned int i = 0; i < NATTRS; i++)
+		if (uring || !queue_attrs[i].ring)
+			json_object_set_new(o, queue_attrs[i].key, trf_json_text(attr(&qi, i)));
+	json_object_set_new(o, "fallback", trf_json_text(qi.fallback));
+	return o;
+}
+
+/*
+ * The fields of the whole engine, the same in the start record and the
+ * summary: the device, the configuration, how many threads serve the
+ * queues, and the steering in force with why it is not what was asked.
+ */
+static void json_engine(json_t *rec, const struct trf_engine *eng)
+{
+	const struct trf_config *cfg = trf_engine_config(eng);
+	struct trf_engine_info info;
+	char offloads[64];
+
+	trf_engine_info(eng, &info);
+	json_object_set_new(rec, "dev", trf_json_text(info.dev));
+	json_object_set_new(rec, "dev_persistent", json_boolean(info.dev_persistent));
+	json_object_set_new(rec, "link", json_string(trf_link_name(cfg->link)));
+	json_object_set_new(rec, "io", json_string(trf_io_name(cfg->io)));
+	json_object_set_new(rec, "reflect", json_string(cfg->reflect_mode->name));
+	json_object_set_new(rec, "queues", json_integer(info.queues));
+	json_object_set_new(rec, "threads", json_integer(info.threads));
+	json_object_set_new(rec, "steering", json_string(info.steering));
+	/* A refused steering program's reason is the kernel's words. */
+	json_object_set_new(rec, "steering_why", trf_json_text(info.steering_why));
+	json_object_set_new(rec, "vnet_hdr", json_boolean(info.vnet_hdr));
+	json_object_set_new(rec, "offloads",
+			    json_string(offloads_text(&info, offloads, sizeof(offloads))));
+	json_object_set_new(rec, "buffers", json_integer(cfg->buffers));
+	json_object_set_new(rec, "frame_size", json_integer(cfg->frame_size));
+	json_object_set_new(rec, "user", cfg->run_as ? trf_json_text(cfg->run_user) : json_null());
+}
+
+static json_t *json_record(const char *type)
+{
+	json_t *rec = json_object();
+
+	json_object_set_new(rec, "type", json_string(type));
+	json_object_set_new(rec, "schema_version", json_integer(REPORT_SCHEMA_VERSION));
+	return rec;
 }
 
 /*
@@ -116,8 +279,8 @@ static double ns_per_frame(double cpu_s, uint64_t frames)
 void report_watch_link(struct report *r)
 {
 	const struct trf_config *cfg = trf_engine_config(r->eng);
-	const struct trf_engine_info info = einfo(r->eng);
-	const char *dev = info.dev;
+	struct trf_engine_info info;
+	const char *dev = dev_name(r->eng, &info);
 	struct trf_link_info now;
 	unsigned int overhead;
 
@@ -133,8 +296,8 @@ void report_watch_link(struct report *r)
 			dev);
 	if (now.mtu && (!r->link_known || now.mtu != r->link.mtu)) {
 		/* The largest frame at this MTU: L2 header with one VLAN tag, virtio-net header. */
-		overhead = (cfg->link == TRF_LINK_TAP ? 18 : 0) +
-			   (trf_engine_vnet_hdr(r->eng) ? TRF_VNET_HDR_LEN : 0);
+		overhead =
+		    (cfg->link == TRF_LINK_TAP ? 18 : 0) + (info.vnet_hdr ? TRF_VNET_HDR_LEN : 0);
 		if (r->link_known)
 			fprintf(stderr, "tapreflect: %s: MTU %u -> %u%s", dev, r->link.mtu, now.mtu,
 				now.mtu + overhead < cfg->frame_size ? "\n" : ": ");
@@ -150,7 +313,6 @@ void report_watch_link(struct report *r)
 	r->link = now;
 	r->link_known = true;
 }
-
 void report_interval(struct report *r)
 {
 	const struct sample *a = &r->prev, *b = &r->cur;
@@ -165,6 +327,7 @@ void report_interval(struct report *r)
 	double batch = wakeups ? (double)rd / (double)wakeups : 0.0;
 	/* Frames stop while the link is down: the live line says why. */
 	int up = r->link_gone ? -1 : !r->link_known || r->link.up;
+	json_t *rec, *per_queue;
 
 	if (dt <= 0)
 		return;
@@ -185,52 +348,96 @@ void report_interval(struct report *r)
 			r->live_tty ? "\033[K" : "\n");
 		fflush(r->human);
 	}
-	if (r->json) {
-		fprintf(r->json,
-			"{\"type\":\"interval\",\"schema_version\":%d,\"t\":%.3f,\"dt\":%.3f,"
-			"\"frames_read\":%" PRIu64 ",\"frames_written\":%" PRIu64
-			",\"frames_consumed\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
-			",\"bytes_read\":%" PRIu64 ",\"pps_read\":%.0f,\"pps_written\":%.0f,"
-			"\"gbps\":%.4f,\"cpu_ns_per_frame\":%.1f,\"wakeups\":%" PRIu64
-			",\"frames_per_wakeup\":%.2f,\"link_up\":%s,"
-			"\"drops\":",
-			REPORT_SCHEMA_VERSION, b->t, dt, rd, wr, co, dr, bytes, (double)rd / dt,
-			(double)wr / dt, (double)bytes * 8 / dt / 1e9, cpu, wakeups, batch,
-			up > 0 ? "true" : "false");
-		json_drops(r->json, &b->total, &a->total);
-		fputs(",\"per_queue\":[", r->json);
-		for (unsigned int q = 0; q < r->nq; q++) {
-			const struct trf_queue_stats *qa = &a->queues[q], *qb = &b->queues[q];
+	if (!r->json)
+		return;
+	rec = json_record("interval");
+	json_object_set_new(rec, "t", trf_json_fixed(b->t, 3));
+	json_object_set_new(rec, "dt", trf_json_fixed(dt, 3));
+	json_object_set_new(rec, "frames_read", trf_json_count(rd));
+	json_object_set_new(rec, "frames_written", trf_json_count(wr));
+	json_object_set_new(rec, "frames_consumed", trf_json_count(co));
+	json_object_set_new(rec, "frames_dropped", trf_json_count(dr));
+	json_object_set_new(rec, "bytes_read", trf_json_count(bytes));
+	json_object_set_new(rec, "pps_read", trf_json_whole((double)rd / dt));
+	json_object_set_new(rec, "pps_written", trf_json_whole((double)wr / dt));
+	json_object_set_new(rec, "gbps", trf_json_fixed((double)bytes * 8 / dt / 1e9, 4));
+	json_object_set_new(rec, "cpu_ns_per_frame", trf_json_fixed(cpu, 1));
+	json_object_set_new(rec, "wakeups", trf_json_count(wakeups));
+	json_object_set_new(rec, "frames_per_wakeup", trf_json_fixed(batch, 2));
+	json_object_set_new(rec, "link_up", json_boolean(up > 0));
+	json_object_set_new(rec, "drops", json_drops(&b->total, &a->total));
+	per_queue = json_array();
+	for (unsigned int q = 0; q < r->nq; q++) {
+		const struct trf_queue_stats *qa = &a->queues[q], *qb = &b->queues[q];
+		json_t *o = json_object();
 
-			fprintf(r->json,
-				"%s{\"queue\":%u,\"frames_read\":%" PRIu64
-				",\"frames_written\":%" PRIu64 ",\"frames_consumed\":%" PRIu64
-				",\"frames_dropped\":%" PRIu64 ",\"pps_read\":%.0f}",
-				q ? "," : "", q, qb->frames_read - qa->frames_read,
-				qb->frames_written - qa->frames_written,
-				qb->frames_consumed - qa->frames_consumed,
-				trf_stats_dropped(qb) - trf_stats_dropped(qa),
-				(double)(qb->frames_read - qa->frames_read) / dt);
-		}
-		fputs("]}\n", r->json);
-		fflush(r->json);
+		json_object_set_new(o, "queue", json_integer(q));
+		json_object_set_new(o, "frames_read",
+				    trf_json_count(qb->frames_read - qa->frames_read));
+		json_object_set_new(o, "frames_written",
+				    trf_json_count(qb->frames_written - qa->frames_written));
+		json_object_set_new(o, "frames_consumed",
+				    trf_json_count(qb->frames_consumed - qa->frames_consumed));
+		json_object_set_new(o, "frames_dropped",
+				    trf_json_count(trf_stats_dropped(qb) - trf_stats_dropped(qa)));
+		json_object_set_new(
+		    o, "pps_read",
+		    trf_json_whole((double)(qb->frames_read - qa->frames_read) / dt));
+		json_array_append_new(per_queue, o);
 	}
+	json_object_set_new(rec, "per_queue", per_queue);
+	trf_json_write(r->json, rec);
 }
 
-static void json_queue_totals(FILE *f, unsigned int q, int cpu, bool ended,
-			      const struct trf_queue_stats *s)
+/* Queue q's summary entry: what was in force on it, then its totals. */
+static json_t *json_queue_totals(const struct report *r, unsigned int q,
+				 const struct trf_queue_stats *s)
 {
-	fprintf(f,
-		"%s{\"queue\":%u,\"cpu\":%d,\"ended_early\":%s,\"frames_read\":%" PRIu64
-		",\"bytes_read\":%" PRIu64 ",\"frames_written\":%" PRIu64
-		",\"bytes_written\":%" PRIu64 ",\"frames_consumed\":%" PRIu64
-		",\"frames_dropped\":%" PRIu64 ",\"read_rearms\":%" PRIu64 ",\"waits\":%" PRIu64
-		",\"drops\":",
-		q ? "," : "", q, cpu, ended ? "true" : "false", s->frames_read, s->bytes_read,
-		s->frames_written, s->bytes_written, s->frames_consumed, trf_stats_dropped(s),
-		s->read_rearms, s->waits);
-	json_drops(f, s, NULL);
-	fputs("}", f);
+	json_t *o = json_queue_in_force(r->eng, q);
+
+	json_object_set_new(o, "ended_early", json_boolean(r->failed_said && r->failed_said[q]));
+	json_object_set_new(o, "frames_read", trf_json_count(s->frames_read));
+	json_object_set_new(o, "bytes_read", trf_json_count(s->bytes_read));
+	json_object_set_new(o, "frames_written", trf_json_count(s->frames_written));
+	json_object_set_new(o, "bytes_written", trf_json_count(s->bytes_written));
+	json_object_set_new(o, "frames_consumed", trf_json_count(s->frames_consumed));
+	json_object_set_new(o, "frames_dropped", trf_json_count(trf_stats_dropped(s)));
+	json_object_set_new(o, "read_rearms", trf_json_count(s->read_rearms));
+	json_object_set_new(o, "waits", trf_json_count(s->waits));
+	json_object_set_new(o, "drops", json_drops(s, NULL));
+	return o;
+}
+
+static void json_summary(const struct report *r, uint64_t kernel_drops, bool exact, int exit_code)
+{
+	const struct sample *s = &r->cur;
+	const struct trf_queue_stats *t = &s->total;
+	json_t *rec = json_record("summary"), *per_queue = json_array();
+
+	json_object_set_new(rec, "version", json_string(TRF_VERSION));
+	json_engine(rec, r->eng);
+	json_object_set_new(rec, "elapsed_s", trf_json_fixed(s->t, 3));
+	json_object_set_new(rec, "cpu_s", trf_json_fixed(s->cpu_s, 4));
+	json_object_set_new(rec, "cpu_ns_per_frame",
+			    trf_json_fixed(ns_per_frame(s->cpu_s, t->frames_read), 1));
+	json_object_set_new(rec, "wakeups", trf_json_count(t->waits));
+	json_object_set_new(
+	    rec, "frames_per_wakeup",
+	    trf_json_fixed(t->waits ? (double)t->frames_read / (double)t->waits : 0.0, 2));
+	json_object_set_new(rec, "frames_read", trf_json_count(t->frames_read));
+	json_object_set_new(rec, "bytes_read", trf_json_count(t->bytes_read));
+	json_object_set_new(rec, "frames_written", trf_json_count(t->frames_written));
+	json_object_set_new(rec, "bytes_written", trf_json_count(t->bytes_written));
+	json_object_set_new(rec, "frames_consumed", trf_json_count(t->frames_consumed));
+	json_object_set_new(rec, "frames_dropped", trf_json_count(trf_stats_dropped(t)));
+	json_object_set_new(rec, "kernel_tx_dropped", trf_json_count(kernel_drops));
+	json_object_set_new(rec, "accounting_exact", json_boolean(exact));
+	json_object_set_new(rec, "exit_code", json_integer(exit_code));
+	json_object_set_new(rec, "drops", json_drops(t, NULL));
+	for (unsigned int q = 0; q < r->nq; q++)
+		json_array_append_new(per_queue, json_queue_totals(r, q, &s->queues[q]));
+	json_object_set_new(rec, "per_queue", per_queue);
+	trf_json_write(r->json, rec);
 }
 
 bool report_summary(struct report *r, int exit_code)
@@ -240,6 +447,10 @@ bool report_summary(struct report *r, int exit_code)
 	const struct trf_queue_stats *t = &s->total;
 	uint64_t dropped = trf_stats_dropped(t), kernel_drops = 0, kd_now = 0;
 	bool exact = true, have_kd;
+	struct trf_engine_info info;
+	struct agreement agree;
+	const char *dev = dev_name(r->eng, &info);
+	char offloads[64];
 	FILE *h = r->human;
 
 	/* Every frame read was written, taken in by the mode, or dropped with a reason. */
@@ -248,24 +459,25 @@ bool report_summary(struct report *r, int exit_code)
 						    s->queues[q].frames_consumed +
 						    trf_stats_dropped(&s->queues[q]))
 			exact = false;
-	have_kd = trf_netcfg_tx_dropped(trf_engine_dev(r->eng), &kd_now) == 0;
+	have_kd = trf_netcfg_tx_dropped(dev, &kd_now) == 0;
 	if (have_kd && kd_now >= r->kernel_drops_start)
 		kernel_drops = kd_now - r->kernel_drops_start;
 
+	/* Read once the engine stopped: a queue's read strategy may have fallen back as it ran. */
+	queues_agree(r->eng, &agree);
 	if (r->live_tty && r->live)
 		fputs("\n", h);
-	fprintf(h, "tapreflect summary: %s (%s, %u queue%s", trf_engine_dev(r->eng),
-		cfg->link == TRF_LINK_TAP ? "tap" : "tun", r->nq, r->nq == 1 ? "" : "s");
+	fprintf(h, "tapreflect summary: %s (%s, %u queue%s", dev, trf_link_name(cfg->link), r->nq,
+		r->nq == 1 ? "" : "s");
+	if (r->nq > 1 || info.steering_why[0])
+		say_steering(h, &info);
 	if (r->nq > 1)
-		fprintf(h, ", steering %s, %u worker thread%s", trf_engine_steering(r->eng),
-			trf_engine_threads(r->eng), trf_engine_threads(r->eng) == 1 ? "" : "s");
+		fprintf(h, ", %u worker thread%s", info.threads, info.threads == 1 ? "" : "s");
 	fprintf(h, "), io %s", trf_io_name(cfg->io));
-	if (cfg->io == TRF_IO_URING)
-		fprintf(h, " (%s reads, ring %s, restricted %s, wait %s)",
-			trf_engine_read_name(r->eng), trf_engine_ring_flags(r->eng),
-			trf_engine_ring_restricted(r->eng), trf_engine_wait_name(r->eng));
-	fprintf(h, ", offload %s, reflect %s, %.2f s\n", offloads_text(r->eng), cfg->reflect_mode->name,
-		s->t);
+	say_in_force(h, r->eng, &agree, false);
+	fprintf(h, ", offload %s, reflect %s, %.2f s\n",
+		offloads_text(&info, offloads, sizeof(offloads)), cfg->reflect_mode->name, s->t);
+	say_queues_in_force(h, r->eng, &agree);
 	fprintf(h, "  %5s %4s %15s %15s", "queue", "cpu", "frames read", "frames written");
 	if (cfg->reflect_mode->consumes)
 		fprintf(h, " %15s", "consumed");
@@ -298,7 +510,7 @@ bool report_summary(struct report *r, int exit_code)
 		fprintf(h,
 			"  kernel: %" PRIu64 " frame(s) dropped by %s before they were read "
 			"(queue full)\n",
-			kernel_drops, trf_engine_dev(r->eng));
+			kernel_drops, dev);
 	if (cfg->reflect_mode->consumes) {
 		fprintf(h,
 			"  consumed: %" PRIu64
@@ -317,67 +529,32 @@ bool report_summary(struct report *r, int exit_code)
 	}
 	fflush(h);
 
-	if (r->json) {
-		fprintf(r->json,
-			"{\"type\":\"summary\",\"schema_version\":%d,\"version\":\"%s\","
-			"\"dev\":\"%s\","
-			"\"dev_persistent\":%s,\"mode\":\"%s\","
-			"\"io\":\"%s\",\"read\":\"%s\",\"ring_flags\":\"%s\",\"ring_restricted\":"
-			"\"%s\","
-			"\"reflect\":\"%s\",\"wait\":\"%s\",\"steering\":\"%s\","
-			"\"vnet_hdr\":%s,\"offloads\":\"%s\",\"buffers\":%u,\"frame_size\":%u,"
-			"\"user\":%s%s%s,"
-			"\"queues\":%u,\"elapsed_s\":%.3f,\"cpu_s\":%.4f,\"cpu_ns_per_frame\":%.1f,"
-			"\"wakeups\":%" PRIu64 ",\"frames_per_wakeup\":%.2f,\"threads\":%u,"
-			"\"frames_read\":%" PRIu64 ",\"bytes_read\":%" PRIu64
-			",\"frames_written\":%" PRIu64 ",\"bytes_written\":%" PRIu64
-			",\"frames_consumed\":%" PRIu64 ",\"frames_dropped\":%" PRIu64
-			",\"kernel_tx_dropped\":%" PRIu64
-			",\"accounting_exact\":%s,\"exit_code\":%d,\"drops\":",
-			REPORT_SCHEMA_VERSION, TRF_VERSION, trf_engine_dev(r->eng),
-			trf_engine_dev_persistent(r->eng) ? "true" : "false",
-			cfg->link == TRF_LINK_TAP ? "tap" : "tun", trf_io_name(cfg->io),
-			trf_engine_read_name(r->eng), trf_engine_ring_flags(r->eng),
-			trf_engine_ring_restricted(r->eng), cfg->reflect_mode->name,
-			trf_engine_wait_name(r->eng), trf_engine_steering(r->eng),
-			trf_engine_vnet_hdr(r->eng) ? "true" : "false", offloads_text(r->eng),
-			cfg->buffers, cfg->frame_size, cfg->run_as ? "\"" : "",
-			cfg->run_as ? cfg->run_user : "null", cfg->run_as ? "\"" : "", r->nq, s->t,
-			s->cpu_s, ns_per_frame(s->cpu_s, t->frames_read), t->waits,
-			t->waits ? (double)t->frames_read / (double)t->waits : 0.0,
-			trf_engine_threads(r->eng), t->frames_read, t->bytes_read,
-			t->frames_written, t->bytes_written, t->frames_consumed, dropped,
-			kernel_drops, exact ? "true" : "false", exit_code);
-		json_drops(r->json, t, NULL);
-		fputs(",\"per_queue\":[", r->json);
-		for (unsigned int q = 0; q < r->nq; q++)
-			json_queue_totals(r->json, q, cfg->cpus[q],
-					  r->failed_said && r->failed_said[q], &s->queues[q]);
-		fputs("]}\n", r->json);
-		fflush(r->json);
-	}
+	if (r->json)
+		json_summary(r, kernel_drops, exact, exit_code);
 	return exact;
 }
 
 void report_start_line(const struct trf_engine *eng, FILE *f)
 {
 	const struct trf_config *cfg = trf_engine_config(eng);
+	struct trf_engine_info info;
+	struct agreement agree;
+	const char *dev = dev_name(eng, &info);
+	char offloads[64];
 
-	fprintf(f, "tapreflect: reflecting on %s (%s, %u queue%s on CPU%s ", trf_engine_dev(eng),
-		cfg->link == TRF_LINK_TAP ? "tap" : "tun", cfg->queues, cfg->queues == 1 ? "" : "s",
+	queues_agree(eng, &agree);
+	fprintf(f, "tapreflect: reflecting on %s (%s, %u queue%s on CPU%s ", dev,
+		trf_link_name(cfg->link), cfg->queues, cfg->queues == 1 ? "" : "s",
 		cfg->queues == 1 ? "" : "s");
 	for (unsigned int q = 0; q < cfg->queues; q++)
 		fprintf(f, "%s%d", q ? "," : "", cfg->cpus[q]);
 	if (cfg->queues > 1)
-		fprintf(f, " in %u worker thread%s", trf_engine_threads(eng),
-			trf_engine_threads(eng) == 1 ? "" : "s");
+		fprintf(f, " in %u worker thread%s", info.threads, info.threads == 1 ? "" : "s");
 	fprintf(f, ", io %s", trf_io_name(cfg->io));
-	if (cfg->io == TRF_IO_URING)
-		fprintf(f, " with %s reads, ring %s, restricted %s, wait %s",
-			trf_engine_read_name(eng), trf_engine_ring_flags(eng),
-			trf_engine_ring_restricted(eng), trf_engine_wait_name(eng));
-	fprintf(f, ", offload %s, buffers %u x %u B = %.1f MiB per queue", offloads_text(eng),
-		cfg->buffers, cfg->frame_size, (double)cfg->buffers * cfg->frame_size / (1 << 20));
+	say_in_force(f, eng, &agree, true);
+	fprintf(f, ", offload %s, buffers %u x %u B = %.1f MiB per queue",
+		offloads_text(&info, offloads, sizeof(offloads)), cfg->buffers, cfg->frame_size,
+		(double)cfg->buffers * cfg->frame_size / (1 << 20));
 	fprintf(f, ", reflect %s, mac %02x:%02x:%02x:%02x:%02x:%02x", cfg->reflect_mode->name,
 		cfg->reflect.mac[0], cfg->reflect.mac[1], cfg->reflect.mac[2], cfg->reflect.mac[3],
 		cfg->reflect.mac[4], cfg->reflect.mac[5]);
@@ -385,56 +562,21 @@ void report_start_line(const struct trf_engine *eng, FILE *f)
 		fprintf(f, ", as user %s (uid %u, no capabilities)", cfg->run_user,
 			(unsigned int)cfg->run_uid);
 	fputs(")\n", f);
+	say_queues_in_force(f, eng, &agree);
 	fflush(f);
 }
 
 void report_ready(const struct trf_engine *eng, int fd)
 {
-	const struct trf_config *cfg = trf_engine_config(eng);
-	char *line = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&line, &len);
+	unsigned int nq = trf_engine_config(eng)->queues;
+	json_t *rec = json_record("start"), *per_queue = json_array();
 
-	if (!f) {
-		fprintf(stderr, "tapreflect: --ready-fd %d: out of memory (going on)\n", fd);
-		close(fd);
-		return;
-	}
 	/* The fields a caller waits for first, in the order documented; then the rest in force. */
-	fprintf(f, "{\"type\":\"start\",\"schema_version\":%d,\"version\":\"%s\",\"pid\":%ld,",
-		REPORT_SCHEMA_VERSION, TRF_VERSION, (long)getpid());
-	fputs("\"device\":", f);
-	trf_json_string(f, trf_engine_dev(eng));
-	fprintf(f,
-		",\"mode\":\"%s\",\"io\":\"%s\",\"read\":\"%s\",\"reflect\":\"%s\",\"queues\":%u,"
-		"\"cpus\":[",
-		cfg->link == TRF_LINK_TAP ? "tap" : "tun", trf_io_name(cfg->io),
-		trf_engine_read_name(eng), cfg->reflect_mode->name, cfg->queues);
-	for (unsigned int q = 0; q < cfg->queues; q++)
-		fprintf(f, "%s%d", q ? "," : "", cfg->cpus[q]);
-	fprintf(f, "],\"threads\":%u,\"offloads\":\"%s\",\"steering\":", trf_engine_threads(eng),
-		offloads_text(eng));
-	/* A refused steering program's reason is the kernel's words: escaped. */
-	trf_json_string(f, trf_engine_steering(eng));
-	fprintf(f,
-		",\"dev_persistent\":%s,\"vnet_hdr\":%s,\"ring_flags\":\"%s\","
-		"\"ring_restricted\":\"%s\",\"wait\":\"%s\",\"buffers\":%u,\"frame_size\":%u,"
-		"\"user\":",
-		trf_engine_dev_persistent(eng) ? "true" : "false",
-		trf_engine_vnet_hdr(eng) ? "true" : "false", trf_engine_ring_flags(eng),
-		trf_engine_ring_restricted(eng), trf_engine_wait_name(eng), cfg->buffers,
-		cfg->frame_size);
-	if (cfg->run_as)
-		trf_json_string(f, cfg->run_user);
-	else
-		fputs("null", f);
-	fputs("}\n", f);
-	if (fclose(f) != 0 || !line) {
-		fprintf(stderr, "tapreflect: --ready-fd %d: out of memory (going on)\n", fd);
-		free(line);
-		close(fd);
-		return;
-	}
-	trf_ready_send("tapreflect", fd, line, len);
-	free(line);
+	json_object_set_new(rec, "version", json_string(TRF_VERSION));
+	json_object_set_new(rec, "pid", json_integer(getpid()));
+	json_engine(rec, eng);
+	for (unsigned int q = 0; q < nq; q++)
+		json_array_append_new(per_queue, json_queue_in_force(eng, q));
+	json_object_set_new(rec, "per_queue", per_queue);
+	trf_ready_send_record("tapreflect", fd, rec);
 }

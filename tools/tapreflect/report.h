@@ -10,8 +10,13 @@
 #include "options.h"
 #include "tapreflect/tapreflect.h"
 
-/* Of the JSON records (docs/schemas/): a field is only ever added within one version. */
-#define REPORT_SCHEMA_VERSION 1
+/*
+ * Of the JSON records (docs/schemas/): a field is only ever added within one
+ * version.  2: per_queue says what is in force on each queue (the start
+ * record has it too), link (was mode), dev in the start record too (was
+ * device), steering plus steering_why.
+ */
+#define REPORT_SCHEMA_VERSION 2
 
 struct sample {
 	double t; /* seconds since start */
@@ -59,13 +64,17 @@ void report_interval(struct report *r);
 /* The summary of r->cur; returns whether the accounting holds on every queue. */
 bool report_summary(struct report *r, int exit_code);
 
-/* The start line: device, queues, CPUs, engine, reflect mode. */
+/*
+ * The start line: device, queues, CPUs, engine, reflect mode; then, where
+ * the queues differ in what is in force, a line for each.
+ */
 void report_start_line(const struct trf_engine *eng, FILE *f);
 
 /*
- * The ready record (--ready-fd): one JSON line of what is in force, the
- * configuration fields named as in the summary, written to fd, which is
- * then closed.  A failed write is said and not fatal.
+ * The ready record (--ready-fd): one JSON line of what is in force, with
+ * the summary's fields of the whole engine and its per_queue entries' of
+ * what is in force on each queue, written to fd, which is then closed.  A
+ * failed write is said and not fatal.
  */
 void report_ready(const struct trf_engine *eng, int fd);
 
