@@ -13,28 +13,28 @@
 #define TRF_LIKELY(x) __builtin_expect(!!(x), 1)
 #define TRF_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-struct trf_worker;
+struct trf_queue;
+struct trf_thread;
 
 /*
- * An I/O engine: how a worker thread moves frames between its queue fds and
- * the reflect mode.  A thread serves the queue of the worker it was started
- * for and, where the engine allows it (queues_per_thread), the queues
- * pinned to the same CPU after it (w->next_shared and on).
+ * An I/O engine: how a worker thread moves frames between its queues' fds
+ * and the reflect mode.  Every call but wake() comes from the thread itself.
  */
 struct trf_io_ops {
 	const char *name;
-	/* In the worker thread, after pinning: allocate, register, pick a read strategy. */
-	int (*setup)(struct trf_worker *w, struct trf_err *err);
+	/* After pinning: allocate, register, pick a read strategy for each of t's queues. */
+	int (*setup)(struct trf_thread *t, struct trf_err *err);
 	/*
 	 * Until the engine's stop flag or stop eventfd says stop; drains what is
-	 * in flight.  Returns w's own queue's error; a shared queue's failure
-	 * is recorded with trf_worker_failed() as it happens.
+	 * in flight.  A queue that fails is recorded with trf_queue_failed() as
+	 * it happens, and the others go on; returns 0, or -errno when the thread
+	 * itself could not go on (every queue has failed then).
 	 */
-	int (*run)(struct trf_worker *w, struct trf_err *err);
-	/* Accepts a half-set-up worker. */
-	void (*teardown)(struct trf_worker *w);
-	/* From the main thread: make a worker blocked in the kernel look at the stop flag. */
-	void (*wake)(struct trf_worker *w);
+	int (*run)(struct trf_thread *t);
+	/* Accepts a half-set-up thread. */
+	void (*teardown)(struct trf_thread *t);
+	/* From the main thread: make a thread blocked in the kernel look at the stop flag. */
+	void (*wake)(struct trf_thread *t);
 	/* How many queues of one CPU a thread may serve (NULL: one). */
 	unsigned int (*queues_per_thread)(const struct trf_config *cfg);
 };
@@ -43,35 +43,54 @@ extern const struct trf_io_ops trf_io_uring_ops;
 extern const struct trf_io_ops trf_io_sync_ops;
 
 /*
- * One queue's worker.  stats comes first and fills its own cache lines; the
- * rest is written during setup and then only read.
+ * One queue of the device: its fd, its counters, its mode state, what is in
+ * force on it and how it ended.  stats comes first and fills its own cache
+ * lines: the queue's thread is its only writer.  The rest is written during
+ * setup and then only read, except failed and err (under eng->lock).
  */
-struct trf_worker {
+struct trf_queue {
 	struct trf_queue_stats stats;
 	struct trf_engine *eng;
 	const struct trf_config *cfg;
-	unsigned int queue;
-	int cpu;
-	int node; /* NUMA node of cpu, -1 without NUMA */
+	struct trf_thread *thread; /* the worker thread that serves it */
+	unsigned int index; /* its number on the device */
 	int fd;
-	/*
-	 * Queues that share this queue's thread (the next one on), and whether
-	 * this queue is served by another queue's thread: then it has no
-	 * thread, no io state and no setup status of its own.
-	 */
-	struct trf_worker *next_shared;
-	bool shared;
 	/* The mode's context for this queue: the config's, with the queue's own state. */
 	struct trf_reflect_ctx reflect;
-	pthread_t thread;
-	bool thread_started;
-	void *io; /* the I/O engine's per-queue state */
-	/* What is in force on this queue, for trf_engine_queue_info(): written by its thread. */
-	struct trf_queue_info info;
-	int status; /* setup result */
-	bool failed; /* ended on an error after start, or detached (under eng->lock) */
+	struct trf_queue_info info; /* for trf_engine_queue_info(): written by its thread */
+	void *io; /* the I/O engine's state of this queue */
+	bool failed; /* ended on an error after start, or detached */
 	struct trf_err err;
 } __attribute__((aligned(TRF_CACHELINE)));
+
+/*
+ * One worker thread: pinned to a CPU, serving the queues pinned there (one
+ * with --io sync or --workers per-queue), with one ring for all of them.
+ * Threads are made once, by trf_group_queues(), before any starts.
+ */
+struct trf_thread {
+	struct trf_engine *eng;
+	const struct trf_config *cfg;
+	unsigned int index;
+	int cpu;
+	int node; /* NUMA node of cpu, -1 without NUMA */
+	unsigned int nq;
+	struct trf_queue **q; /* its queues, in queue order; waits are counted on q[0] */
+	pthread_t pthread;
+	bool started;
+	void *io; /* the I/O engine's state of this thread: its ring */
+	int status; /* setup result */
+	struct trf_err err; /* why setup failed */
+};
+
+/*
+ * Which thread serves each queue: queues pinned to the same CPU share one,
+ * up to room queues a thread (then the next queue on that CPU starts another).
+ * Threads are numbered in the order of their first queue.  Fills thread_of
+ * (nq entries) and returns the number of threads.
+ */
+unsigned int trf_group_queues(const int *cpus, unsigned int nq, unsigned int room,
+			      unsigned int *thread_of);
 
 struct trf_engine {
 	struct trf_config cfg;
@@ -84,18 +103,20 @@ struct trf_engine {
 	char steering[16]; /* in force: see struct trf_engine_info */
 	char steering_why[192];
 	int fds[TRF_MAX_QUEUES];
-	struct trf_worker *workers;
-	unsigned int nworkers; /* workers initialised */
-	unsigned int nthreads; /* threads created */
+	struct trf_queue *queues; /* cfg.queues of them, once started */
+	struct trf_thread *threads;
+	unsigned int nqueues; /* queues initialised */
+	unsigned int nthreads; /* threads made (trf_group_queues) */
+	unsigned int nstarted; /* threads created */
 	int stop; /* set once; read with acquire */
 	int stop_efd; /* readable once stop is asked: uring workers poll it */
 	int fail_efd; /* written by a worker that fails while running */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	unsigned int nsettled; /* workers done with setup, ok or not */
+	unsigned int nsettled; /* threads done with setup, ok or not */
 	int go; /* 0 wait, 1 run, -1 abort */
 	bool running;
-	unsigned int nfailed; /* workers with failed set */
+	unsigned int nfailed; /* queues with failed set */
 };
 
 static inline bool trf_engine_stopping(const struct trf_engine *eng)
@@ -134,14 +155,17 @@ int trf_rtnl_addr_add(unsigned int ifindex, const struct trf_addr *a);
 int trf_steer_attach(int queue_fd, struct trf_err *err);
 void trf_steer_detach(int queue_fd);
 
+/* Frees the queues and threads (threads.c), after the threads are joined. */
+void trf_engine_free_threads(struct trf_engine *eng);
+
 /* Add a reason to info->fallback ("; " between several). */
 void trf_info_fallback(struct trf_queue_info *info, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* The queue of w has ended on an error (already in w->err): tell the main thread. */
-void trf_worker_failed(struct trf_worker *w);
+/* The queue has ended on an error (already in q->err): tell the main thread. */
+void trf_queue_failed(struct trf_queue *q);
 
-/* --user (priv.c): in each worker after its setup, then once in the main thread. */
+/* --user (priv.c): in each worker thread after its setup, then once in the main thread. */
 int trf_priv_harden_thread(struct trf_err *err);
 int trf_priv_drop(const struct trf_config *cfg, struct trf_err *err);
 
@@ -149,7 +173,7 @@ int trf_priv_drop(const struct trf_config *cfg, struct trf_err *err);
  * A queue fd failed: fill err with why.  A device deleted under the worker
  * (ip link del) is said as such; anything else as "what: strerror".
  */
-int trf_queue_error(const struct trf_worker *w, int ret, const char *what, struct trf_err *err);
+int trf_queue_error(const struct trf_queue *q, int ret, const char *what, struct trf_err *err);
 
 /* NUMA-local memory (page aligned, zeroed); falls back to plain mmap without NUMA. */
 int trf_mem_node_of_cpu(int cpu);

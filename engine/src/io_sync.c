@@ -5,7 +5,8 @@
  * benchmark can report io_uring as a ratio against it in the same run.  It
  * shares the reflect code and the counters with the io_uring engine.  A
  * worker blocked in read() is woken for the stop by cfg->wake_signal (see
- * tapreflect.h, Signals).
+ * tapreflect.h, Signals).  A thread serves one queue (queues_per_thread is
+ * NULL): t->q[0].
  */
 #include <errno.h>
 #include <signal.h>
@@ -22,40 +23,46 @@ struct sync_queue {
 	uint32_t vnet_len; /* virtio-net header bytes per frame: not counted as bytes */
 };
 
-static int sync_setup(struct trf_worker *w, struct trf_err *err)
+static int sync_setup(struct trf_thread *t, struct trf_err *err)
 {
+	struct trf_queue *q = t->q[0];
 	struct sync_queue *sq = calloc(1, sizeof(*sq));
 
 	if (!sq)
 		return trf_errf(err, -ENOMEM, "out of memory");
-	w->io = sq;
-	sq->size = w->cfg->frame_size;
-	sq->vnet_len = w->cfg->reflect.vnet_hdr ? TRF_VNET_HDR_LEN : 0;
-	sq->buf = trf_mem_alloc(sq->size, w->node);
+	t->io = sq;
+	sq->size = t->cfg->frame_size;
+	sq->vnet_len = t->cfg->reflect.vnet_hdr ? TRF_VNET_HDR_LEN : 0;
+	sq->buf = trf_mem_alloc(sq->size, t->node);
 	if (!sq->buf)
 		return trf_errf(err, -ENOMEM, "cannot allocate a %zu B frame buffer", sq->size);
-	snprintf(w->info.read, sizeof(w->info.read), "blocking");
-	snprintf(w->info.wait, sizeof(w->info.wait), "blocking");
+	snprintf(q->info.read, sizeof(q->info.read), "blocking");
+	snprintf(q->info.wait, sizeof(q->info.wait), "blocking");
 	return 0;
 }
 
-static int sync_run(struct trf_worker *w, struct trf_err *err)
+static int sync_run(struct trf_thread *t)
 {
-	const struct trf_reflect_mode *mode = w->cfg->reflect_mode;
-	const struct trf_reflect_ctx *ctx = &w->reflect;
-	struct trf_queue_stats *st = &w->stats;
-	struct sync_queue *sq = w->io;
+	struct trf_queue *q = t->q[0];
+	const struct trf_reflect_mode *mode = q->cfg->reflect_mode;
+	const struct trf_reflect_ctx *ctx = &q->reflect;
+	struct trf_queue_stats *st = &q->stats;
+	struct sync_queue *sq = t->io;
 
-	while (!trf_engine_stopping(w->eng)) {
+	while (!trf_engine_stopping(q->eng)) {
 		struct trf_frame f;
 		ssize_t n;
 
 		TRF_STAT_ADD(st, waits, 1);
-		n = read(w->fd, sq->buf, sq->size);
+		n = read(q->fd, sq->buf, sq->size);
 		if (TRF_UNLIKELY(n <= 0)) {
 			if (n < 0 && (errno == EINTR || errno == EAGAIN))
 				continue;
-			return trf_queue_error(w, n < 0 ? -errno : -EIO, "reading the device", err);
+			int ret = trf_queue_error(q, n < 0 ? -errno : -EIO, "reading the device",
+						  &q->err);
+
+			trf_queue_failed(q);
+			return ret;
 		}
 		TRF_STAT_ADD(st, frames_read, 1);
 		TRF_STAT_ADD(st, bytes_read, (uint64_t)n - sq->vnet_len);
@@ -76,7 +83,7 @@ static int sync_run(struct trf_worker *w, struct trf_err *err)
 		}
 		do {
 			/* A frame already read is written even when a stop is pending. */
-			n = write(w->fd, f.data, f.len);
+			n = write(q->fd, f.data, f.len);
 		} while (n < 0 && errno == EINTR);
 		if (n == (ssize_t)f.len) {
 			TRF_STAT_ADD(st, frames_written, 1);
@@ -91,20 +98,20 @@ static int sync_run(struct trf_worker *w, struct trf_err *err)
 	return 0;
 }
 
-static void sync_teardown(struct trf_worker *w)
+static void sync_teardown(struct trf_thread *t)
 {
-	struct sync_queue *sq = w->io;
+	struct sync_queue *sq = t->io;
 
 	if (!sq)
 		return;
-	trf_mem_free(sq->buf, sq->size, w->node);
+	trf_mem_free(sq->buf, sq->size, t->node);
 	free(sq);
-	w->io = NULL;
+	t->io = NULL;
 }
 
-static void sync_wake(struct trf_worker *w)
+static void sync_wake(struct trf_thread *t)
 {
-	pthread_kill(w->thread, w->cfg->wake_signal);
+	pthread_kill(t->pthread, t->cfg->wake_signal);
 }
 
 const struct trf_io_ops trf_io_sync_ops = {

@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The io_uring engine's state, shared by the ring core (ring.c) and the read
- * strategies (read_multishot.c, read_fixed.c): a worker thread's ring, and
- * each queue it serves.
+ * The io_uring engine's state, shared by the ring core and the read
+ * strategies (read_multishot.c, read_fixed.c): a worker thread's ring
+ * (struct trf_uring_thread), and each queue it serves (struct
+ * trf_uring_queue).
  *
  * The ring core owns the ring, the registered frame memory, the writes and
  * the loop; a read strategy owns how frames get from a queue fd into that
- * memory, and where a buffer goes when the core hands it back.  The hot path
- * reads top to bottom in ring.c (loop, reap, reflect, write, recycle) and in
- * the one strategy file in use.
+ * memory, and where a buffer goes when the core hands it back.  The core is
+ * split by concern: ring_setup.c (the ring, its registrations, and what it
+ * says when the kernel refuses), ring_loop.c (the loop: reap, reflect,
+ * write, recycle, drain) and ring_wait.c (how the thread waits for work).
+ * The hot path reads top to bottom in ring_loop.c and in the one strategy
+ * file in use.
  *
- * Queues pinned to the same CPU share one worker and one ring (--workers
+ * Queues pinned to the same CPU share one thread and one ring (--workers
  * per-cpu): each queue has a slot in it, which is the index of its fd in the
  * fixed file table, of its memory in the fixed buffer table, and of its
  * buffer group, and is carried in the user_data of its requests.
@@ -28,9 +32,17 @@
 #define TRF_IORING_OP_READ_MULTISHOT 49
 
 /* user_data: the operation in the top byte, the queue's slot in bits 16..23, a buffer id below. */
-enum trf_uq_op { TRF_UQ_READ = 1, TRF_UQ_WRITE, TRF_UQ_STOP, TRF_UQ_CANCEL, TRF_UQ_POLL };
+enum trf_uq_op {
+	TRF_UQ_READ = 1, /* a strategy's read */
+	TRF_UQ_WRITE, /* a frame written back */
+	TRF_UQ_STOP, /* the poll of the engine's stop eventfd */
+	TRF_UQ_CANCEL, /* a cancel of another request */
+	TRF_UQ_POLL, /* a strategy's readiness poll */
+	TRF_UQ_NOP, /* the check that the ring's restrictions hold (ring_setup.c) */
+};
 
-static inline uint64_t trf_uq_ud_slot(enum trf_uq_op op, unsigned int slot, uint16_t bid)
+/* Encode: what a request's user_data says. */
+static inline uint64_t trf_uq_ud_make(enum trf_uq_op op, unsigned int slot, uint16_t bid)
 {
 	return (uint64_t)op << 56 | (uint64_t)(slot & 0xff) << 16 | bid;
 }
@@ -45,13 +57,14 @@ static inline uint16_t trf_uq_ud_bid(uint64_t ud)
 	return (uint16_t)ud;
 }
 
-static inline unsigned int trf_uq_ud_queue_slot(uint64_t ud)
+/* Decode: the queue's slot of a completion. */
+static inline unsigned int trf_uq_ud_slot(uint64_t ud)
 {
 	return (unsigned int)(ud >> 16) & 0xff;
 }
 
 struct trf_uring_queue;
-struct trf_uring_worker;
+struct trf_uring_thread;
 
 /*
  * A read strategy, one file each.  Calls come from the queue's worker
@@ -103,9 +116,9 @@ struct trf_uq_totals {
 };
 
 struct trf_uring_queue {
-	struct io_uring *ring; /* the worker's */
-	struct trf_uring_worker *uw;
-	struct trf_worker *w; /* the queue's own: its stats, its error */
+	struct io_uring *ring; /* the thread's */
+	struct trf_uring_thread *ut;
+	struct trf_queue *queue; /* the engine's: its stats, its error, its info */
 	unsigned int slot; /* fixed file, fixed buffer and buffer group index */
 	bool stopping;
 	/* Stopped on an error of its own (error): told, its reads cancelled. */
@@ -143,12 +156,15 @@ struct trf_uring_queue {
 	struct trf_uq_totals t;
 };
 
-/* A worker thread: one ring, and the queues it serves (those pinned to its CPU). */
-struct trf_uring_worker {
+/* A worker thread's ring, and the queues it serves (those pinned to its CPU). */
+struct trf_uring_thread {
 	struct io_uring ring;
+	struct trf_thread *thread;
 	bool ring_ready;
 	bool disabled; /* created disabled (IORING_SETUP_R_DISABLED): enabled after setup */
-	bool restricted; /* restrictions registered (see ring.c, restrict_ring) */
+	bool restricted; /* restrictions registered (ring_setup.c, restrict_ring) */
+	const char *flags_name; /* the setup flags the kernel took, for the summary */
+	const char *restricted_name; /* "on", "unsupported": checked once enabled */
 	bool stopping; /* the engine's stop came */
 	/* trf_uq_get_sqe() found no SQE even after a submit: every queue stops. */
 	int sq_error;
@@ -157,7 +173,7 @@ struct trf_uring_worker {
 	/*
 	 * --coalesce in force (the kernel has min_wait): its length, and the
 	 * mean gap between frames at the last wakeup that read any, which
-	 * decides whether coalescing pays (see ring.c, wait_for_work).
+	 * decides whether coalescing pays (see ring_wait.c).
 	 */
 	uint32_t coalesce_usec;
 	uint64_t gap_ns;
@@ -196,18 +212,70 @@ static inline void trf_uq_add_frame(struct trf_uring_queue *q, uint16_t bid, uin
 /* A request's user_data: the operation, this queue's slot, a buffer id. */
 static inline uint64_t trf_uq_ud(const struct trf_uring_queue *q, enum trf_uq_op op, uint16_t bid)
 {
-	return trf_uq_ud_slot(op, q->slot, bid);
+	return trf_uq_ud_make(op, q->slot, bid);
 }
 
 /*
- * An SQE.  The SQ is sized so that one is always free (see ring.c); should a
+ * An SQE.  The SQ is sized so that one is always free (ring_setup.c); should a
  * submit fail to make room, this returns NULL, records the worker's
  * sq_error, and the loop stops its queues with that error after the batch.
  * Every caller checks.
  */
-struct io_uring_sqe *trf_uq_get_sqe(struct trf_uring_queue *q);
+struct io_uring_sqe *trf_ut_get_sqe(struct trf_uring_thread *ut);
+
+static inline struct io_uring_sqe *trf_uq_get_sqe(struct trf_uring_queue *q)
+{
+	return trf_ut_get_sqe(q->ut);
+}
 
 /* A cancel for the request whose user_data is ud. */
 void trf_uq_cancel(struct trf_uring_queue *q, uint64_t ud);
+
+/* ---- between the core's files, and for the unit tests (tests/unit/test_ring.c) ---- */
+
+/* ring_setup.c: how many queues one thread's ring may serve (--workers). */
+unsigned int trf_ut_queues_per_thread(const struct trf_config *cfg);
+
+/* ring_loop.c: the loop, until stopped and drained. */
+int trf_ut_run(struct trf_thread *t);
+
+/* ring_loop.c: one completion, of any queue of the ring or the stop poll. */
+void trf_ut_complete(struct trf_uring_thread *ut, const struct io_uring_cqe *cqe);
+
+/*
+ * ring_loop.c: after a batch of completions, for every queue: reflect its
+ * frames and queue their writes, re-arm its reads, publish its counters, and
+ * fail it if a read failed.  Returns the frames read in the batch.
+ */
+uint64_t trf_ut_end_batch(struct trf_uring_thread *ut);
+
+/* ring_wait.c: how the thread waits, from the config and what the kernel has. */
+void trf_wait_setup(struct trf_uring_thread *ut, const struct trf_config *cfg);
+
+/* ring_wait.c: what the next wait asks of the kernel. */
+enum trf_wait_how {
+	TRF_WAIT_BUSY, /* submit and collect, never sleep */
+	TRF_WAIT_PLAIN, /* sleep until nr events are there */
+	TRF_WAIT_MIN, /* sleep until nr events, or min_wait passed and any is there */
+};
+
+struct trf_wait_plan {
+	enum trf_wait_how how;
+	unsigned int nr;
+};
+
+struct trf_wait_plan trf_wait_plan(const struct trf_uring_thread *ut);
+
+/* ring_wait.c: submit what is queued and wait as planned; returns what io_uring_enter did. */
+int trf_wait_for_work(struct trf_uring_thread *ut);
+
+/*
+ * ring_wait.c: after a wakeup that read `reads` frames, at now_ns: the gap
+ * for the next plan (called only while coalescing: the clock costs).
+ */
+void trf_wait_note(struct trf_uring_thread *ut, uint64_t reads, uint64_t now_ns);
+
+/* ring_wait.c: a wait ended without any event (ETIME): coalescing starts over. */
+void trf_wait_idle(struct trf_uring_thread *ut);
 
 #endif /* TRF_IO_URING_RING_H */
