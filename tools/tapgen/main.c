@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ready.h"
 #include "tapgen.h"
 
 static void on_signal(int sig)
@@ -83,12 +84,10 @@ int main(int argc, char **argv)
 		if (tapgen_run_trial(fd, &o, o.rate, o.duration, &seq, &t) == 0 || t.st.sent) {
 			tapgen_print_trial(json == stdout ? stderr : stdout, &o, &t);
 			if (json) {
-				fprintf(json,
-					"{\"type\":\"tapgen\",\"schema_version\":%d,\"version\":\"%"
-					"s\",",
-					TAPGEN_SCHEMA_VERSION, TRF_VERSION);
-				tapgen_json_trial(json, &o, &t);
-				fputs("}\n", json);
+				json_t *rec = tapgen_record("tapgen");
+
+				tapgen_json_trial(rec, &o, &t);
+				trf_json_write(json, rec);
 			}
 		}
 	} else {
@@ -118,16 +117,19 @@ int main(int argc, char **argv)
 			"%u steps, majority of %u trials of %.1f s per rate\n",
 			ndr, pdr, o.pdr_loss * 100, ceiling, o.steps, o.repeats, o.duration);
 		if (json) {
-			fprintf(
-			    json,
-			    "{\"type\":\"search\",\"schema_version\":%d,\"version\":\"%s\","
-			    "\"flows\":%u,\"payload\":%u,\"ndr_pps\":%.0f,"
-			    "\"pdr_pps\":%.0f,\"pdr_loss\":%.4f,\"ceiling_pps\":%.0f,\"steps\":%u,"
-			    "\"repeats\":%u,\"trial_s\":%.2f,\"trace\":",
-			    TAPGEN_SCHEMA_VERSION, TRF_VERSION, o.flows, o.payload, ndr, pdr,
-			    o.pdr_loss, ceiling, o.steps, o.repeats, o.duration);
-			tapgen_json_trace(json, &tr);
-			fputs("}\n", json);
+			json_t *rec = tapgen_record("search");
+
+			json_object_set_new(rec, "flows", json_integer(o.flows));
+			json_object_set_new(rec, "payload", json_integer(o.payload));
+			json_object_set_new(rec, "ndr_pps", trf_json_whole(ndr));
+			json_object_set_new(rec, "pdr_pps", trf_json_whole(pdr));
+			json_object_set_new(rec, "pdr_loss", trf_json_fixed(o.pdr_loss, 4));
+			json_object_set_new(rec, "ceiling_pps", trf_json_whole(ceiling));
+			json_object_set_new(rec, "steps", json_integer(o.steps));
+			json_object_set_new(rec, "repeats", json_integer(o.repeats));
+			json_object_set_new(rec, "trial_s", trf_json_fixed(o.duration, 2));
+			json_object_set_new(rec, "trace", tapgen_json_trace(&tr));
+			trf_json_write(json, rec);
 		}
 	}
 out:

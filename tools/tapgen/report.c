@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* tapgen's results: a trial as text and as JSON fields. */
+/* tapgen's results: a trial as text and as JSON fields; every record's common header. */
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include "ready.h"
@@ -32,13 +31,12 @@ void tapgen_print_trial(FILE *f, const struct gen_opts *o, const struct trial *t
  * ten per decade (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k us), nonzero ones
  * only, as [from_us, to_us, count]: a bin holds from <= rtt < to.
  */
-static void json_rtt_hist(FILE *f, const struct gen_stats *s)
+static json_t *json_rtt_hist(const struct gen_stats *s)
 {
 	static const unsigned int mant[] = { 10, 12, 15, 20, 25, 30, 40, 50, 60, 80 };
 	unsigned int from = 0, to, k = 1, scale = 1; /* after 10 us: 12, 15, ... */
-	bool first = true;
+	json_t *bins = json_array();
 
-	fputc('[', f);
 	while (from < RTT_BUCKETS) {
 		uint64_t n = 0;
 
@@ -52,90 +50,92 @@ static void json_rtt_hist(FILE *f, const struct gen_stats *s)
 		for (unsigned int i = from; i < to; i++)
 			n += s->rtt_hist[i];
 		if (n) {
-			fprintf(f, "%s[%u,%u,%" PRIu64 "]", first ? "" : ",", from, to, n);
-			first = false;
+			json_t *bin = json_array();
+
+			json_array_append_new(bin, json_integer(from));
+			json_array_append_new(bin, json_integer(to));
+			json_array_append_new(bin, trf_json_count(n));
+			json_array_append_new(bins, bin);
 		}
 		from = to;
 	}
-	fputc(']', f);
+	return bins;
 }
 
-void tapgen_json_trial(FILE *f, const struct gen_opts *o, const struct trial *t)
+void tapgen_json_trial(json_t *rec, const struct gen_opts *o, const struct trial *t)
 {
 	const struct gen_stats *s = &t->st;
+	json_t *rtt = json_object();
 
-	fprintf(
-	    f,
-	    "\"proto\":\"%s\",\"flows\":%u,\"payload\":%u,\"rate_target\":%.0f,\"duration_s\":%.3f,"
-	    "\"sent\":%" PRIu64 ",\"send_errors\":%" PRIu64 ",\"received\":%" PRIu64
-	    ",\"reflected\":%" PRIu64 ",\"lost\":%" PRIu64
-	    ",\"loss_ratio\":%.6f,\"duplicates\":%" PRIu64 ",\"reordered\":%" PRIu64
-	    ",\"foreign\":%" PRIu64 ",\"late\":%" PRIu64 ",\"corrupt\":%" PRIu64
-	    ",\"offered_pps\":%.0f,\"reflected_pps\":%.0f,"
-	    "\"rtt_us\":{\"min\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,"
-	    "\"max\":%.1f},\"rtt_hist_us\":",
-	    o->traffic->name, o->flows, o->payload, t->rate, t->elapsed, s->sent, s->send_errors,
-	    s->received, s->unique, s->sent - s->unique, tapgen_loss_ratio(t), s->duplicates,
-	    s->reordered, s->foreign, s->late, s->corrupt, (double)s->sent / t->elapsed,
-	    (double)s->unique / t->elapsed, (double)s->rtt_min_ns / 1e3,
-	    tapgen_rtt_percentile_us(s, 50), tapgen_rtt_percentile_us(s, 90),
-	    tapgen_rtt_percentile_us(s, 99), tapgen_rtt_percentile_us(s, 99.9),
-	    (double)s->rtt_max_ns / 1e3);
-	json_rtt_hist(f, s);
+	json_object_set_new(rec, "proto", json_string(o->traffic->name));
+	json_object_set_new(rec, "flows", json_integer(o->flows));
+	json_object_set_new(rec, "payload", json_integer(o->payload));
+	json_object_set_new(rec, "rate_target", trf_json_whole(t->rate));
+	json_object_set_new(rec, "duration_s", trf_json_fixed(t->elapsed, 3));
+	json_object_set_new(rec, "sent", trf_json_count(s->sent));
+	json_object_set_new(rec, "send_errors", trf_json_count(s->send_errors));
+	json_object_set_new(rec, "received", trf_json_count(s->received));
+	json_object_set_new(rec, "reflected", trf_json_count(s->unique));
+	json_object_set_new(rec, "lost", trf_json_count(s->sent - s->unique));
+	json_object_set_new(rec, "loss_ratio", trf_json_fixed(tapgen_loss_ratio(t), 6));
+	json_object_set_new(rec, "duplicates", trf_json_count(s->duplicates));
+	json_object_set_new(rec, "reordered", trf_json_count(s->reordered));
+	json_object_set_new(rec, "foreign", trf_json_count(s->foreign));
+	json_object_set_new(rec, "late", trf_json_count(s->late));
+	json_object_set_new(rec, "corrupt", trf_json_count(s->corrupt));
+	json_object_set_new(rec, "offered_pps", trf_json_whole((double)s->sent / t->elapsed));
+	json_object_set_new(rec, "reflected_pps", trf_json_whole((double)s->unique / t->elapsed));
+	json_object_set_new(rtt, "min", trf_json_fixed((double)s->rtt_min_ns / 1e3, 1));
+	json_object_set_new(rtt, "p50", trf_json_fixed(tapgen_rtt_percentile_us(s, 50), 1));
+	json_object_set_new(rtt, "p90", trf_json_fixed(tapgen_rtt_percentile_us(s, 90), 1));
+	json_object_set_new(rtt, "p99", trf_json_fixed(tapgen_rtt_percentile_us(s, 99), 1));
+	json_object_set_new(rtt, "p999", trf_json_fixed(tapgen_rtt_percentile_us(s, 99.9), 1));
+	json_object_set_new(rtt, "max", trf_json_fixed((double)s->rtt_max_ns / 1e3, 1));
+	json_object_set_new(rec, "rtt_us", rtt);
+	json_object_set_new(rec, "rtt_hist_us", json_rtt_hist(s));
 }
 
-/*
- * Does `rate` pass with loss <= allowed?  Up to --repeats trials, stopping as
- * soon as a majority agrees: one sporadic loss on a noisy VM does not fail a
- * rate, and one lucky trial does not pass it.
- */
+json_t *tapgen_record(const char *type)
+{
+	json_t *rec = json_object();
+
+	json_object_set_new(rec, "type", json_string(type));
+	json_object_set_new(rec, "schema_version", json_integer(TAPGEN_SCHEMA_VERSION));
+	json_object_set_new(rec, "version", json_string(TRF_VERSION));
+	return rec;
+}
 
 void tapgen_ready(const struct gen_opts *o)
 {
 	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&o->dst;
 	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&o->dst;
-	const char *proto = o->tcp ? "tcp" : o->traffic->name;
-	char dst[INET6_ADDRSTRLEN] = "?", *line = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&line, &len);
+	char dst[INET6_ADDRSTRLEN] = "?";
+	json_t *rec = tapgen_record("start");
 
-	if (!f) {
-		fprintf(stderr, "tapgen: --ready-fd %d: out of memory (going on)\n", o->ready_fd);
-		close(o->ready_fd);
-		return;
-	}
 	/* As a caller would write it back: the canonical form, not what was typed. */
 	if (o->dst.ss_family == AF_INET)
 		inet_ntop(AF_INET, &s4->sin_addr, dst, sizeof(dst));
 	else
 		inet_ntop(AF_INET6, &s6->sin6_addr, dst, sizeof(dst));
-	fprintf(f,
-		"{\"type\":\"start\",\"schema_version\":%d,\"version\":\"%s\",\"pid\":%ld,"
-		"\"proto\":\"%s\",\"dst\":\"%s\",\"flows\":%u,",
-		TAPGEN_SCHEMA_VERSION, TRF_VERSION, (long)getpid(), proto, dst, o->flows);
+	json_object_set_new(rec, "pid", json_integer(getpid()));
+	json_object_set_new(rec, "proto", json_string(o->tcp ? "tcp" : o->traffic->name));
+	json_object_set_new(rec, "dst", json_string(dst));
+	json_object_set_new(rec, "flows", json_integer(o->flows));
 	/* A flow is a destination port, or (ICMP) an echo id. */
 	if (o->tcp || o->traffic == &tapgen_udp)
-		fprintf(f, "\"port\":%u,", o->port);
+		json_object_set_new(rec, "port", json_integer(o->port));
 	else
-		fprintf(f, "\"icmp_id\":%u,", (unsigned int)o->icmp_id);
-	if (o->tcp)
-		fprintf(f, "\"bytes\":%" PRIu64 ",", o->tcp_bytes);
-	else
-		fprintf(f, "\"payload\":%u,\"rate_target\":%.0f,", o->payload, o->rate);
-	if (!o->tcp && o->traffic == &tapgen_udp)
-		fprintf(f, "\"gso\":%u,", o->gso);
-	fprintf(f, "\"duration_s\":%.3f,\"search\":%s,\"cpu\":", o->duration,
-		o->search ? "true" : "false");
-	if (o->cpu >= 0)
-		fprintf(f, "%d}\n", o->cpu);
-	else
-		fputs("null}\n", f);
-	if (fclose(f) != 0 || !line) {
-		fprintf(stderr, "tapgen: --ready-fd %d: out of memory (going on)\n", o->ready_fd);
-		free(line);
-		close(o->ready_fd);
-		return;
+		json_object_set_new(rec, "icmp_id", json_integer(o->icmp_id));
+	if (o->tcp) {
+		json_object_set_new(rec, "bytes", trf_json_count(o->tcp_bytes));
+	} else {
+		json_object_set_new(rec, "payload", json_integer(o->payload));
+		json_object_set_new(rec, "rate_target", trf_json_whole(o->rate));
 	}
-	trf_ready_send("tapgen", o->ready_fd, line, len);
-	free(line);
+	if (!o->tcp && o->traffic == &tapgen_udp)
+		json_object_set_new(rec, "gso", json_integer(o->gso));
+	json_object_set_new(rec, "duration_s", trf_json_fixed(o->duration, 3));
+	json_object_set_new(rec, "search", json_boolean(o->search));
+	json_object_set_new(rec, "cpu", o->cpu >= 0 ? json_integer(o->cpu) : json_null());
+	trf_ready_send_record("tapgen", o->ready_fd, rec);
 }

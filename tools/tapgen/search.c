@@ -6,8 +6,14 @@
  */
 #include <errno.h>
 
+#include "ready.h"
 #include "tapgen.h"
 
+/*
+ * Does `rate` pass with loss <= allowed?  Up to --repeats trials, stopping as
+ * soon as a majority agrees: one sporadic loss on a noisy VM does not fail a
+ * rate, and one lucky trial does not pass it.
+ */
 static int rate_passes(int fd, const struct gen_opts *o, struct search_trace *tr, double rate,
 		       double allowed, uint64_t *seq, struct trial *t, FILE *trace,
 		       const char *what, unsigned int step)
@@ -68,17 +74,21 @@ void tapgen_trace_add(struct search_trace *tr, const char *phase, unsigned int s
 	p->pass = pass;
 }
 
-void tapgen_json_trace(FILE *f, const struct search_trace *tr)
+json_t *tapgen_json_trace(const struct search_trace *tr)
 {
-	fputc('[', f);
+	json_t *trace = json_array();
+
 	for (unsigned int i = 0; i < tr->n; i++) {
 		const struct search_point *p = &tr->pt[i];
+		json_t *o = json_object();
 
-		fprintf(f,
-			"%s{\"phase\":\"%s\",\"step\":%u,\"rate_target\":%.0f,\"offered_pps\":%.0f,"
-			"\"loss_ratio\":%.6f,\"pass\":%s}",
-			i ? "," : "", p->phase, p->step, p->rate, p->offered, p->loss,
-			p->pass ? "true" : "false");
+		json_object_set_new(o, "phase", json_string(p->phase));
+		json_object_set_new(o, "step", json_integer(p->step));
+		json_object_set_new(o, "rate_target", trf_json_whole(p->rate));
+		json_object_set_new(o, "offered_pps", trf_json_whole(p->offered));
+		json_object_set_new(o, "loss_ratio", trf_json_fixed(p->loss, 6));
+		json_object_set_new(o, "pass", json_boolean(p->pass));
+		json_array_append_new(trace, o);
 	}
-	fputc(']', f);
+	return trace;
 }

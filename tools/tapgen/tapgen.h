@@ -8,6 +8,7 @@
 #ifndef TRF_TAPGEN_H
 #define TRF_TAPGEN_H
 
+#include <jansson.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -171,15 +172,21 @@ int tapgen_search_rate(int fd, const struct gen_opts *o, struct search_trace *tr
  */
 void tapgen_ready(const struct gen_opts *o);
 
-/* One trial as two lines of text, and as the fields of a JSON object (no braces). */
+/*
+ * A JSON record with the header every one of tapgen's records starts with:
+ * type, schema_version, version (written with trf_json_write(), ready.h).
+ */
+json_t *tapgen_record(const char *type);
+
+/* One trial as two lines of text, and as the fields of a JSON record (added to rec). */
 void tapgen_print_trial(FILE *f, const struct gen_opts *o, const struct trial *t);
-void tapgen_json_trial(FILE *f, const struct gen_opts *o, const struct trial *t);
+void tapgen_json_trial(json_t *rec, const struct gen_opts *o, const struct trial *t);
 
 /* Record one trial of a search in tr (ignored when full). */
 void tapgen_trace_add(struct search_trace *tr, const char *phase, unsigned int step,
 		      const struct trial *t, bool pass);
 
 /* The search's trials as a JSON array (for "trace"). */
-void tapgen_json_trace(FILE *f, const struct search_trace *tr);
+json_t *tapgen_json_trace(const struct search_trace *tr);
 
 #endif

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ready.h"
 #include "tapgen.h"
 
 #define PERIOD \
@@ -271,15 +272,21 @@ report:
 		" B, %.3f Gbit/s goodput, %" PRIu32 " retransmission(s)\n",
 		nflows, elapsed, sent, verified,
 		elapsed > 0 ? (double)verified * 8 / elapsed / 1e9 : 0.0, retrans);
-	if (json)
-		fprintf(json,
-			"{\"type\":\"tapgen\",\"schema_version\":%d,\"version\":\"%s\","
-			"\"proto\":\"tcp\",\"flows\":%u,\"duration_s\":%.3f,"
-			"\"bytes_sent\":%" PRIu64 ",\"bytes_verified\":%" PRIu64
-			",\"goodput_gbps\":%.4f,\"retransmissions\":%" PRIu32 ",\"ok\":%s}\n",
-			TAPGEN_SCHEMA_VERSION, TRF_VERSION, nflows, elapsed, sent, verified,
-			elapsed > 0 ? (double)verified * 8 / elapsed / 1e9 : 0.0, retrans,
-			ret == 0 ? "true" : "false");
+	if (json) {
+		json_t *rec = tapgen_record("tapgen");
+
+		json_object_set_new(rec, "proto", json_string("tcp"));
+		json_object_set_new(rec, "flows", json_integer(nflows));
+		json_object_set_new(rec, "duration_s", trf_json_fixed(elapsed, 3));
+		json_object_set_new(rec, "bytes_sent", trf_json_count(sent));
+		json_object_set_new(rec, "bytes_verified", trf_json_count(verified));
+		json_object_set_new(
+		    rec, "goodput_gbps",
+		    trf_json_fixed(elapsed > 0 ? (double)verified * 8 / elapsed / 1e9 : 0.0, 4));
+		json_object_set_new(rec, "retransmissions", json_integer(retrans));
+		json_object_set_new(rec, "ok", json_boolean(ret == 0));
+		trf_json_write(json, rec);
+	}
 close_flows:
 	for (unsigned int i = 0; i < nflows; i++)
 		if (flows[i].fd >= 0)
