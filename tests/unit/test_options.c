@@ -307,9 +307,9 @@ static void enum_options_take_names(void **state)
 /* What a whole command line sets, and the ranges refused once, by trf_config_validate(). */
 static void tapreflect_values(void **state)
 {
-	char prog[] = "tapreflect", mode[] = "--mode", tun[] = "tun", io[] = "--io", sync[] = "sync",
-	     poll[] = "--poll", busy[] = "busy", mtu[] = "--mtu", small[] = "67", ok[] = "9000",
-	     queues[] = "--queues", zero[] = "0", many[] = "257";
+	char prog[] = "tapreflect", mode[] = "--mode", tun[] = "tun", io[] = "--io",
+	     sync[] = "sync", poll[] = "--poll", busy[] = "busy", mtu[] = "--mtu", small[] = "67",
+	     ok[] = "9000", queues[] = "--queues", zero[] = "0", many[] = "257";
 	struct opts o;
 
 	(void)state;

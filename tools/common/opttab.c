@@ -356,16 +356,17 @@ void trf_opt_bash(const struct trf_opt_tool *tool, FILE *f)
 	for (char *c = func; *c; c++)
 		if (*c == '-')
 			*c = '_';
-	fprintf(f, "# SPDX-License-Identifier: MIT\n"
-		   "# bash completion for %s, made at build time from the option table it\n"
-		   "# parses with (trf-mangen --completion): it offers what %s accepts.\n"
-		   "\n"
-		   "%s()\n"
-		   "{\n"
-		   "\tlocal cur prev words cword split\n"
-		   "\t_init_completion -s || return\n"
-		   "\n"
-		   "\tcase $prev in\n",
+	fprintf(f,
+		"# SPDX-License-Identifier: MIT\n"
+		"# bash completion for %s, made at build time from the option table it\n"
+		"# parses with (trf-mangen --completion): it offers what %s accepts.\n"
+		"\n"
+		"%s()\n"
+		"{\n"
+		"\tlocal cur prev words cword split\n"
+		"\t_init_completion -s || return\n"
+		"\n"
+		"\tcase $prev in\n",
 		tool->prog, tool->prog, func);
 	for (const struct trf_opt *o = tool->opts; o->name; o++) {
 		if (!takes_value(o))
@@ -401,8 +402,9 @@ void trf_opt_bash(const struct trf_opt_tool *tool, FILE *f)
 		if (o->short_name)
 			fprintf(f, " -%c", o->short_name);
 	}
-	fprintf(f, "' -- \"$cur\"))\n"
-		   "} && complete -F %s %s\n",
+	fprintf(f,
+		"' -- \"$cur\"))\n"
+		"} && complete -F %s %s\n",
 		func, tool->prog);
 }
 

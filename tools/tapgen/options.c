@@ -337,10 +337,11 @@ int tapgen_parse_args(int argc, char **argv, struct gen_opts *o)
 	if (o->gso > 1 && (o->tcp || o->traffic != &tapgen_udp))
 		return trf_usage_error("--gso is for UDP datagrams: not with --tcp or --icmp");
 	if (o->gso > 1 && (size_t)o->gso * o->payload > MAX_PAYLOAD)
-		return trf_usage_error("--gso %u x --size %u is over %d bytes per send", o->gso, o->payload,
-			     MAX_PAYLOAD);
+		return trf_usage_error("--gso %u x --size %u is over %d bytes per send", o->gso,
+				       o->payload, MAX_PAYLOAD);
 	if (o->port + o->flows - 1 > 65535)
-		return trf_usage_error("--port %u with --flows %u goes beyond port 65535", o->port, o->flows);
+		return trf_usage_error("--port %u with --flows %u goes beyond port 65535", o->port,
+				       o->flows);
 	ret = set_dst(o, ctx.dst);
 	if (ret)
 		return ret;

@@ -63,7 +63,8 @@ static int opt_dev(void *ctx, const char *v)
 	struct opts *o = ctx;
 
 	if (!*v || strlen(v) >= IFNAMSIZ || strchr(v, '/'))
-		return trf_usage_error("bad --dev '%s': a device name of 1..%d characters", v, IFNAMSIZ - 1);
+		return trf_usage_error("bad --dev '%s': a device name of 1..%d characters", v,
+				       IFNAMSIZ - 1);
 	snprintf(o->cfg.dev, sizeof(o->cfg.dev), "%s", v);
 	return 0;
 }
@@ -128,9 +129,10 @@ static int opt_user(void *ctx, const char *v)
 		pw = getpwuid((uid_t)uid);
 	if (!pw)
 		return trf_usage_error("bad --user '%s': no such user%s%s", v, errno ? ": " : "",
-			     errno ? strerror(errno) : "");
+				       errno ? strerror(errno) : "");
 	if (pw->pw_uid == 0)
-		return trf_usage_error("--user %s: that is root; name an ordinary user (e.g. nobody)", v);
+		return trf_usage_error(
+		    "--user %s: that is root; name an ordinary user (e.g. nobody)", v);
 	o->cfg.run_as = true;
 	o->cfg.run_uid = pw->pw_uid;
 	o->cfg.run_gid = pw->pw_gid;
@@ -259,7 +261,8 @@ static int opt_iperf2_ports(void *ctx, const char *v)
 	o->iperf2_ports_given = true;
 	return 0;
 bad:
-	return trf_usage_error("bad --iperf2-ports '%s': a port or a range, e.g. 5001 or 5001-5004", v);
+	return trf_usage_error("bad --iperf2-ports '%s': a port or a range, e.g. 5001 or 5001-5004",
+			       v);
 }
 
 static int opt_stats(void *ctx, const char *v)
@@ -267,8 +270,9 @@ static int opt_stats(void *ctx, const char *v)
 	struct opts *o = ctx;
 
 	if (parse_seconds(v, &o->stats_interval) < 0)
-		return trf_usage_error("bad --stats '%s': seconds up to %.0f, e.g. 1 or 0.5 (0 = off)", v,
-			     MAX_SECONDS);
+		return trf_usage_error(
+		    "bad --stats '%s': seconds up to %.0f, e.g. 1 or 0.5 (0 = off)", v,
+		    MAX_SECONDS);
 	o->stats_given = true;
 	return 0;
 }
@@ -449,9 +453,10 @@ static int finish(struct opts *o)
 			cfg->queues = o->queues;
 		}
 	} else if (o->queues_given && o->queues != (unsigned int)o->ncpus) {
-		return trf_usage_error("--queues %u does not match the %d CPU(s) in --cpus: queue i "
-				       "runs on the i-th CPU of the list",
-				       o->queues, o->ncpus);
+		return trf_usage_error(
+		    "--queues %u does not match the %d CPU(s) in --cpus: queue i "
+		    "runs on the i-th CPU of the list",
+		    o->queues, o->ncpus);
 	} else {
 		cfg->queues = (unsigned int)o->ncpus;
 	}
