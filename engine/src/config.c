@@ -190,7 +190,7 @@ int trf_config_validate(const struct trf_config *cfg, struct trf_err *err)
 	cpu_set_t allowed;
 
 	if (cfg->queues < 1 || cfg->queues > TRF_MAX_QUEUES)
-		return trf_errf(err, -EINVAL, "bad --queues %u: expected 1..%d", cfg->queues,
+		return trf_errf(err, -EINVAL, "bad --queues '%u': expected 1..%d", cfg->queues,
 				TRF_MAX_QUEUES);
 	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
 		return trf_errf(err, -errno, "cannot read the CPU affinity: %s", strerror(errno));
@@ -205,10 +205,10 @@ int trf_config_validate(const struct trf_config *cfg, struct trf_err *err)
 	}
 	if (cfg->buffers < 2 || cfg->buffers > TRF_MAX_BUFFERS ||
 	    (cfg->buffers & (cfg->buffers - 1)))
-		return trf_errf(err, -EINVAL, "bad --buffers %u: expected a power of two in 2..%d",
+		return trf_errf(err, -EINVAL, "bad --buffers '%u': a power of two in 2..%d",
 				cfg->buffers, TRF_MAX_BUFFERS);
 	if (cfg->frame_size < 128 || cfg->frame_size > TRF_MAX_FRAME_SIZE)
-		return trf_errf(err, -EINVAL, "bad --frame-size %u: expected 128..%d bytes",
+		return trf_errf(err, -EINVAL, "bad --frame-size '%u': expected 128..%d bytes",
 				cfg->frame_size, TRF_MAX_FRAME_SIZE);
 	if (cfg->offload == TRF_OFFLOAD_ON && cfg->frame_size_set &&
 	    cfg->frame_size < TRF_VNET_FRAME_SIZE)
@@ -223,14 +223,14 @@ int trf_config_validate(const struct trf_config *cfg, struct trf_err *err)
 		    "can register");
 	/* A round never takes more buffers than are free, so any count runs with any --buffers. */
 	if (cfg->fixed_reads < 1 || cfg->fixed_reads > TRF_MAX_FIXED_READS)
-		return trf_errf(err, -EINVAL, "bad --fixed-reads %u: expected 1..%d",
+		return trf_errf(err, -EINVAL, "bad --fixed-reads '%u': expected 1..%d",
 				cfg->fixed_reads, TRF_MAX_FIXED_READS);
 	if (!(cfg->reflect_mode->links & cfg->link))
 		return trf_errf(err, -EINVAL, "reflect mode '%s' does not work in %s mode",
 				cfg->reflect_mode->name, trf_link_name(cfg->link));
 	if (cfg->coalesce_usec > TRF_MAX_COALESCE_USEC)
 		return trf_errf(err, -EINVAL,
-				"bad --coalesce %u: expected 0..%d microseconds (0 = off)",
+				"bad --coalesce '%u': expected 0..%d microseconds (0 = off)",
 				cfg->coalesce_usec, TRF_MAX_COALESCE_USEC);
 	if (cfg->io == TRF_IO_SYNC && (cfg->coalesce_usec || cfg->busy_poll))
 		return trf_errf(err, -EINVAL,
@@ -240,7 +240,7 @@ int trf_config_validate(const struct trf_config *cfg, struct trf_err *err)
 		return trf_errf(err, -EINVAL,
 				"--coalesce waits and --poll busy never waits: choose one");
 	if (cfg->mtu && (cfg->mtu < 68 || cfg->mtu > 65535))
-		return trf_errf(err, -EINVAL, "bad --mtu %u: expected 68..65535 bytes", cfg->mtu);
+		return trf_errf(err, -EINVAL, "bad --mtu '%u': expected 68..65535 bytes", cfg->mtu);
 	return 0;
 }
 
