@@ -27,7 +27,7 @@ in_unshared '
 	# Not a child of the test script, so out of reach of its cleanup: stopped here on every exit.
 	trap "kill -TERM $pid 2>/dev/null || true" EXIT
 	read -r -t 10 line <"$D/u1.ready" || { echo "tapreflect on trfu1: no start record (status $?)" >&2; exit 1; }
-	[[ $line == *"\"device\":\"trfu1\""*"\"dev_persistent\":true"* ]] || { echo "start record: $line" >&2; exit 1; }
+	[[ $line == *"\"dev\":\"trfu1\",\"dev_persistent\":true"* ]] || { echo "start record: $line" >&2; exit 1; }
 	ping -c 3 -i 0.2 -W 2 198.18.0.2 >"$D/u1.ping"
 	kill -TERM $pid; wait $pid
 	ip link show trfu1 >/dev/null && echo kept >"$D/u1.kept"
