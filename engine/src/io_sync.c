@@ -74,11 +74,11 @@ static int sync_run(struct trf_thread *t)
 
 		f = (struct trf_frame){ .data = sq->buf, .len = (uint32_t)n };
 		mode->burst(ctx, &f, 1);
-		if (f.drop != TRF_DROP_NONE) {
-			if (f.drop == TRF_CONSUMED)
+		if (f.verdict != TRF_DROP_NONE) {
+			if (f.verdict == TRF_CONSUMED)
 				TRF_STAT_ADD(st, frames_consumed, 1);
 			else
-				TRF_STAT_ADD(st, drops[f.drop], 1);
+				TRF_STAT_ADD(st, drops[f.verdict], 1);
 			continue;
 		}
 		do {

@@ -421,10 +421,11 @@ static void iperf2_burst(const struct trf_reflect_ctx *ctx, struct trf_frame *fr
 	for (unsigned int i = 0; i < count; i++) {
 		struct trf_frame *f = &frames[i];
 
-		f->drop = (uint16_t)(ctx->vnet_hdr ? trf_respond_vnet_frame_with(
-							 ctx, f->data, f->len, &f->len, iperf2_udp)
-						   : trf_respond_frame_with(ctx, f->data, f->len,
-									    &f->len, iperf2_udp));
+		f->verdict =
+		    (uint16_t)(ctx->vnet_hdr ? trf_respond_vnet_frame_with(ctx, f->data, f->len,
+									   &f->len, iperf2_udp)
+					     : trf_respond_frame_with(ctx, f->data, f->len, &f->len,
+								      iperf2_udp));
 	}
 }
 

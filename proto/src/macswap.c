@@ -51,14 +51,15 @@ static void macswap_burst(const struct trf_reflect_ctx *ctx, struct trf_frame *f
 		for (unsigned int i = 0; i < count; i++) {
 			struct trf_frame *f = &frames[i];
 
-			f->drop = (uint16_t)trf_macswap_vnet_frame(ctx, f->data, f->len, &f->len);
+			f->verdict =
+			    (uint16_t)trf_macswap_vnet_frame(ctx, f->data, f->len, &f->len);
 		}
 		return;
 	}
 	for (unsigned int i = 0; i < count; i++) {
 		struct trf_frame *f = &frames[i];
 
-		f->drop = (uint16_t)trf_macswap_frame(ctx, f->data, f->len, &f->len);
+		f->verdict = (uint16_t)trf_macswap_frame(ctx, f->data, f->len, &f->len);
 	}
 }
 

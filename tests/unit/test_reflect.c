@@ -414,9 +414,9 @@ static void test_burst_sets_every_verdict(void **state)
 	assert_null(trf_reflect_mode_find("nope"));
 	b[0] = 0x45;
 	m->burst(&tun_ctx, frames, 3);
-	assert_int_equal(frames[0].drop, TRF_DROP_NONE);
-	assert_int_equal(frames[1].drop, TRF_DROP_RUNT);
-	assert_int_equal(frames[2].drop, TRF_DROP_ICMP_NOT_ECHO);
+	assert_int_equal(frames[0].verdict, TRF_DROP_NONE);
+	assert_int_equal(frames[1].verdict, TRF_DROP_RUNT);
+	assert_int_equal(frames[2].verdict, TRF_DROP_ICMP_NOT_ECHO);
 	assert_int_equal(frames[0].cookie, 7);
 	assert_int_equal(frames[2].cookie, 9);
 	assert_string_equal(trf_drop_name(TRF_DROP_TRUNCATED), "truncated");

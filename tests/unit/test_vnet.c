@@ -353,10 +353,10 @@ static void test_burst_with_headers(void **state)
 	frames[0] = (struct trf_frame){ .data = buf, .len = (uint32_t)(H + len), .cookie = 1 };
 	frames[1] = (struct trf_frame){ .data = buf, .len = 5, .cookie = 2 };
 	trf_reflect_mode_find("respond")->burst(&tap, frames, 1);
-	assert_int_equal(frames[0].drop, TRF_DROP_NONE);
+	assert_int_equal(frames[0].verdict, TRF_DROP_NONE);
 	assert_int_equal(frames[0].len, H + len);
 	trf_reflect_mode_find("respond")->burst(&tap, &frames[1], 1);
-	assert_int_equal(frames[1].drop, TRF_DROP_RUNT);
+	assert_int_equal(frames[1].verdict, TRF_DROP_RUNT);
 	assert_string_equal(trf_drop_name(TRF_DROP_BAD_VNET_HDR), "bad_vnet_hdr");
 }
 

@@ -71,11 +71,11 @@ static void reflect_batch(struct trf_uring_queue *q)
 		uint16_t bid = (uint16_t)f->cookie;
 		struct io_uring_sqe *sqe;
 
-		if (f->drop != TRF_DROP_NONE) {
-			if (f->drop == TRF_CONSUMED)
+		if (f->verdict != TRF_DROP_NONE) {
+			if (f->verdict == TRF_CONSUMED)
 				q->t.consumed++; /* published once per batch, with the reads */
 			else
-				TRF_STAT_ADD(st, drops[f->drop], 1);
+				TRF_STAT_ADD(st, drops[f->verdict], 1);
 			q->rs->recycle(q, bid);
 			continue;
 		}

@@ -103,14 +103,15 @@ struct trf_reflect_ctx {
 
 /*
  * One frame of a burst.  data/len describe the bytes read; the mode updates
- * len and sets drop.  cookie belongs to the caller (a buffer id, say) and is
- * never touched by a mode.
+ * len and sets the verdict: TRF_DROP_NONE (write it back), TRF_CONSUMED
+ * (taken in, not a drop), or the reason it is dropped.  cookie belongs to
+ * the caller (a buffer id, say) and is never touched by a mode.
  */
 struct trf_frame {
 	uint8_t *data;
 	uint32_t len;
 	uint32_t cookie;
-	uint16_t drop; /* enum trf_drop */
+	uint16_t verdict; /* enum trf_drop */
 };
 
 typedef void (*trf_reflect_burst_fn)(const struct trf_reflect_ctx *ctx, struct trf_frame *frames,
