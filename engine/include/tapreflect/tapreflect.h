@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tapreflect engine: a multi-queue TAP/TUN device, one pinned worker thread
- * per queue, each with its own I/O engine, turning every frame around.
+ * tapreflect engine: a multi-queue TAP/TUN device whose queues are served by
+ * worker threads pinned to their CPUs (with io_uring, the queues of one CPU
+ * share one thread and one ring: --workers), turning every frame around.
  *
  * Errors: functions return 0 (or a count) on success and -errno on failure;
  * those that take a struct trf_err also leave one line there that says what
@@ -224,16 +225,17 @@ struct trf_engine;
 int trf_engine_create(const struct trf_config *cfg, struct trf_engine **out, struct trf_err *err);
 
 /*
- * Start the pinned workers (one per queue; with io_uring, queues of one CPU
- * share one: --workers); returns once all are ready or one failed.
+ * Start the pinned worker threads (with io_uring, one per CPU of the
+ * queues, or one per queue with --workers per-queue; with --io sync one per
+ * queue); returns once all are ready or one failed.
  */
 int trf_engine_start(struct trf_engine *eng, struct trf_err *err);
 
 /*
- * Queues end on their own: a worker whose fd fails stops with an error, and
+ * Queues end on their own: a queue whose fd fails stops with an error, and
  * a queue detached from the device under us (TUNSETQUEUE by another holder
  * of the fd) gets no more frames.  Either ends that queue only; the others
- * go on.  The failure fd becomes readable when a worker failed; then
+ * go on.  The failure fd becomes readable when a queue failed; then
  * trf_engine_check_queues() (also worth calling now and then, to find
  * detached queues, which nothing wakes) returns how many queues have ended,
  * and trf_engine_queue_failed() says which and why.
@@ -245,7 +247,7 @@ bool trf_engine_queue_failed(struct trf_engine *eng, unsigned int q, struct trf_
 /* Whether the device is still there (a deleted device ends every queue). */
 bool trf_engine_device_present(const struct trf_engine *eng);
 
-/* Ask every worker to finish what is in flight and stop; joins them. */
+/* Ask every worker thread to finish what is in flight and stop; joins them. */
 void trf_engine_stop(struct trf_engine *eng);
 
 /* Accepts a half-built engine; stops it first if it runs. */
