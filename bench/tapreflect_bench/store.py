@@ -30,6 +30,7 @@ import math
 import os
 import re
 import sqlite3
+import time
 import urllib.parse
 from typing import IO, Any, Iterable, Iterator, NamedTuple, Optional, Sequence
 
@@ -658,13 +659,33 @@ def _open_sqlite(path: str, create: bool) -> Store:
             # Read first: a file that is not a database fails here, before anything is written to it.
             store._tables()
             conn.execute("PRAGMA foreign_keys = ON")
-            if writable and conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
+            if writable:
+                _use_wal(conn)
         store._migrate()
     except BaseException:
         store.close()
         raise
     return store
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch a new database to WAL, as other writers may be doing at the same moment.
+
+    The switch needs the database to itself, and SQLite refuses it at once
+    ("database is locked"), without waiting its busy timeout, when another
+    connection is in the middle of its own switch or first migration: so ask
+    again, for as long as a write would wait.
+    """
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchall()[0][0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL").fetchall()
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _open_read_only(path: str) -> sqlite3.Connection:
