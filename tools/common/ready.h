@@ -3,10 +3,7 @@
  * --ready-fd N: a tool tells whoever started it that it is ready with one
  * JSON line on a descriptor that caller opened for it, then closes it.  A
  * caller waits on that data (or on EOF: the tool died first) instead of
- * polling for a message meant for people.  And what every JSON record of
- * the tools is made with: jansson values (keys stay in the order they are
- * set, strings are escaped by the library), numbers rounded as the records
- * document them, one compact line per record.
+ * polling for a message meant for people.
  *
  * Kept in a header, as static inline functions: each tool uses it where it
  * parses its options and where it reports, and the unit tests link no more
@@ -17,14 +14,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <limits.h>
-#include <math.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "json.h"
 
 /*
  * The value of --ready-fd: a descriptor number of 3 or more (0, 1 and 2 carry
@@ -62,102 +58,6 @@ static inline int trf_ready_fd_parse(const char *v, int *fd, char *msg, size_t m
 	}
 	*fd = (int)n;
 	return 0;
-}
-
-/*
- * Compact, and reals in at most 15 significant digits: a value rounded to
- * its documented decimals (trf_json_fixed) prints as that decimal (0.2, not
- * 0.20000000000000001).
- */
-#define TRF_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
-
-/*
- * A string value.  A device or user name may hold any byte but NUL, and
- * jansson takes UTF-8 only: a name that is not is written with '?' for
- * each byte of 0x80 and above.
- */
-static inline json_t *trf_json_text(const char *s)
-{
-	json_t *v = json_string(s);
-	char *ascii;
-
-	if (v || !s)
-		return v;
-	ascii = strdup(s);
-	if (!ascii)
-		return NULL;
-	for (char *p = ascii; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	v = json_string(ascii);
-	free(ascii);
-	return v;
-}
-
-/* v rounded to `decimals` places, as "%.Nf" would print it; null where v is not finite. */
-static inline json_t *trf_json_fixed(double v, unsigned int decimals)
-{
-	double scale = 1;
-
-	if (!isfinite(v))
-		return json_null();
-	for (unsigned int i = 0; i < decimals; i++)
-		scale *= 10;
-	return json_real(round(v * scale) / scale);
-}
-
-/* A rate or target that is documented as a whole number ("%.0f"): an integer. */
-static inline json_t *trf_json_whole(double v)
-{
-	if (!isfinite(v) || fabs(v) >= 9e18)
-		return json_null();
-	return json_integer((json_int_t)llround(v));
-}
-
-static inline json_t *trf_json_count(uint64_t n)
-{
-	return json_integer(n > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)n);
-}
-
-/*
- * The record as one line, "\n" included, in memory that the caller frees;
- * NULL when out of memory (a value that could not be made leaves the
- * record without its key, which the schemas then refuse).
- */
-static inline char *trf_json_line(const json_t *rec, size_t *len)
-{
-	size_t n = rec ? json_dumpb(rec, NULL, 0, TRF_JSON_FLAGS) : 0;
-	char *line;
-
-	if (!n)
-		return NULL;
-	line = malloc(n + 1);
-	if (!line)
-		return NULL;
-	if (json_dumpb(rec, line, n, TRF_JSON_FLAGS) != n) {
-		free(line);
-		return NULL;
-	}
-	line[n] = '\n';
-	*len = n + 1;
-	return line;
-}
-
-/*
- * Write rec as one line to f and flush, and drop the caller's reference.
- * Returns 0, or -1 when it could not be made or written.
- */
-static inline int trf_json_write(FILE *f, json_t *rec)
-{
-	size_t len = 0;
-	char *line = trf_json_line(rec, &len);
-	int ret = -1;
-
-	if (line && fwrite(line, 1, len, f) == len && fflush(f) == 0)
-		ret = 0;
-	free(line);
-	json_decref(rec);
-	return ret;
 }
 
 /*

@@ -389,6 +389,17 @@ void report_interval(struct report *r)
 	trf_json_write(r->json, rec);
 }
 
+/* The frame and byte totals of a queue, or of them all: read = written + consumed + dropped. */
+static void json_totals(json_t *o, const struct trf_queue_stats *s)
+{
+	json_object_set_new(o, "frames_read", trf_json_count(s->frames_read));
+	json_object_set_new(o, "bytes_read", trf_json_count(s->bytes_read));
+	json_object_set_new(o, "frames_written", trf_json_count(s->frames_written));
+	json_object_set_new(o, "bytes_written", trf_json_count(s->bytes_written));
+	json_object_set_new(o, "frames_consumed", trf_json_count(s->frames_consumed));
+	json_object_set_new(o, "frames_dropped", trf_json_count(trf_stats_dropped(s)));
+}
+
 /* Queue q's summary entry: what was in force on it, then its totals. */
 static json_t *json_queue_totals(const struct report *r, unsigned int q,
 				 const struct trf_queue_stats *s)
@@ -396,12 +407,7 @@ static json_t *json_queue_totals(const struct report *r, unsigned int q,
 	json_t *o = json_queue_in_force(r->eng, q);
 
 	json_object_set_new(o, "ended_early", json_boolean(r->failed_said && r->failed_said[q]));
-	json_object_set_new(o, "frames_read", trf_json_count(s->frames_read));
-	json_object_set_new(o, "bytes_read", trf_json_count(s->bytes_read));
-	json_object_set_new(o, "frames_written", trf_json_count(s->frames_written));
-	json_object_set_new(o, "bytes_written", trf_json_count(s->bytes_written));
-	json_object_set_new(o, "frames_consumed", trf_json_count(s->frames_consumed));
-	json_object_set_new(o, "frames_dropped", trf_json_count(trf_stats_dropped(s)));
+	json_totals(o, s);
 	json_object_set_new(o, "read_rearms", trf_json_count(s->read_rearms));
 	json_object_set_new(o, "waits", trf_json_count(s->waits));
 	json_object_set_new(o, "drops", json_drops(s, NULL));
@@ -424,12 +430,7 @@ static void json_summary(const struct report *r, uint64_t kernel_drops, bool exa
 	json_object_set_new(
 	    rec, "frames_per_wakeup",
 	    trf_json_fixed(t->waits ? (double)t->frames_read / (double)t->waits : 0.0, 2));
-	json_object_set_new(rec, "frames_read", trf_json_count(t->frames_read));
-	json_object_set_new(rec, "bytes_read", trf_json_count(t->bytes_read));
-	json_object_set_new(rec, "frames_written", trf_json_count(t->frames_written));
-	json_object_set_new(rec, "bytes_written", trf_json_count(t->bytes_written));
-	json_object_set_new(rec, "frames_consumed", trf_json_count(t->frames_consumed));
-	json_object_set_new(rec, "frames_dropped", trf_json_count(trf_stats_dropped(t)));
+	json_totals(rec, t);
 	json_object_set_new(rec, "kernel_tx_dropped", trf_json_count(kernel_drops));
 	json_object_set_new(rec, "accounting_exact", json_boolean(exact));
 	json_object_set_new(rec, "exit_code", json_integer(exit_code));
