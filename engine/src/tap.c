@@ -24,9 +24,15 @@ static bool dev_exists(const char *name)
 	return if_nametoindex(name) != 0;
 }
 
+/* What a device's IFF_TUN/IFF_TAP flag says it is. */
+static enum trf_link link_of(long flags)
+{
+	return (flags & IFF_TAP) ? TRF_LINK_TAP : TRF_LINK_TUN;
+}
+
 static void describe_flags(long flags, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s%s%s%s", (flags & IFF_TAP) ? "tap" : "tun",
+	snprintf(buf, len, "%s%s%s%s", trf_link_name(link_of(flags)),
 		 (flags & IFF_MULTI_QUEUE) ? " multi_queue" : " single-queue",
 		 (flags & IFF_NO_PI) ? " no_pi" : "", (flags & IFF_VNET_HDR) ? " vnet_hdr" : "");
 }
@@ -34,7 +40,7 @@ static void describe_flags(long flags, char *buf, size_t len)
 /* TUNSETIFF said EINVAL/EBUSY: say what the existing device is and what to do. */
 static int explain_existing(const char *name, enum trf_link link, int ret, struct trf_err *err)
 {
-	const char *want = link == TRF_LINK_TAP ? "tap" : "tun";
+	const char *want = trf_link_name(link);
 	struct trf_link_state st;
 	char have[64];
 	long flags;
@@ -56,7 +62,7 @@ static int explain_existing(const char *name, enum trf_link link, int ret, struc
 			"cannot attach to %s: it exists as a %s device but tapreflect needs %s "
 			"multi_queue — delete it (ip link del %s), recreate it with "
 			"`ip tuntap add dev %s mode %s multi_queue`, or pass --mode %s%s",
-			name, have, want, name, name, want, (flags & IFF_TAP) ? "tap" : "tun",
+			name, have, want, name, name, want, trf_link_name(link_of(flags)),
 			(flags & IFF_MULTI_QUEUE) ? "" : " after recreating it as multi_queue");
 }
 
@@ -97,7 +103,7 @@ static int open_queue(char *name, enum trf_link link, bool vnet_hdr, bool first,
 			    "(CAP_NET_ADMIN), or create a persistent device you own first: "
 			    "ip tuntap add dev %s mode %s multi_queue user $USER",
 			    dev_exists(name) ? "attach to" : "create", name, name,
-			    link == TRF_LINK_TAP ? "tap" : "tun");
+			    trf_link_name(link));
 		if (ret == -EINVAL || ret == -EBUSY)
 			return explain_existing(name, link, ret, err);
 		return trf_errf(err, ret, "cannot %s queue of %s: %s",
@@ -117,7 +123,7 @@ static int open_queue(char *name, enum trf_link link, bool vnet_hdr, bool first,
 static int vnet_for_existing(const char *name, enum trf_link link, enum trf_offload offload,
 			     bool *vnet_hdr, struct trf_err *err)
 {
-	const char *mode = link == TRF_LINK_TAP ? "tap" : "tun";
+	const char *mode = trf_link_name(link);
 	struct trf_link_state st;
 	bool has;
 
