@@ -89,7 +89,7 @@ static int sync_run(struct trf_thread *t)
 			TRF_STAT_ADD(st, frames_written, 1);
 			TRF_STAT_ADD(st, bytes_written, (uint64_t)n - sq->vnet_len);
 		} else if (n < 0 && errno == EIO) {
-			/* tun refuses every write while its link is down: see ring.c. */
+			/* tun refuses every write while its link is down: see ring_loop.c, on_write(). */
 			TRF_STAT_ADD(st, drops[TRF_IO_DROP_LINK_DOWN], 1);
 		} else {
 			TRF_STAT_ADD(st, drops[TRF_IO_DROP_WRITE_ERROR], 1);
