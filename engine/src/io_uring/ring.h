@@ -221,7 +221,15 @@ static inline uint64_t trf_uq_ud(const struct trf_uring_queue *q, enum trf_uq_op
  * sq_error, and the loop stops its queues with that error after the batch.
  * Every caller checks.
  */
-struct io_uring_sqe *trf_ut_get_sqe(struct trf_uring_thread *ut);
+struct io_uring_sqe *trf_ut_sqe_after_submit(struct trf_uring_thread *ut);
+
+static inline struct io_uring_sqe *trf_ut_get_sqe(struct trf_uring_thread *ut)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ut->ring);
+
+	/* The SQ holds a write for every buffer, so the slow path is only a safety net. */
+	return TRF_LIKELY(sqe) ? sqe : trf_ut_sqe_after_submit(ut);
+}
 
 static inline struct io_uring_sqe *trf_uq_get_sqe(struct trf_uring_queue *q)
 {

@@ -34,6 +34,27 @@
 #define DRAIN_WAIT_MS 100
 #define DRAIN_TRIES 20
 
+/* The SQ was full: submit to make room, once; ring.h's trf_ut_get_sqe() is the fast path. */
+struct io_uring_sqe *trf_ut_sqe_after_submit(struct trf_uring_thread *ut)
+{
+	int ret = io_uring_submit(&ut->ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ut->ring);
+
+	if (!sqe && !ut->sq_error)
+		ut->sq_error = ret < 0 ? ret : -EBUSY;
+	return sqe;
+}
+
+void trf_uq_cancel(struct trf_uring_queue *q, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = trf_uq_get_sqe(q);
+
+	if (TRF_UNLIKELY(!sqe))
+		return; /* the thread's sq_error ends its queues */
+	io_uring_prep_cancel64(sqe, ud, 0);
+	io_uring_sqe_set_data64(sqe, trf_uq_ud(q, TRF_UQ_CANCEL, 0));
+}
+
 /* Stop asked, or the queue failed: cancel its reads; what was already read is still written. */
 static void begin_stop(struct trf_uring_queue *q)
 {
@@ -145,7 +166,9 @@ static void fail_queue(struct trf_uring_queue *q)
 	trf_queue_failed(q->queue);
 }
 
-void trf_ut_complete(struct trf_uring_thread *ut, const struct io_uring_cqe *cqe)
+/* One completion; always inlined into the reap loop (trf_ut_complete is for the tests). */
+static inline __attribute__((always_inline)) void complete_one(struct trf_uring_thread *ut,
+							       const struct io_uring_cqe *cqe)
 {
 	enum trf_uq_op op = trf_uq_ud_op(cqe->user_data);
 	unsigned int slot = trf_uq_ud_slot(cqe->user_data);
@@ -177,6 +200,11 @@ void trf_ut_complete(struct trf_uring_thread *ut, const struct io_uring_cqe *cqe
 	}
 	if (TRF_UNLIKELY(r < 0) && q->error == 0)
 		q->error = r;
+}
+
+void trf_ut_complete(struct trf_uring_thread *ut, const struct io_uring_cqe *cqe)
+{
+	complete_one(ut, cqe);
 }
 
 uint64_t trf_ut_end_batch(struct trf_uring_thread *ut)
@@ -219,7 +247,7 @@ static void reap_and_reflect(struct trf_uring_thread *ut)
 
 	while ((n = io_uring_peek_batch_cqe(&ut->ring, cqes, CQE_BATCH)) > 0) {
 		for (unsigned int i = 0; i < n; i++)
-			trf_ut_complete(ut, cqes[i]);
+			complete_one(ut, cqes[i]);
 		/*
 		 * The whole batch is marked seen at once.  The frames keep their
 		 * buffers: those belong to us until their writes complete.

@@ -25,31 +25,6 @@
 #define IORING_SETUP_DEFER_TASKRUN (1U << 13)
 #endif
 
-struct io_uring_sqe *trf_ut_get_sqe(struct trf_uring_thread *ut)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&ut->ring);
-	int ret;
-
-	/* The SQ holds a write for every buffer, so this is only a safety net. */
-	if (TRF_UNLIKELY(!sqe)) {
-		ret = io_uring_submit(&ut->ring);
-		sqe = io_uring_get_sqe(&ut->ring);
-		if (!sqe && !ut->sq_error)
-			ut->sq_error = ret < 0 ? ret : -EBUSY;
-	}
-	return sqe;
-}
-
-void trf_uq_cancel(struct trf_uring_queue *q, uint64_t ud)
-{
-	struct io_uring_sqe *sqe = trf_uq_get_sqe(q);
-
-	if (TRF_UNLIKELY(!sqe))
-		return; /* the worker's sq_error ends its queues */
-	io_uring_prep_cancel64(sqe, ud, 0);
-	io_uring_sqe_set_data64(sqe, trf_uq_ud(q, TRF_UQ_CANCEL, 0));
-}
-
 static int io_uring_disabled_value(void)
 {
 	FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "re");
