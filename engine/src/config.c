@@ -44,6 +44,7 @@ void trf_config_init(struct trf_config *cfg)
 	cfg->reflect.iperf2_port_lo = TRF_IPERF2_DEFAULT_PORT;
 	cfg->reflect.iperf2_port_hi = TRF_IPERF2_DEFAULT_PORT;
 	cfg->wake_signal = SIGUSR1;
+	cfg->capture_queue_bytes = TRF_DEFAULT_CAPTURE_QUEUE_BYTES;
 }
 
 int trf_config_default_cpus(struct trf_config *cfg, struct trf_err *err)
@@ -241,6 +242,18 @@ int trf_config_validate(const struct trf_config *cfg, struct trf_err *err)
 				"--coalesce waits and --poll busy never waits: choose one");
 	if (cfg->mtu && (cfg->mtu < 68 || cfg->mtu > 65535))
 		return trf_errf(err, -EINVAL, "bad --mtu '%u': expected 68..65535 bytes", cfg->mtu);
+	if (cfg->capture_limit > TRF_MAX_CAPTURE_LIMIT)
+		return trf_errf(err, -EINVAL,
+				"bad --capture-limit '%u': expected 1..%d frames per second",
+				cfg->capture_limit, TRF_MAX_CAPTURE_LIMIT);
+	/* The smallest ring holds two of the largest frames (a superpacket) with their records. */
+	if (cfg->capture_limit && (cfg->capture_queue_bytes < TRF_MIN_CAPTURE_QUEUE_BYTES ||
+				   cfg->capture_queue_bytes > TRF_MAX_CAPTURE_QUEUE_BYTES ||
+				   (cfg->capture_queue_bytes & (cfg->capture_queue_bytes - 1))))
+		return trf_errf(err, -EINVAL,
+				"bad capture queue size %u B: a power of two from %u KiB to %u MiB",
+				cfg->capture_queue_bytes, TRF_MIN_CAPTURE_QUEUE_BYTES >> 10,
+				TRF_MAX_CAPTURE_QUEUE_BYTES >> 20);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 
 struct trf_queue;
 struct trf_thread;
+struct trf_capture_ring;
 
 /*
  * An I/O engine: how a worker thread moves frames between its queues' fds
@@ -59,6 +60,8 @@ struct trf_queue {
 	struct trf_reflect_ctx reflect;
 	struct trf_queue_info info; /* for trf_engine_queue_info(): written by its thread */
 	void *io; /* the I/O engine's state of this queue */
+	/* --capture-drops: the ring its thread hands dropped frames over in (capture.c); NULL: off. */
+	struct trf_capture_ring *cap;
 	bool failed; /* ended on an error after start, or detached */
 	struct trf_err err;
 } __attribute__((aligned(TRF_CACHELINE)));
@@ -117,6 +120,12 @@ struct trf_engine {
 	int go; /* 0 wait, 1 run, -1 abort */
 	bool running;
 	unsigned int nfailed; /* queues with failed set */
+	/*
+	 * --capture-limit's window, shared by every worker: the second it
+	 * counts (CLOCK_MONOTONIC_COARSE) in the high 32 bits, the frames
+	 * admitted in it in the low 32 (capture.c).
+	 */
+	uint64_t cap_window;
 };
 
 static inline bool trf_engine_stopping(const struct trf_engine *eng)
@@ -174,6 +183,29 @@ int trf_priv_drop(const struct trf_config *cfg, struct trf_err *err);
  * (ip link del) is said as such; anything else as "what: strerror".
  */
 int trf_queue_error(const struct trf_queue *q, int ret, const char *what, struct trf_err *err);
+
+/*
+ * --capture-drops (capture.c).  setup: in the queue's worker thread, on its
+ * node, before it runs (nothing when capture is off); free: once the thread
+ * has been joined and the last drain is done (trf_engine_free_threads).
+ */
+int trf_capture_queue_setup(struct trf_queue *q, int node, struct trf_err *err);
+void trf_capture_queue_free(struct trf_queue *q);
+
+/*
+ * In the queue's worker thread only, where it drops a frame with a reason
+ * (q->cap set): the frame as read, virtio-net header included (skipped
+ * here).  Never waits: over --capture-limit it counts capture_limited, with
+ * no room in the ring capture_full.
+ */
+void trf_capture_frame(struct trf_queue *q, const uint8_t *data, uint32_t len, unsigned int reason);
+
+/*
+ * --capture-limit's test: whether one more frame may be captured in second
+ * sec of CLOCK_MONOTONIC_COARSE (a second already past counts in the current
+ * window).  For the unit tests; trf_capture_frame() reads the clock itself.
+ */
+bool trf_capture_admit(struct trf_engine *eng, uint32_t sec);
 
 /* NUMA-local memory (page aligned, zeroed); falls back to plain mmap without NUMA. */
 int trf_mem_node_of_cpu(int cpu);

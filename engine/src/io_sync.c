@@ -69,16 +69,21 @@ static int sync_run(struct trf_thread *t)
 		/* A read that filled the buffer was cut short by tun: see trf_uq_add_frame(). */
 		if (TRF_UNLIKELY((size_t)n >= sq->size)) {
 			TRF_STAT_ADD(st, drops[TRF_DROP_TRUNCATED], 1);
+			if (TRF_UNLIKELY(q->cap))
+				trf_capture_frame(q, sq->buf, (uint32_t)n, TRF_DROP_TRUNCATED);
 			continue;
 		}
 
 		f = (struct trf_frame){ .data = sq->buf, .len = (uint32_t)n };
 		mode->burst(ctx, &f, 1);
 		if (f.verdict != TRF_DROP_NONE) {
-			if (f.verdict == TRF_CONSUMED)
+			if (f.verdict == TRF_CONSUMED) {
 				TRF_STAT_ADD(st, frames_consumed, 1);
-			else
+			} else {
 				TRF_STAT_ADD(st, drops[f.verdict], 1);
+				if (TRF_UNLIKELY(q->cap))
+					trf_capture_frame(q, f.data, f.len, f.verdict);
+			}
 			continue;
 		}
 		do {

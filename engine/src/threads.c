@@ -118,6 +118,9 @@ static void *thread_main(void *arg)
 	ret = pin_to_cpu(t->cpu, &t->err);
 	for (unsigned int i = 0; ret == 0 && i < t->nq; i++)
 		ret = reflect_state_setup(t->q[i], t->node, &t->err);
+	/* Kept after the thread ends: the last drain follows trf_engine_stop(). */
+	for (unsigned int i = 0; ret == 0 && i < t->nq; i++)
+		ret = trf_capture_queue_setup(t->q[i], t->node, &t->err);
 	if (ret == 0)
 		ret = eng->io->setup(t, &t->err);
 	/* Before the main thread changes ids: see priv.c. */
@@ -254,6 +257,8 @@ void trf_engine_free_threads(struct trf_engine *eng)
 	if (eng->threads)
 		for (unsigned int i = 0; i < eng->nthreads; i++)
 			free(eng->threads[i].q);
+	for (unsigned int i = 0; i < eng->nqueues; i++)
+		trf_capture_queue_free(&eng->queues[i]);
 	free(eng->threads);
 	free(eng->queues);
 	eng->threads = NULL;
@@ -387,6 +392,9 @@ void trf_engine_stop(struct trf_engine *eng)
 void trf_engine_sample(const struct trf_engine *eng, unsigned int q, struct trf_queue_stats *out)
 {
 	trf_stats_read(&eng->queues[q].stats, out);
+	/* A blocking read takes one frame a wakeup: counted here, not in the loop. */
+	if (eng->io == &trf_io_sync_ops)
+		out->wakeup_frames[0] = out->frames_read;
 }
 
 int trf_engine_queue_info(const struct trf_engine *eng, unsigned int q, struct trf_queue_info *out)

@@ -45,6 +45,22 @@ enum trf_io_drop {
 const char *trf_stat_drop_name(unsigned int i);
 const char *trf_stat_drop_help(unsigned int i);
 
+/*
+ * Frames per wakeup: how many frames a queue read in one pass of its thread
+ * (io_uring: one reap of the completion queue; --io sync: always 1).  Bucket
+ * i holds passes that read at most 2^i frames and more than 2^(i-1); the last
+ * holds the rest (more than 256).  Counted once per pass, never per frame.
+ */
+#define TRF_WAKEUP_BUCKETS 10
+
+/* The bucket of a pass that read n >= 1 frames. */
+static inline unsigned int trf_wakeup_bucket(uint64_t n)
+{
+	unsigned int b = n <= 1 ? 0 : 64 - (unsigned int)__builtin_clzll(n - 1);
+
+	return b < TRF_WAKEUP_BUCKETS - 1 ? b : TRF_WAKEUP_BUCKETS - 1;
+}
+
 struct trf_queue_stats {
 	uint64_t frames_read;
 	uint64_t bytes_read;
@@ -55,7 +71,14 @@ struct trf_queue_stats {
 	uint64_t
 	    drops[TRF_STAT_DROPS]; /* by enum trf_drop / trf_io_drop; [TRF_DROP_NONE] stays 0 */
 	uint64_t read_rearms; /* multishot reads re-armed (ran out of buffers) */
-	uint64_t waits; /* io_uring_enter/read calls that waited for work */
+	uint64_t wakeup_frames[TRF_WAKEUP_BUCKETS]; /* passes by frames read: trf_wakeup_bucket() */
+	/*
+	 * --capture-drops: dropped frames not handed to the capture writer,
+	 * because of --capture-limit or because its queue was full.
+	 */
+	uint64_t capture_limited;
+	uint64_t capture_full;
+	uint64_t waits; /* io_uring_enter/read calls that waited for work; read last */
 } __attribute__((aligned(TRF_CACHELINE)));
 
 /* Owner-side increment: a relaxed store, readers never see a torn value. */

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "tapreflect/reflect.h"
 #include "tapreflect/stats.h"
@@ -47,6 +48,16 @@ extern "C" {
 #define TRF_VNET_FRAME_SIZE 65600
 #define TRF_VNET_BUFFERS 64
 #define TRF_MAX_FRAME_SIZE TRF_VNET_FRAME_SIZE
+/*
+ * --capture-drops: dropped frames handed over to a consumer, at most
+ * capture_limit a second (default 100 in the tool), through a ring per queue
+ * of capture_queue_bytes (a power of two that holds two of the largest frames).
+ */
+#define TRF_DEFAULT_CAPTURE_LIMIT 100
+#define TRF_MAX_CAPTURE_LIMIT 1000000
+#define TRF_DEFAULT_CAPTURE_QUEUE_BYTES (1u << 20)
+#define TRF_MIN_CAPTURE_QUEUE_BYTES (256u << 10)
+#define TRF_MAX_CAPTURE_QUEUE_BYTES (1u << 30)
 #define TRF_DEFAULT_MAC                            \
 	{                                          \
 		0x02, 0x74, 0x72, 0x66, 0x00, 0x01 \
@@ -155,6 +166,16 @@ struct trf_config {
 	uid_t run_uid;
 	gid_t run_gid;
 	char run_user[32]; /* for messages */
+	/*
+	 * --capture-drops: each frame dropped with a reason a mode gave (or
+	 * truncated) is handed to trf_engine_capture_drain()'s consumer, at
+	 * most capture_limit frames a second over the whole engine; 0 = off.
+	 * Each queue hands them over in a ring of capture_queue_bytes; what
+	 * finds it full, or comes over the limit, is counted (capture_full,
+	 * capture_limited).
+	 */
+	unsigned int capture_limit;
+	unsigned int capture_queue_bytes;
 };
 
 /* A config with every default filled in except queues/cpus (see trf_config_default_cpus). */
@@ -257,6 +278,34 @@ void trf_engine_destroy(struct trf_engine *eng);
 void trf_engine_sample(const struct trf_engine *eng, unsigned int q, struct trf_queue_stats *out);
 
 const struct trf_config *trf_engine_config(const struct trf_engine *eng);
+
+/*
+ * A dropped frame, as trf_engine_capture_drain() hands it over: the bytes as
+ * the queue read them, without a virtio-net header (a truncated frame: all
+ * its buffer held), before any mode changed a byte.  data is valid during the
+ * call only.
+ */
+struct trf_captured {
+	unsigned int queue;
+	unsigned int reason; /* index into drops[]: trf_stat_drop_name() */
+	struct timespec ts; /* CLOCK_REALTIME, when its worker dropped it */
+	const uint8_t *data;
+	uint32_t len;
+};
+
+typedef void (*trf_capture_fn)(void *arg, const struct trf_captured *c);
+
+/*
+ * With cfg->capture_limit set: hand every frame waiting in the queues'
+ * capture rings to fn, queue by queue, oldest first, and free their room.
+ * Returns how many; 0 with capture off.  One consumer at a time: a thread
+ * of the caller's while the workers run, then once more after
+ * trf_engine_stop(), for what they dropped last (before destroy).  The
+ * workers never wait for the consumer: a frame that finds its ring full is
+ * counted as capture_full.  Frames dropped by the I/O path (write_error,
+ * link_down, aborted) are never captured: their bytes are a reply by then.
+ */
+int trf_engine_capture_drain(struct trf_engine *eng, trf_capture_fn fn, void *arg);
 
 /*
  * What is in force, as the engine set it up: filled by trf_engine_info() and

@@ -199,6 +199,8 @@ static inline void trf_uq_add_frame(struct trf_uring_queue *q, uint16_t bid, uin
 	q->t.bytes_read += len > q->vnet_len ? len - q->vnet_len : 0;
 	if (TRF_UNLIKELY(len >= q->frame_size)) {
 		q->t.truncated++;
+		if (TRF_UNLIKELY(q->queue->cap))
+			trf_capture_frame(q->queue, trf_uq_buf(q, bid), len, TRF_DROP_TRUNCATED);
 		q->rs->recycle(q, bid);
 		return;
 	}

@@ -93,10 +93,14 @@ static void reflect_batch(struct trf_uring_queue *q)
 		struct io_uring_sqe *sqe;
 
 		if (f->verdict != TRF_DROP_NONE) {
-			if (f->verdict == TRF_CONSUMED)
+			if (f->verdict == TRF_CONSUMED) {
 				q->t.consumed++; /* published once per batch, with the reads */
-			else
+			} else {
 				TRF_STAT_ADD(st, drops[f->verdict], 1);
+				/* A dropped frame is as it was read: modes store nothing before their last check. */
+				if (TRF_UNLIKELY(q->queue->cap))
+					trf_capture_frame(q->queue, f->data, f->len, f->verdict);
+			}
 			q->rs->recycle(q, bid);
 			continue;
 		}
@@ -122,8 +126,11 @@ static void publish_totals(struct trf_uring_queue *q)
 	struct trf_queue_stats *st = &q->queue->stats;
 
 	if (t->frames_read) {
+		unsigned int b = trf_wakeup_bucket(t->frames_read);
+
 		TRF_STAT_ADD(st, frames_read, t->frames_read);
 		TRF_STAT_ADD(st, bytes_read, t->bytes_read);
+		TRF_STAT_ADD(st, wakeup_frames[b], 1);
 	}
 	if (t->frames_written) {
 		TRF_STAT_ADD(st, frames_written, t->frames_written);
