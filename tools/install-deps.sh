@@ -22,10 +22,12 @@ build+=("${python[@]}")
 # The eBPF steering program (engine/bpf): clang compiles it for the BPF target (the C
 # compiler may be gcc), bpftool makes its skeleton, libbpf loads it.
 build+=(clang bpftool libbpf-dev)
+# --metrics (the HTTP endpoint) and --capture-drops (pcap files).
+build+=(libmicrohttpd-dev libpcap-dev)
 bench=(libbenchmark-dev valgrind iproute2 iputils-ping jq util-linux sockperf)
 test=(libcmocka-dev valgrind iproute2 iputils-ping arping ndisc6 sockperf iperf jq util-linux
 	clang libclang-rt-14-dev clang-format python3-jsonschema man-db chromium libbenchmark-dev
-	python3-pytest postgresql)
+	python3-pytest postgresql prometheus curl tcpdump)
 package=(dpkg-dev file lintian systemd)
 
 want=()

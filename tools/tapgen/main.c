@@ -32,10 +32,19 @@ int main(int argc, char **argv)
 	uint64_t seq = 0;
 	int fd, rcvbuf = 8 << 20, ret = 0;
 	FILE *json = NULL;
+	struct trf_metrics_server *metrics = NULL;
+	int status = 1;
 
 	ret = tapgen_parse_args(argc, argv, &o);
 	if (ret)
 		return ret > 0 ? 0 : 2;
+	/*
+	 * Bound first, so that a taken port fails before anything else is done;
+	 * and before --cpu pins this thread, so that the server's thread does
+	 * not share the generator's CPU.
+	 */
+	if (o.metrics && !(metrics = tapgen_metrics_start(&o)))
+		return 1;
 	if (o.cpu >= 0) {
 		cpu_set_t set;
 
@@ -44,7 +53,7 @@ int main(int argc, char **argv)
 		if (sched_setaffinity(0, sizeof(set), &set) < 0) {
 			fprintf(stderr, "tapgen: cannot pin to CPU %d: %s\n", o.cpu,
 				strerror(errno));
-			return 1;
+			goto stop;
 		}
 	}
 	signal(SIGINT, on_signal);
@@ -56,24 +65,25 @@ int main(int argc, char **argv)
 		if (!json) {
 			fprintf(stderr, "tapgen: cannot write %s: %s\n", o.json_path,
 				strerror(errno));
-			return 1;
+			goto stop;
 		}
 	}
 	if (o.tcp) {
 		ret = tapgen_run_tcp(&o, json == stdout ? stderr : stdout, json);
 		if (json && json != stdout)
 			fclose(json);
-		return tapgen_interrupted ? 130 : ret;
+		status = tapgen_interrupted ? 130 : ret;
+		goto finish;
 	}
 	t.st.rtt_hist = calloc(RTT_BUCKETS, sizeof(*t.st.rtt_hist));
 	t.st.flow_top = calloc(o.flows, sizeof(*t.st.flow_top));
 	if (!t.st.rtt_hist || !t.st.flow_top) {
 		fprintf(stderr, "tapgen: out of memory\n");
-		return 1;
+		goto stop;
 	}
 	fd = o.traffic->open(&o);
 	if (fd < 0)
-		return 1;
+		goto stop;
 	/* Replies arrive in bursts while we are busy sending: give them room. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
@@ -139,7 +149,13 @@ out:
 	free(t.st.seen);
 	free(t.st.rtt_hist);
 	free(t.st.flow_top);
-	if (tapgen_interrupted)
-		return 130;
-	return ret < 0 ? 1 : 0;
+	status = tapgen_interrupted ? 130 : ret < 0 ? 1 : 0;
+finish:
+	/* The reports are written: the final values stay up --metrics-linger seconds. */
+	tapgen_metrics_finish(&o, metrics);
+	return status;
+stop:
+	/* Nothing was run: nothing to linger for. */
+	trf_metrics_stop(metrics);
+	return status;
 }

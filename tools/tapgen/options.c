@@ -25,6 +25,7 @@
 struct parse_ctx {
 	struct gen_opts *o;
 	const char *dst;
+	bool linger; /* --metrics-linger given */
 };
 
 /* A number in [min, max] (max < 0: no upper bound). */
@@ -130,6 +131,22 @@ static int opt_ready_fd(void *ctx, const char *v)
 	if (trf_ready_fd_parse(v, &O(ctx)->ready_fd, why, sizeof(why)) < 0)
 		return trf_usage_error("bad --ready-fd '%s': %s", v, why);
 	return 0;
+}
+
+static int opt_metrics(void *ctx, const char *v)
+{
+	char why[200];
+
+	if (trf_metrics_parse_listen(v, &O(ctx)->metrics_listen, why, sizeof(why)) < 0)
+		return trf_usage_error("bad --metrics %s", why);
+	O(ctx)->metrics = true;
+	return 0;
+}
+
+static int opt_metrics_linger(void *ctx, const char *v)
+{
+	((struct parse_ctx *)ctx)->linger = true;
+	return number("metrics-linger", v, 0, 1e7, "seconds, 0 or more", &O(ctx)->metrics_linger);
 }
 
 static int opt_search(void *ctx, const char *v)
@@ -265,6 +282,13 @@ static const struct trf_opt options[] = {
 		  "datagram, write one JSON line (\"type\":\"start\") to the open\n"
 		  "descriptor N (3 or more) and close it; a start that fails\n"
 		  "writes nothing, so the reader sees end of file" },
+	{ .name = "metrics", .arg = "[ADDR:]PORT", .parse = opt_metrics,
+	  .help = "serve the run's totals for Prometheus at http://ADDR:PORT/metrics\n"
+		  "(ADDR default " TRF_METRICS_DEFAULT_ADDR ", IPv6 as [ADDR]:PORT; PORT 0: any\n"
+		  "free one, said on stderr and in the --ready-fd record)" },
+	{ .name = "metrics-linger", .arg = "SECS", .parse = opt_metrics_linger,
+	  .help = "--metrics: go on serving the final values this long after the\n"
+		  "run (default 0); SIGINT or SIGTERM ends the wait early" },
 	{ .name = "help", .short_name = 'h', .parse = opt_help,
 	  .help = "show this help" },
 	{ .name = "version", .short_name = 'V', .parse = opt_version,
@@ -339,6 +363,8 @@ int tapgen_parse_args(int argc, char **argv, struct gen_opts *o)
 	if (o->gso > 1 && (size_t)o->gso * o->payload > MAX_PAYLOAD)
 		return trf_usage_error("--gso %u x --size %u is over %d bytes per send", o->gso,
 				       o->payload, MAX_PAYLOAD);
+	if (ctx.linger && !o->metrics)
+		return trf_usage_error("--metrics-linger is for --metrics");
 	if (o->port + o->flows - 1 > 65535)
 		return trf_usage_error("--port %u with --flows %u goes beyond port 65535", o->port,
 				       o->flows);

@@ -105,18 +105,27 @@ json_t *tapgen_record(const char *type)
 	return rec;
 }
 
-void tapgen_ready(const struct gen_opts *o)
+void tapgen_dst_text(const struct gen_opts *o, char *buf, size_t len)
 {
 	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&o->dst;
 	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&o->dst;
-	char dst[INET6_ADDRSTRLEN] = "?";
-	json_t *rec = tapgen_record("start");
+	const char *ok;
 
 	/* As a caller would write it back: the canonical form, not what was typed. */
 	if (o->dst.ss_family == AF_INET)
-		inet_ntop(AF_INET, &s4->sin_addr, dst, sizeof(dst));
+		ok = inet_ntop(AF_INET, &s4->sin_addr, buf, (socklen_t)len);
 	else
-		inet_ntop(AF_INET6, &s6->sin6_addr, dst, sizeof(dst));
+		ok = inet_ntop(AF_INET6, &s6->sin6_addr, buf, (socklen_t)len);
+	if (!ok)
+		snprintf(buf, len, "?");
+}
+
+void tapgen_ready(const struct gen_opts *o)
+{
+	char dst[INET6_ADDRSTRLEN];
+	json_t *rec = tapgen_record("start");
+
+	tapgen_dst_text(o, dst, sizeof(dst));
 	json_object_set_new(rec, "pid", json_integer(getpid()));
 	json_object_set_new(rec, "proto", json_string(o->tcp ? "tcp" : o->traffic->name));
 	json_object_set_new(rec, "dst", json_string(dst));
@@ -137,5 +146,8 @@ void tapgen_ready(const struct gen_opts *o)
 	json_object_set_new(rec, "duration_s", trf_json_fixed(o->duration, 3));
 	json_object_set_new(rec, "search", json_boolean(o->search));
 	json_object_set_new(rec, "cpu", o->cpu >= 0 ? json_integer(o->cpu) : json_null());
+	/* --metrics: where a scraper finds them, the port the one in use (0 asked: the one given). */
+	if (o->metrics)
+		json_object_set_new(rec, "metrics", json_string(o->metrics_at));
 	trf_ready_send_record("tapgen", o->ready_fd, rec);
 }

@@ -3,7 +3,8 @@
  * tapgen: a UDP (or ICMP echo) load generator for reflectors.  Shared by its
  * files: options.c (the option table), trial.c (one timed trial: send,
  * receive, account), traffic_udp.c and traffic_icmp.c (the kinds of traffic),
- * search.c (NDR/PDR binary search), report.c (text and JSON), main.c.
+ * search.c (NDR/PDR binary search), report.c (text and JSON), metrics.c
+ * (--metrics: the run's totals over HTTP, for Prometheus), main.c.
  */
 #ifndef TRF_TAPGEN_H
 #define TRF_TAPGEN_H
@@ -15,6 +16,8 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "metrics.h"
+
 #define MAX_BATCH 256
 #define MAX_PAYLOAD 65000
 #define MIN_PAYLOAD 16 /* sequence number and send timestamp */
@@ -22,6 +25,7 @@
 #define RTT_BUCKETS 200000 /* 1 us each: 0..200 ms, beyond goes to the last */
 
 struct tapgen_traffic;
+struct tapgen_live;
 
 struct gen_opts {
 	struct sockaddr_storage dst;
@@ -49,6 +53,17 @@ struct gen_opts {
 	unsigned int
 	    gso; /* UDP: datagrams per send, cut apart by the kernel (UDP_SEGMENT); 0 = off */
 	uint16_t icmp_id; /* echo id of flow 0 (ICMP) */
+	/*
+	 * --metrics: where to listen; --metrics-linger: seconds to serve the
+	 * final values after the run; where it listens, as ADDR:PORT with the
+	 * port in use (the one chosen when 0 was asked); the run's totals
+	 * (metrics.c), NULL without --metrics.
+	 */
+	bool metrics;
+	struct trf_metrics_listen metrics_listen;
+	double metrics_linger;
+	char metrics_at[64];
+	struct tapgen_live *live;
 };
 
 struct gen_stats {
@@ -65,7 +80,77 @@ struct gen_stats {
 	size_t seen_bytes;
 	uint32_t *rtt_hist;
 	uint64_t rtt_min_ns, rtt_max_ns;
+	uint64_t rtt_sum_ns; /* of every RTT rtt_hist counts */
 };
+
+/*
+ * --metrics: what the server's thread reads while the trials run.  Totals
+ * are over the whole run, every trial of a search added up.  The main
+ * thread (which sends and receives) is their only writer: it publishes each
+ * with a relaxed atomic store, the totals once per sendmmsg and per
+ * recvmmsg batch (tapgen_live_publish), an RTT bucket once per reply; the
+ * server reads them with relaxed loads, as tapreflect's queue counters are
+ * read.  `finished` is stored with release after the last of them, so that
+ * a scrape that sees it (acquire) sees the final values.
+ */
+#define TAPGEN_RTT_BOUNDS 19 /* 1, 2, 5 x 10^k us, from 1 us to 1 s */
+extern const uint32_t tapgen_rtt_bounds_us[TAPGEN_RTT_BOUNDS];
+
+struct tapgen_totals {
+	uint64_t sent, send_errors, received, reflected, lost;
+	uint64_t duplicates, reordered, foreign, late, corrupt;
+	uint64_t rtt_sum_ns;
+};
+
+struct tapgen_live {
+	struct tapgen_totals run; /* the run so far: what a scrape reads */
+	struct tapgen_totals base; /* the run's totals when this trial began: the writer's alone */
+	/*
+	 * Replies by RTT in whole microseconds, as rtt_hist takes them:
+	 * rtt[i] those under tapgen_rtt_bounds_us[i] (and not under the bound
+	 * before), rtt[TAPGEN_RTT_BOUNDS] the rest.
+	 */
+	uint64_t rtt[TAPGEN_RTT_BOUNDS + 1];
+	uint64_t trial; /* the trial in progress or the last one, from 1; 0 before the first */
+	uint64_t trials_done;
+	double rate_target; /* the current trial's, datagrams/s; 0 = as fast as possible */
+	uint64_t tcp_sent_bytes, tcp_verified_bytes, tcp_retransmissions; /* --tcp */
+	uint32_t finished; /* 1 once the run is over and everything above is final */
+};
+
+/* Count one reply's RTT (ns) in the live histogram: the one atomic store per reply. */
+static inline void tapgen_live_rtt(struct tapgen_live *l, uint64_t rtt_ns)
+{
+	uint64_t us = rtt_ns / 1000;
+	unsigned int b = 0;
+
+	while (b < TAPGEN_RTT_BOUNDS && us >= tapgen_rtt_bounds_us[b])
+		b++;
+	__atomic_store_n(&l->rtt[b], l->rtt[b] + 1, __ATOMIC_RELAXED);
+}
+
+/* A trial begins at `rate`; publish its totals so far; it ended (its losses are counted now). */
+void tapgen_live_begin(struct tapgen_live *l, double rate);
+void tapgen_live_publish(struct tapgen_live *l, const struct gen_stats *s);
+void tapgen_live_end(struct tapgen_live *l, const struct gen_stats *s);
+
+/* --tcp: the streams' bytes so far, and (at the end) their retransmissions. */
+void tapgen_live_tcp(struct tapgen_live *l, uint64_t sent, uint64_t verified,
+		     uint64_t retransmissions);
+
+/*
+ * --metrics: bind and listen now, before any traffic (a taken port or an
+ * address that is not this host's is said on stderr: NULL), set o->live and
+ * o->metrics_at, and say on stderr where the metrics are.
+ */
+struct trf_metrics_server *tapgen_metrics_start(struct gen_opts *o);
+
+/*
+ * The run is over and its reports are written: mark the values final, serve
+ * them --metrics-linger seconds more (unless interrupted; a signal during
+ * that time ends it early), then stop the server.  NULL is fine.
+ */
+void tapgen_metrics_finish(const struct gen_opts *o, struct trf_metrics_server *s);
 
 /* Every trial of a rate search, for the JSON record and the report's search chart. */
 #define SEARCH_TRACE_MAX \
@@ -171,6 +256,9 @@ int tapgen_search_rate(int fd, const struct gen_opts *o, struct search_trace *tr
  * first datagram or byte of load; a failed write is said and not fatal.
  */
 void tapgen_ready(const struct gen_opts *o);
+
+/* The destination address in its canonical form, as the records write it. */
+void tapgen_dst_text(const struct gen_opts *o, char *buf, size_t len);
 
 /*
  * A JSON record with the header every one of tapgen's records starts with:

@@ -239,6 +239,16 @@ int tapgen_run_tcp(const struct gen_opts *o, FILE *text, FILE *json)
 				}
 			}
 		}
+		if (o->live) {
+			uint64_t s_all = 0, v_all = 0;
+
+			/* Once per poll round, for the metrics' thread. */
+			for (unsigned int i = 0; i < nflows; i++) {
+				s_all += flows[i].sent;
+				v_all += flows[i].verified;
+			}
+			tapgen_live_tcp(o->live, s_all, v_all, 0);
+		}
 		now = tapgen_now_ns();
 		if (o->progress && now - last_progress >= 1000000000ull) {
 			uint64_t v = 0;
@@ -260,6 +270,8 @@ report:
 		verified += flows[i].verified;
 		retrans += retransmissions(flows[i].fd);
 	}
+	if (o->live)
+		tapgen_live_tcp(o->live, sent, verified, retrans);
 	if (ret == 0 && verified != sent) {
 		fprintf(stderr, "tapgen: %" PRIu64 " of %" PRIu64 " bytes did not come back\n",
 			sent - verified, sent);

@@ -118,7 +118,12 @@ static void receive_some(int fd, struct gen_stats *s, const struct gen_opts *o)
 			if (rtt > s->rtt_max_ns)
 				s->rtt_max_ns = rtt;
 			s->rtt_hist[rtt / 1000 < RTT_BUCKETS ? rtt / 1000 : RTT_BUCKETS - 1]++;
+			s->rtt_sum_ns += rtt;
+			if (o->live)
+				tapgen_live_rtt(o->live, rtt);
 		}
+		if (o->live)
+			tapgen_live_publish(o->live, s);
 	}
 }
 
@@ -181,6 +186,8 @@ int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double durat
 				    .seen = seen,
 				    .seen_bytes = seen_bytes };
 	t->rate = rate;
+	if (o->live)
+		tapgen_live_begin(o->live, rate);
 	if (rate > 0) {
 		/* Keep bursts at most about 50 us apart at this rate. */
 		unsigned int max_batch = (unsigned int)(rate / 20000 / segs) + 1;
@@ -240,6 +247,8 @@ int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double durat
 		}
 		t->st.sent += (uint64_t)n * segs;
 		*seq += (uint64_t)n * segs;
+		if (o->live)
+			tapgen_live_publish(o->live, &t->st);
 		if (interval_ns)
 			next += interval_ns;
 		receive_some(fd, &t->st, o);
@@ -265,6 +274,8 @@ int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double durat
 			receive_some(fd, &t->st, o);
 		}
 	}
+	if (o->live)
+		tapgen_live_end(o->live, &t->st);
 	if (o->progress && !o->search)
 		fputs("\n", stderr);
 	return tapgen_interrupted ? -EINTR : 0;

@@ -14,8 +14,10 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "options.h"
 #include "report.h"
+#include "telemetry.h"
 
 /* How often the device's link state and MTU are looked at without --stats ticks. */
 #define LINK_WATCH_S 1.0
@@ -115,11 +117,37 @@ static int run_loop(struct report *r, int sfd)
 	}
 }
 
+/*
+ * --metrics-linger: the engine has stopped and its counters are final (what
+ * the summary said); serve them this long, or until the next signal.
+ */
+static void linger(int sfd, double seconds)
+{
+	struct timespec start;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		double left = seconds - report_elapsed(&start);
+		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+		int ms;
+
+		if (left <= 0)
+			return;
+		ms = left * 1000 >= INT_MAX ? INT_MAX : (int)(left * 1000) + 1;
+		if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
+			return;
+		if (pfd.revents)
+			return;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
 	struct report r = { 0 };
 	struct trf_engine *eng = NULL;
+	struct telemetry *tel = NULL;
+	struct capture *cap = NULL;
 	struct trf_err err = { { 0 } };
 	sigset_t sigs;
 	int ret, sfd, code = EXIT_RUNTIME;
@@ -161,6 +189,12 @@ int main(int argc, char **argv)
 	}
 	r.live_tty = isatty(fileno(r.human));
 	r.live = o.stats_interval > 0 && (r.live_tty || o.stats_given);
+	/* Before the device is touched: a directory the files cannot be made in fails here. */
+	if (o.capture_path && capture_check(o.capture_path, &o.cfg) < 0)
+		goto close_json;
+	/* Bound before the device is touched: a port that is taken fails here, with nothing undone. */
+	if (o.metrics_given && !(tel = telemetry_listen(&o.metrics)))
+		goto close_json;
 
 	if (trf_engine_create(&o.cfg, &eng, &err) < 0) {
 		fprintf(stderr, "tapreflect: %s\n", err.msg);
@@ -179,6 +213,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tapreflect: out of memory\n");
 		goto free_samples;
 	}
+	/* The workers run: what they drop waits in their rings until the writer takes it. */
+	if (o.capture_path && !(cap = capture_start(eng, o.capture_path)))
+		goto free_samples;
+	r.cap = cap;
 	clock_gettime(CLOCK_MONOTONIC, &r.start);
 	r.cpu_start = report_cpu_seconds();
 	{
@@ -187,14 +225,22 @@ int main(int argc, char **argv)
 		trf_engine_info(eng, &info);
 		trf_netcfg_tx_dropped(info.dev, &r.kernel_drops_start);
 	}
+	if (tel)
+		telemetry_attach(tel, eng, r.cpu_start, r.kernel_drops_start,
+				 cap ? capture_prom : NULL, cap);
 	report_start_line(eng, stderr);
+	if (tel)
+		fprintf(stderr, "tapreflect: metrics at http://%s/metrics\n",
+			telemetry_address(tel));
 	/* After the start line, so that a caller woken by the record finds it written too. */
 	if (o.ready_fd >= 0)
-		report_ready(eng, o.ready_fd);
+		report_ready(eng, o.ready_fd, tel ? telemetry_address(tel) : NULL);
 	report_watch_link(&r);
 
 	code = run_loop(&r, sfd);
 	trf_engine_stop(eng);
+	/* The workers' last drops, then the files closed: the summary counts them all. */
+	capture_stop(cap);
 	/* What failed while draining is said too; a run that lost a queue is not clean. */
 	queues_ended(&r);
 	if (r.degraded && code == 0)
@@ -203,14 +249,26 @@ int main(int argc, char **argv)
 	exact = report_summary(&r, code);
 	if (!exact && code == 0)
 		code = EXIT_RUNTIME;
+	if (tel && o.metrics_linger > 0) {
+		/* The reports are whole before the wait: a reader need not wait for it. */
+		fflush(stdout);
+		if (r.json)
+			fflush(r.json);
+		linger(sfd, o.metrics_linger);
+	}
 
 free_samples:
 	free(r.prev.queues);
 	free(r.cur.queues);
 	free(r.failed_said);
 destroy_engine:
+	/* Scrapes read the engine: they end first. */
+	telemetry_stop(tel);
+	tel = NULL;
+	capture_free(cap);
 	trf_engine_destroy(eng);
 close_json:
+	telemetry_stop(tel); /* bound, and the engine never made */
 	if (r.json && r.json != stdout)
 		fclose(r.json);
 close_sfd:

@@ -283,6 +283,20 @@ static int opt_json(void *ctx, const char *v)
 	return 0;
 }
 
+static int opt_capture_drops(void *ctx, const char *v)
+{
+	((struct opts *)ctx)->capture_path = v;
+	return 0;
+}
+
+static int opt_capture_limit(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+
+	o->capture_limit_given = true;
+	return whole_number("capture-limit", v, &o->cfg.capture_limit);
+}
+
 static int opt_ready_fd(void *ctx, const char *v)
 {
 	struct opts *o = ctx;
@@ -301,6 +315,28 @@ static int opt_duration(void *ctx, const char *v)
 		return trf_usage_error(
 		    "bad --duration '%s': seconds, more than 0 and at most %.0f (115 days)", v,
 		    MAX_SECONDS);
+	return 0;
+}
+
+static int opt_metrics(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+	char err[160];
+
+	if (trf_metrics_parse_listen(v, &o->metrics, err, sizeof(err)) < 0)
+		return trf_usage_error("bad --metrics %s", err);
+	o->metrics_given = true;
+	return 0;
+}
+
+static int opt_metrics_linger(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+
+	if (parse_seconds(v, &o->metrics_linger) < 0)
+		return trf_usage_error("bad --metrics-linger '%s': seconds, 0 to %.0f", v,
+				       MAX_SECONDS);
+	o->metrics_linger_given = true;
 	return 0;
 }
 
@@ -383,6 +419,34 @@ static const struct trf_opt options[] = {
 		  "the live line is shown on a terminal or when this is given" },
 	{ .name = "json", .arg = "FILE|-", .parse = opt_json, .complete = TRF_COMPLETE_FILE,
 	  .help = "write JSON lines: one per interval, then a summary" },
+	{ .name = "capture-drops", .arg = "FILE", .parse = opt_capture_drops,
+	  .complete = TRF_COMPLETE_FILE,
+	  .help = "write dropped frames to pcap files, one per drop reason, each\n"
+		  "made at its first frame: FILE drops.pcap makes drops.malformed.pcap,\n"
+		  "drops.truncated.pcap, ... (link type EN10MB on tap, RAW on tun;\n"
+		  "each frame as read, without a virtio-net header); the directory\n"
+		  "must exist and be writable (by --user's user). Not captured:\n"
+		  "write_error, link_down and aborted (the frame is a reply by then),\n"
+		  "frames over --capture-limit, or that find the writer behind or\n"
+		  "their file unwritable; the summary (and JSON \"capture\") counts\n"
+		  "the frames captured by reason, with their files, and those not\n"
+		  "captured, by why" },
+	{ .name = "capture-limit", .arg = "N", .parse = opt_capture_limit,
+	  .help = "with --capture-drops: capture at most N frames a second over\n"
+		  "the whole reflector (1..1000000, default 100); the rest are\n"
+		  "counted as not captured" },
+	{ .name = "metrics", .arg = "[ADDR:]PORT", .parse = opt_metrics,
+	  .help = "serve Prometheus metrics over HTTP at /metrics (OpenMetrics\n"
+		  "when the scraper asks): frames read, written, consumed and\n"
+		  "dropped by queue and reason, bytes, the kernel's drops, frames\n"
+		  "per wakeup, CPU seconds, link state, what is in force; ADDR\n"
+		  "is numeric, 127.0.0.1 unless given ([::1]:PORT for IPv6), PORT\n"
+		  "0 takes a free one (said on stderr); bound before the device\n"
+		  "is touched, served from a thread of its own" },
+	{ .name = "metrics-linger", .arg = "SECONDS", .parse = opt_metrics_linger,
+	  .help = "after the stop and the summary, go on serving the final,\n"
+		  "exact values this long, so that a scraper gets them (default 0;\n"
+		  "a second SIGINT/SIGTERM ends it)" },
 	{ .name = "ready-fd", .arg = "N", .parse = opt_ready_fd,
 	  .help = "once every queue is open and every worker runs, write one JSON\n"
 		  "line (\"type\":\"start\": pid, device, engine, queues, CPUs) to\n"
@@ -460,6 +524,14 @@ static int finish(struct opts *o)
 	} else {
 		cfg->queues = (unsigned int)o->ncpus;
 	}
+	if (o->capture_limit_given && !o->capture_path)
+		return trf_usage_error("--capture-limit applies to --capture-drops only");
+	if (o->capture_path && o->capture_limit_given && cfg->capture_limit == 0)
+		return trf_usage_error("bad --capture-limit '0': expected 1..%d frames per second "
+				       "(leave --capture-drops out to capture nothing)",
+				       TRF_MAX_CAPTURE_LIMIT);
+	if (o->capture_path && !o->capture_limit_given)
+		cfg->capture_limit = TRF_DEFAULT_CAPTURE_LIMIT;
 	if (trf_config_validate(cfg, &err) < 0)
 		return trf_usage_error("%s", err.msg);
 	if (cfg->read != TRF_READ_AUTO && cfg->io == TRF_IO_SYNC)
@@ -469,6 +541,8 @@ static int finish(struct opts *o)
 				       "blocks in read() and runs a thread per queue");
 	if (o->iperf2_ports_given && strcmp(cfg->reflect_mode->name, "iperf2") != 0)
 		return trf_usage_error("--iperf2-ports applies to --reflect iperf2 only");
+	if (o->metrics_linger_given && !o->metrics_given)
+		return trf_usage_error("--metrics-linger is for --metrics");
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 
+#include "metrics.h"
 #include "opttab.h"
 #include "tapreflect/tapreflect.h"
 
@@ -19,7 +20,13 @@ struct opts {
 	bool workers_given;
 	double duration;
 	const char *json_path;
+	const char *capture_path; /* --capture-drops, or NULL */
+	bool capture_limit_given;
 	int ready_fd; /* --ready-fd, or -1 */
+	bool metrics_given;
+	struct trf_metrics_listen metrics; /* --metrics */
+	double metrics_linger; /* --metrics-linger: seconds to serve the final values */
+	bool metrics_linger_given;
 	/* while parsing */
 	unsigned int queues; /* --queues, when queues_given */
 	bool queues_given;

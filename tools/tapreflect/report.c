@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "ready.h"
 
 /* The device's name: what the engine opened (a %d in --dev is filled in by then). */
@@ -414,6 +415,101 @@ static json_t *json_queue_totals(const struct report *r, unsigned int q,
 	return o;
 }
 
+/*
+ * --capture-drops: what became of the dropped frames.  Each was captured (in
+ * its reason's file), or is counted as not captured: over --capture-limit,
+ * its queue's ring full (the writer behind), its file not made or written,
+ * or dropped by the I/O path (never captured: the frame was a reply by then).
+ */
+struct capture_tally {
+	uint64_t captured, limited, full, file_errors, io_drops, not_captured;
+	bool exact; /* captured + not captured = dropped */
+};
+
+static void capture_tally(const struct report *r, struct capture_tally *ct)
+{
+	const struct trf_queue_stats *t = &r->cur.total;
+	struct capture_reason cr;
+
+	*ct = (struct capture_tally){ .limited = t->capture_limited, .full = t->capture_full };
+	for (unsigned int d = 0; d < TRF_STAT_DROPS; d++) {
+		capture_reason(r->cap, d, &cr);
+		ct->captured += cr.captured;
+		ct->file_errors += cr.file_errors;
+		if (d >= TRF_DROP__COUNT)
+			ct->io_drops += t->drops[d];
+	}
+	ct->not_captured = ct->limited + ct->full + ct->file_errors + ct->io_drops;
+	ct->exact = ct->captured + ct->not_captured == trf_stats_dropped(t);
+}
+
+/* The summary's "capture" object; null without --capture-drops. */
+static json_t *json_capture(const struct report *r)
+{
+	struct capture_tally ct;
+	struct capture_reason cr;
+	json_t *o, *why, *by_reason;
+
+	if (!r->cap)
+		return json_null();
+	capture_tally(r, &ct);
+	o = json_object();
+	json_object_set_new(o, "file", trf_json_text(capture_path(r->cap)));
+	json_object_set_new(o, "limit", json_integer(trf_engine_config(r->eng)->capture_limit));
+	json_object_set_new(o, "captured", trf_json_count(ct.captured));
+	json_object_set_new(o, "not_captured", trf_json_count(ct.not_captured));
+	why = json_object();
+	json_object_set_new(why, "limit", trf_json_count(ct.limited));
+	json_object_set_new(why, "full", trf_json_count(ct.full));
+	json_object_set_new(why, "file_error", trf_json_count(ct.file_errors));
+	json_object_set_new(why, "io_drop", trf_json_count(ct.io_drops));
+	json_object_set_new(o, "not_captured_by", why);
+	/* The reasons whose frames reached the writer: where they went. */
+	by_reason = json_object();
+	for (unsigned int d = 1; d < TRF_DROP__COUNT; d++) {
+		json_t *e;
+
+		capture_reason(r->cap, d, &cr);
+		if (!cr.captured && !cr.file_errors)
+			continue;
+		e = json_object();
+		json_object_set_new(e, "file", trf_json_text(cr.file));
+		json_object_set_new(e, "captured", trf_json_count(cr.captured));
+		json_object_set_new(e, "file_errors", trf_json_count(cr.file_errors));
+		json_object_set_new(by_reason, trf_stat_drop_name(d), e);
+	}
+	json_object_set_new(o, "by_reason", by_reason);
+	json_object_set_new(o, "exact", json_boolean(ct.exact));
+	return o;
+}
+
+/* The summary's capture lines: by reason, with the files, then what was not captured and why. */
+static bool say_capture(const struct report *r, FILE *h)
+{
+	uint64_t dropped = trf_stats_dropped(&r->cur.total);
+	struct capture_tally ct;
+	struct capture_reason cr;
+
+	capture_tally(r, &ct);
+	fprintf(h, "  captured: %" PRIu64 " of %" PRIu64 " dropped frame(s)", ct.captured, dropped);
+	for (unsigned int d = 1; d < TRF_DROP__COUNT; d++) {
+		capture_reason(r->cap, d, &cr);
+		if (cr.captured)
+			fprintf(h, "; %s %" PRIu64 " in %s", trf_stat_drop_name(d), cr.captured,
+				cr.file);
+	}
+	fputs("\n", h);
+	fprintf(h,
+		"  not captured: %" PRIu64 " (%" PRIu64 " over --capture-limit %u/s, %" PRIu64
+		" with the writer behind, %" PRIu64 " file errors, %" PRIu64
+		" I/O drops: write_error, link_down, aborted are never captured): captured %" PRIu64
+		" + not captured %" PRIu64 " = dropped %" PRIu64 ": %s\n",
+		ct.not_captured, ct.limited, trf_engine_config(r->eng)->capture_limit, ct.full,
+		ct.file_errors, ct.io_drops, ct.captured, ct.not_captured, dropped,
+		ct.exact ? "exact" : "MISMATCH");
+	return ct.exact;
+}
+
 static void json_summary(const struct report *r, uint64_t kernel_drops, bool exact, int exit_code)
 {
 	const struct sample *s = &r->cur;
@@ -435,6 +531,7 @@ static void json_summary(const struct report *r, uint64_t kernel_drops, bool exa
 	json_object_set_new(rec, "accounting_exact", json_boolean(exact));
 	json_object_set_new(rec, "exit_code", json_integer(exit_code));
 	json_object_set_new(rec, "drops", json_drops(t, NULL));
+	json_object_set_new(rec, "capture", json_capture(r));
 	for (unsigned int q = 0; q < r->nq; q++)
 		json_array_append_new(per_queue, json_queue_totals(r, q, &s->queues[q]));
 	json_object_set_new(rec, "per_queue", per_queue);
@@ -447,7 +544,7 @@ bool report_summary(struct report *r, int exit_code)
 	const struct sample *s = &r->cur;
 	const struct trf_queue_stats *t = &s->total;
 	uint64_t dropped = trf_stats_dropped(t), kernel_drops = 0, kd_now = 0;
-	bool exact = true, have_kd;
+	bool exact = true, capture_exact = true, have_kd;
 	struct trf_engine_info info;
 	struct agreement agree;
 	const char *dev = dev_name(r->eng, &info);
@@ -528,11 +625,14 @@ bool report_summary(struct report *r, int exit_code)
 			": %s\n",
 			t->frames_read, t->frames_written, dropped, exact ? "exact" : "MISMATCH");
 	}
+	/* A frame that is neither captured nor counted as not captured is a miscount too. */
+	if (r->cap)
+		capture_exact = say_capture(r, h);
 	fflush(h);
 
 	if (r->json)
 		json_summary(r, kernel_drops, exact, exit_code);
-	return exact;
+	return exact && capture_exact;
 }
 
 void report_start_line(const struct trf_engine *eng, FILE *f)
@@ -567,7 +667,7 @@ void report_start_line(const struct trf_engine *eng, FILE *f)
 	fflush(f);
 }
 
-void report_ready(const struct trf_engine *eng, int fd)
+void report_ready(const struct trf_engine *eng, int fd, const char *metrics)
 {
 	unsigned int nq = trf_engine_config(eng)->queues;
 	json_t *rec = json_record("start"), *per_queue = json_array();
@@ -579,5 +679,7 @@ void report_ready(const struct trf_engine *eng, int fd)
 	for (unsigned int q = 0; q < nq; q++)
 		json_array_append_new(per_queue, json_queue_in_force(eng, q));
 	json_object_set_new(rec, "per_queue", per_queue);
+	if (metrics)
+		json_object_set_new(rec, "metrics", json_string(metrics));
 	trf_ready_send_record("tapreflect", fd, rec);
 }

@@ -25,6 +25,8 @@ struct sample {
 	struct trf_queue_stats total;
 };
 
+struct capture; /* capture.h */
+
 struct report {
 	const struct opts *o;
 	struct trf_engine *eng;
@@ -43,6 +45,7 @@ struct report {
 	unsigned int nfailed_said;
 	bool deleted_said; /* the device's deletion was told (once for all queues) */
 	bool degraded; /* a queue ended while the others went on */
+	const struct capture *cap; /* --capture-drops' writer, or NULL */
 	struct sample prev, cur;
 };
 
@@ -73,9 +76,10 @@ void report_start_line(const struct trf_engine *eng, FILE *f);
 /*
  * The ready record (--ready-fd): one JSON line of what is in force, with
  * the summary's fields of the whole engine and its per_queue entries' of
- * what is in force on each queue, written to fd, which is then closed.  A
- * failed write is said and not fatal.
+ * what is in force on each queue, and where --metrics listens ("ADDR:PORT",
+ * or NULL), written to fd, which is then closed.  A failed write is said
+ * and not fatal.
  */
-void report_ready(const struct trf_engine *eng, int fd);
+void report_ready(const struct trf_engine *eng, int fd, const char *metrics);
 
 #endif
