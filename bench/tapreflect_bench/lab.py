@@ -375,7 +375,8 @@ class Lab:
         """tapgen to completion on the generator's CPU; its JSON records."""
         return self.start_tapgen(args).finish(timeout)
 
-    def spawn(self, name: str, argv: list[str], ns: Optional[str] = None) -> Process:
-        """A helper process in a namespace (a server, a background generator)."""
-        return Process(self, name, self.ns_argv(argv, ns))
+    def spawn(self, name: str, argv: list[str], ns: Optional[str] = None, ready: bool = False) -> Process:
+        """A helper process in a namespace (a server, a background generator); with ready, it is given
+        --ready-fd N and this returns once it has written its start record there."""
+        return Process(self, name, self.ns_argv(argv, ns), ready=ready)
 
