@@ -22,10 +22,12 @@ endforeach()
 install(FILES "packaging/systemd/tapreflect@.service" DESTINATION ${TRF_SYSTEMD_UNITDIR})
 
 install(FILES LICENSE README.md docs/architecture.md docs/benchmarking.md docs/ci.md docs/cli.md
-  docs/protocols.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+  docs/protocols.md docs/metrics.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES packaging/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY docs/schemas/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/schemas FILES_MATCHING PATTERN "*.json")
 install(FILES packaging/trf0.conf.example DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+# A fleet's scrape configuration, recording rules and alerts (docs/metrics.md).
+install(DIRECTORY docs/prometheus/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples/prometheus)
 add_custom_command(OUTPUT ${PROJECT_BINARY_DIR}/changelog.Debian.gz
   COMMAND gzip -9nc ${PROJECT_SOURCE_DIR}/packaging/changelog > ${PROJECT_BINARY_DIR}/changelog.Debian.gz
   DEPENDS ${PROJECT_SOURCE_DIR}/packaging/changelog)
