@@ -25,7 +25,8 @@
 int trf_metrics_parse_listen(const char *spec, struct trf_metrics_listen *out, char *err,
 			     size_t errlen)
 {
-	char host[64] = TRF_METRICS_DEFAULT_ADDR;
+	/* Room for any address of either family, and "[host]:port" still fits out->text. */
+	char host[INET6_ADDRSTRLEN + 2] = TRF_METRICS_DEFAULT_ADDR;
 	const char *port_s = spec, *colon;
 	unsigned long port;
 	char *end;
