@@ -170,6 +170,8 @@ for reason in $(summary '.drops | keys[]' | jq -r .); do
 	same "dropped $reason" "sum(tapreflect_frames_dropped_total{reason=\"$reason\"})" "$(summary ".drops.$reason")"
 done
 same "wakeups' frames" 'sum(tapreflect_frames_per_wakeup_sum)' "$(summary .frames_read)"
+# The syscall cost measured at the start, in seconds: the records' syscall_ns.
+same "syscall ns" 'round(tapreflect_syscall_seconds * 1e9)' "$(summary .syscall_ns)"
 (($(summary .frames_read) > 0)) || fail "the reflector read nothing"
 
 trial() { jq -r "select(.type == \"tapgen\") | $1" "$TMP/tapgen.json"; }

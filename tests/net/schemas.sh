@@ -53,12 +53,20 @@ jq -e -n --arg pid "$rpid" --slurpfile a "$TMP/reflector.start" --slurpfile r "$
 	$a[0] as $s | ($r[] | select(.type == "summary")) as $m
 	| ($a | length) == 1 and $s.pid == ($pid | tonumber) and $s.dev == "trf0" and $s.link == "tap"
 	and $s.queues == 1 and $s.vnet_hdr == true and $s.steering == "none" and $s.steering_why == ""
+	and ($s.syscall_ns | type) == "number" and $s.syscall_ns > 0
 	and all($s | keys[] | select(. != "type" and . != "pid" and . != "per_queue"); $s[.] == $m[.])
 	and ($s.per_queue | length) == ($m.per_queue | length)
 	and all(range($s.per_queue | length); . as $q
 		| all($s.per_queue[$q] | to_entries[]; .value == $m.per_queue[$q][.key]))' >/dev/null ||
 	fail "start record and summary disagree: $(cat "$TMP/reflector.start") vs $(summary)"
 echo "tapreflect start record: $(cat "$TMP/reflector.start")"
+# What a syscall costs, measured once: the start line and the summary say the records' figure.
+ns=$(jq -r .syscall_ns "$TMP/reflector.start")
+grep -q "^tapreflect: reflecting on trf0 (.*, syscall $ns ns)$" "$TMP/reflector.err" ||
+	fail "the start line does not say syscall $ns ns: $(cat "$TMP/reflector.err")"
+grep -q "^  cpu: .*, syscall $ns ns$" "$TMP/reflector.out" ||
+	fail "the summary does not say syscall $ns ns: $(cat "$TMP/reflector.out")"
+echo "a syscall: $ns ns"
 for k in udp icmp tcp search; do
 	[[ $(wc -l <"$TMP/$k.start") == 1 ]] || fail "tapgen $k: not one start record: $(cat "$TMP/$k.start")"
 done
@@ -163,6 +171,12 @@ jq -c 'select(.type == "summary") | del(.per_queue[0].fallback)' "$TMP/reflector
 expect_invalid tapreflect "$TMP/bad12.json" "a queue that does not say whether it fell back"
 jq -c 'select(.type == "summary") | .io = "sync"' "$TMP/reflector.json" >"$TMP/bad13.json"
 expect_invalid tapreflect "$TMP/bad13.json" "ring fields on a queue of the sync engine"
+jq -c 'del(.syscall_ns)' "$TMP/reflector.start" >"$TMP/bad14.json"
+expect_invalid tapreflect "$TMP/bad14.json" "a start record without syscall_ns"
+jq -c 'select(.type == "summary") | .syscall_ns = -1' "$TMP/reflector.json" >"$TMP/bad15.json"
+expect_invalid tapreflect "$TMP/bad15.json" "a negative syscall_ns"
+jq -c 'select(.type == "summary") | del(.syscall_ns)' "$TMP/reflector.json" >"$TMP/bad16.json"
+expect_invalid tapreflect "$TMP/bad16.json" "a summary without syscall_ns"
 jq -c '.proto = "sctp"' "$TMP/udp.start" >"$TMP/bad8.json"
 expect_invalid tapgen "$TMP/bad8.json" "an unknown proto in a start record"
 jq -c 'del(.icmp_id)' "$TMP/icmp.start" >"$TMP/bad9.json"

@@ -58,6 +58,16 @@ static double ns_per_frame(double cpu_s, uint64_t frames)
 {
 	return frames ? cpu_s * 1e9 / (double)frames : 0.0;
 }
+
+/* What a syscall costs, for people: "225 ns", or "unknown" (0: the clock failed). */
+static const char *syscall_text(uint32_t ns, char *buf, size_t len)
+{
+	if (!ns)
+		return "unknown";
+	snprintf(buf, len, "%u ns", (unsigned int)ns);
+	return buf;
+}
+
 /* "off" without a virtio-net header, else the offloads granted ("csum,tso4,..."). */
 static const char *offloads_text(const struct trf_engine_info *info, char *buf, size_t len)
 {
@@ -236,9 +246,11 @@ static json_t *json_queue_in_force(const struct trf_engine *eng, unsigned int q)
 /*
  * The fields of the whole engine, the same in the start record and the
  * summary: the device, the configuration, how many threads serve the
- * queues, and the steering in force with why it is not what was asked.
+ * queues, and the steering in force with why it is not what was asked;
+ * then the machine's: what a bare syscall costs (measured once, at the
+ * start: both records say the same figure; 0 is unknown).
  */
-static void json_engine(json_t *rec, const struct trf_engine *eng)
+static void json_engine(json_t *rec, const struct trf_engine *eng, uint32_t syscall_ns)
 {
 	const struct trf_config *cfg = trf_engine_config(eng);
 	struct trf_engine_info info;
@@ -261,6 +273,7 @@ static void json_engine(json_t *rec, const struct trf_engine *eng)
 	json_object_set_new(rec, "buffers", json_integer(cfg->buffers));
 	json_object_set_new(rec, "frame_size", json_integer(cfg->frame_size));
 	json_object_set_new(rec, "user", cfg->run_as ? trf_json_text(cfg->run_user) : json_null());
+	json_object_set_new(rec, "syscall_ns", json_integer(syscall_ns));
 }
 
 static json_t *json_record(const char *type)
@@ -517,7 +530,7 @@ static void json_summary(const struct report *r, uint64_t kernel_drops, bool exa
 	json_t *rec = json_record("summary"), *per_queue = json_array();
 
 	json_object_set_new(rec, "version", json_string(TRF_VERSION));
-	json_engine(rec, r->eng);
+	json_engine(rec, r->eng, r->syscall_ns);
 	json_object_set_new(rec, "elapsed_s", trf_json_fixed(s->t, 3));
 	json_object_set_new(rec, "cpu_s", trf_json_fixed(s->cpu_s, 4));
 	json_object_set_new(rec, "cpu_ns_per_frame",
@@ -548,7 +561,7 @@ bool report_summary(struct report *r, int exit_code)
 	struct trf_engine_info info;
 	struct agreement agree;
 	const char *dev = dev_name(r->eng, &info);
-	char offloads[64];
+	char offloads[64], syscall[16];
 	FILE *h = r->human;
 
 	/* Every frame read was written, taken in by the mode, or dropped with a reason. */
@@ -601,9 +614,12 @@ bool report_summary(struct report *r, int exit_code)
 			fprintf(h, " %s %" PRIu64 " (%s);", trf_stat_drop_name(d), t->drops[d],
 				trf_stat_drop_help(d));
 	fputs("\n", h);
-	fprintf(h, "  cpu: %.3f s user+system, %.0f ns per frame read, %.1f frames per wakeup\n",
+	fprintf(h,
+		"  cpu: %.3f s user+system, %.0f ns per frame read, %.1f frames per wakeup, "
+		"syscall %s\n",
 		s->cpu_s, ns_per_frame(s->cpu_s, t->frames_read),
-		t->waits ? (double)t->frames_read / (double)t->waits : 0.0);
+		t->waits ? (double)t->frames_read / (double)t->waits : 0.0,
+		syscall_text(r->syscall_ns, syscall, sizeof(syscall)));
 	if (have_kd)
 		fprintf(h,
 			"  kernel: %" PRIu64 " frame(s) dropped by %s before they were read "
@@ -635,13 +651,13 @@ bool report_summary(struct report *r, int exit_code)
 	return exact && capture_exact;
 }
 
-void report_start_line(const struct trf_engine *eng, FILE *f)
+void report_start_line(const struct trf_engine *eng, uint32_t syscall_ns, FILE *f)
 {
 	const struct trf_config *cfg = trf_engine_config(eng);
 	struct trf_engine_info info;
 	struct agreement agree;
 	const char *dev = dev_name(eng, &info);
-	char offloads[64];
+	char offloads[64], syscall[16];
 
 	queues_agree(eng, &agree);
 	fprintf(f, "tapreflect: reflecting on %s (%s, %u queue%s on CPU%s ", dev,
@@ -659,6 +675,7 @@ void report_start_line(const struct trf_engine *eng, FILE *f)
 	fprintf(f, ", reflect %s, mac %02x:%02x:%02x:%02x:%02x:%02x", cfg->reflect_mode->name,
 		cfg->reflect.mac[0], cfg->reflect.mac[1], cfg->reflect.mac[2], cfg->reflect.mac[3],
 		cfg->reflect.mac[4], cfg->reflect.mac[5]);
+	fprintf(f, ", syscall %s", syscall_text(syscall_ns, syscall, sizeof(syscall)));
 	if (cfg->run_as)
 		fprintf(f, ", as user %s (uid %u, no capabilities)", cfg->run_user,
 			(unsigned int)cfg->run_uid);
@@ -667,7 +684,7 @@ void report_start_line(const struct trf_engine *eng, FILE *f)
 	fflush(f);
 }
 
-void report_ready(const struct trf_engine *eng, int fd, const char *metrics)
+void report_ready(const struct trf_engine *eng, uint32_t syscall_ns, int fd, const char *metrics)
 {
 	unsigned int nq = trf_engine_config(eng)->queues;
 	json_t *rec = json_record("start"), *per_queue = json_array();
@@ -675,7 +692,7 @@ void report_ready(const struct trf_engine *eng, int fd, const char *metrics)
 	/* The fields a caller waits for first, in the order documented; then the rest in force. */
 	json_object_set_new(rec, "version", json_string(TRF_VERSION));
 	json_object_set_new(rec, "pid", json_integer(getpid()));
-	json_engine(rec, eng);
+	json_engine(rec, eng, syscall_ns);
 	for (unsigned int q = 0; q < nq; q++)
 		json_array_append_new(per_queue, json_queue_in_force(eng, q));
 	json_object_set_new(rec, "per_queue", per_queue);

@@ -38,6 +38,7 @@ struct report {
 	struct timespec start;
 	double cpu_start;
 	uint64_t kernel_drops_start;
+	uint32_t syscall_ns; /* a bare syscall's cost, measured at the start; 0: unknown */
 	struct trf_link_info link; /* as last seen: a change is said once */
 	bool link_known;
 	bool link_gone; /* the device could not be asked: deleted */
@@ -68,18 +69,19 @@ void report_interval(struct report *r);
 bool report_summary(struct report *r, int exit_code);
 
 /*
- * The start line: device, queues, CPUs, engine, reflect mode; then, where
- * the queues differ in what is in force, a line for each.
+ * The start line: device, queues, CPUs, engine, reflect mode, what a
+ * syscall costs (syscall_ns, 0: unknown); then, where the queues differ in
+ * what is in force, a line for each.
  */
-void report_start_line(const struct trf_engine *eng, FILE *f);
+void report_start_line(const struct trf_engine *eng, uint32_t syscall_ns, FILE *f);
 
 /*
  * The ready record (--ready-fd): one JSON line of what is in force, with
- * the summary's fields of the whole engine and its per_queue entries' of
- * what is in force on each queue, and where --metrics listens ("ADDR:PORT",
- * or NULL), written to fd, which is then closed.  A failed write is said
- * and not fatal.
+ * the summary's fields of the whole engine (and syscall_ns) and its
+ * per_queue entries' of what is in force on each queue, and where --metrics
+ * listens ("ADDR:PORT", or NULL), written to fd, which is then closed.  A
+ * failed write is said and not fatal.
  */
-void report_ready(const struct trf_engine *eng, int fd, const char *metrics);
+void report_ready(const struct trf_engine *eng, uint32_t syscall_ns, int fd, const char *metrics);
 
 #endif
