@@ -1,11 +1,12 @@
 """tapreflect-bench: the end-to-end benchmarks of tapreflect, their results
 history and their reports, in one program.
 
-The measuring subcommands (run, compare, ab, streams, latency, soak) run as
-root, in a private network namespace they create and delete, with tapreflect
-and tapgen pinned to different CPUs (micro needs neither); each stores what it measured in the
-results store (a SQLite file by default, PostgreSQL with --db
-postgresql://...), whole, or marked incomplete when it was interrupted.
+The measuring subcommands (run, compare, scaling, ab, streams, latency,
+soak) run as root, in a private network namespace they create and delete,
+with tapreflect and tapgen pinned to different CPUs (micro needs neither);
+each stores what it measured in the results store (a SQLite file by
+default, PostgreSQL with --db postgresql://...), whole, or marked incomplete
+when it was interrupted.
 `report` judges current results against a baseline file or the store's
 history; `history` shows a metric's trend across runs with its change points.
 
@@ -30,6 +31,7 @@ from .model import EXIT_BAD_INPUT, BenchError
 MEASURING = {
     "run": "NDR, PDR, RTT and CPU per frame per scenario, and streams (--profile quick|full)",
     "compare": "engines, coalescing and queue counts side by side at fixed loads",
+    "scaling": "1, 2, 4 ... N queues on N reflector CPUs, one generator each: aggregate rate, CPU per frame, N/1",
     "ab": "same-run A/B of two candidates, trials interleaved, ratios with intervals",
     "streams": "TCP and UDP-GSO streams, offloads on against off",
     "latency": "sockperf ping-pong: waiting, busy polling, a real server",

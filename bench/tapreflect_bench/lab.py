@@ -115,26 +115,47 @@ class Process:
     """A process the lab started, with its output in files under the lab's directory."""
 
     def __init__(self, lab: "Lab", name: str, argv: list[str], ready: bool = False,
-                 ready_timeout: float = READY_TIMEOUT_S):
+                 ready_timeout: float = READY_TIMEOUT_S, defer_ready: bool = False):
+        """With ready, it is given --ready-fd N and this returns once its start record is read;
+        with defer_ready too, this returns at once and await_ready() reads it (so that several
+        processes can be started before any is waited for)."""
         self.lab, self.name, self.argv = lab, name, argv
         self.out = lab.tmp / f"{name}.out"
         self.err = lab.tmp / f"{name}.err"
         self.start_record: Optional[dict] = None
+        self.ready_timeout = ready_timeout
+        self._ready_fd: Optional[int] = None
         rfd = wfd = None
         if ready:
             rfd, wfd = os.pipe()
             argv = argv + ["--ready-fd", str(wfd)]
-        with open(self.out, "wb") as out, open(self.err, "wb") as err:
-            self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                          pass_fds=(wfd,) if wfd is not None else (),
-                                          start_new_session=True)
+        try:
+            with open(self.out, "wb") as out, open(self.err, "wb") as err:
+                self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                              pass_fds=(wfd,) if wfd is not None else (),
+                                              start_new_session=True)
+        except BaseException:
+            for fd in (rfd, wfd):
+                if fd is not None:
+                    os.close(fd)
+            raise
         lab.procs.append(self)
         if ready:
             os.close(wfd)
-            try:
-                self.start_record = self._read_ready(rfd, ready_timeout)
-            finally:
-                os.close(rfd)
+            self._ready_fd = rfd
+            if not defer_ready:
+                self.await_ready()
+
+    def await_ready(self) -> Optional[dict]:
+        """Read its start record (once; later calls return it again)."""
+        fd, self._ready_fd = self._ready_fd, None
+        if fd is None:
+            return self.start_record
+        try:
+            self.start_record = self._read_ready(fd, self.ready_timeout)
+        finally:
+            os.close(fd)
+        return self.start_record
 
     def _read_ready(self, fd: int, timeout: float) -> dict:
         buf = b""
@@ -221,6 +242,9 @@ class Process:
         self._forget()
 
     def _forget(self) -> None:
+        if self._ready_fd is not None:  # started with defer_ready and never waited for
+            os.close(self._ready_fd)
+            self._ready_fd = None
         if self in self.lab.procs:
             self.lab.procs.remove(self)
 
@@ -260,15 +284,17 @@ class Reflector(Process):
 
 
 class Tapgen(Process):
-    """tapgen in the lab's namespace, sending to PEER from the generator's CPU."""
+    """tapgen in the lab's namespace, sending to PEER from the generator's CPU (or from cpu)."""
 
-    def __init__(self, lab: "Lab", name: str, args: list[str]):
+    def __init__(self, lab: "Lab", name: str, args: list[str], cpu: Optional[int] = None,
+                 defer_ready: bool = False):
         self.json_path = lab.tmp / f"{name}.json"
         self.json_path.unlink(missing_ok=True)
         self.args = args
-        argv = lab.ns_argv([lab.tools.tapgen, "--dst", PEER, "--cpu", str(lab.cpu_g), *args,
+        self.cpu = lab.cpu_g if cpu is None else cpu
+        argv = lab.ns_argv([lab.tools.tapgen, "--dst", PEER, "--cpu", str(self.cpu), *args,
                             "--json", str(self.json_path)])
-        super().__init__(lab, name, argv, ready=True)
+        super().__init__(lab, name, argv, ready=True, defer_ready=defer_ready)
 
     def finish(self, timeout: float) -> list[dict]:
         """Wait for it to end; its JSON records.  A failed exit is an error."""
@@ -374,6 +400,20 @@ class Lab:
     def tapgen(self, args: list[str], *, timeout: float) -> list[dict]:
         """tapgen to completion on the generator's CPU; its JSON records."""
         return self.start_tapgen(args).finish(timeout)
+
+    def start_tapgens(self, specs: list[tuple[list[str], int]]) -> list["Tapgen"]:
+        """Several tapgens at once, tapgen0, tapgen1, ..., each (args, cpu): all are started before
+        any is waited for, so that they send together (each starts sending once it is ready, a few
+        milliseconds apart at most); returns once every one is ready.  One that fails to start is
+        an error; the others were started by this lab and end with it, by PID."""
+        gens = [Tapgen(self, f"tapgen{i}", args, cpu=cpu, defer_ready=True) for i, (args, cpu) in enumerate(specs)]
+        for g in gens:
+            g.await_ready()
+        return gens
+
+    def tapgens(self, specs: list[tuple[list[str], int]], *, timeout: float) -> list[list[dict]]:
+        """Several tapgens to completion, in parallel (start_tapgens); each one's JSON records."""
+        return [g.finish(timeout) for g in self.start_tapgens(specs)]
 
     def spawn(self, name: str, argv: list[str], ns: Optional[str] = None, ready: bool = False) -> Process:
         """A helper process in a namespace (a server, a background generator); with ready, it is given

@@ -11,7 +11,7 @@ from typing import Optional
 
 # Exit statuses of every subcommand (cli.py documents them in --help and the man page).
 EXIT_OK = 0
-EXIT_REGRESSION = 1  # report: a gating regression; run/soak/compare/streams: a check failed (accounting, ...)
+EXIT_REGRESSION = 1  # report: a gating regression; run/soak/compare/scaling/streams: a check failed (accounting, ...)
 EXIT_BAD_INPUT = 2  # bad usage or input: unknown option, unreadable file, unknown metric or machine
 EXIT_INCONCLUSIVE = 3  # report: a gating metric could not be judged
 EXIT_STORE = 4  # the results store cannot be used: corrupt, read-only, newer schema, not ours, unreachable
@@ -118,7 +118,7 @@ class Sample:
 class Run:
     """Everything one measuring subcommand measured, handed to the store in one call."""
 
-    kind: str  # "run", "compare", "ab", "streams", "latency", "soak", or "import"
+    kind: str  # "run", "compare", "scaling", "ab", "streams", "latency", "soak", or "import"
     started: str  # ISO 8601, UTC
     finished: str
     machine: dict  # machine.identity(): id, cpu, cpus, kernel

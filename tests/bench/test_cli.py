@@ -54,8 +54,9 @@ def stepped(store_target):  # noqa: F811
 
 
 def test_every_subcommand_has_help(capsys):
-    for argv in (["--help"], ["run", "--help"], ["compare", "--help"], ["ab", "--help"], ["streams", "--help"],
-                 ["latency", "--help"], ["soak", "--help"], ["micro", "--help"], ["report", "--help"], ["history", "show", "--help"],
+    for argv in (["--help"], ["run", "--help"], ["compare", "--help"], ["scaling", "--help"], ["ab", "--help"],
+                 ["streams", "--help"], ["latency", "--help"], ["soak", "--help"], ["micro", "--help"],
+                 ["report", "--help"], ["history", "show", "--help"],
                  ["history", "list", "--help"], ["history", "export", "--help"], ["history", "import", "--help"]):
         with pytest.raises(SystemExit) as e:
             main(*argv)
@@ -189,7 +190,10 @@ def test_bad_values_of_a_measuring_subcommand_stop_before_anything_runs(capsys):
                        (["compare", "--engines", "multishot+turbo"], "unknown engine modifier"),
                        (["run", "--sizes", "big"], "--sizes and --queues take whole numbers"),
                        (["run", "--modes", "tap tan"], "--modes: tap or tun"),
-                       (["ab", "--size", "9000"], "--size 64..1518")):
+                       (["ab", "--size", "9000"], "--size 64..1518"),
+                       (["scaling", "--queues", "two"], "--queues: auto or whole numbers"),
+                       (["scaling", "--rate", "fast"], "--rate: a rate in pps or max"),
+                       (["scaling", "--engine", "multishot+turbo"], "unknown engine modifier")):
         assert main(*argv, "--build", build, "--no-store") == EXIT_BAD_INPUT, argv
         assert says in capsys.readouterr().err
 

@@ -45,12 +45,12 @@ check_page "$build/man/tapgen.8" "$build/tools/tapgen" NAME SYNOPSIS DESCRIPTION
 bench_help() {
 	local b=$src/bench/tapreflect-bench c
 	"$b" --help
-	for c in run compare ab streams latency soak micro report history; do "$b" "$c" --help; done
+	for c in run compare scaling ab streams latency soak micro report history; do "$b" "$c" --help; done
 	for c in show list export import; do "$b" history "$c" --help; done
 }
 check_page "$build/man/tapreflect-bench.1" bench_help NAME SYNOPSIS DESCRIPTION SUBCOMMANDS FILES "EXIT STATUS" \
 	EXAMPLES "SEE ALSO"
-for c in run compare ab streams latency soak micro report "history show" "history list" "history export" "history import"; do
+for c in run compare scaling ab streams latency soak micro report "history show" "history list" "history export" "history import"; do
 	grep -q "^   $c" "$tmp/text" || fail "tapreflect-bench.1 has no subsection for $c"
 done
 v=$("$build/tools/tapreflect" --version | awk '{print $2}')
