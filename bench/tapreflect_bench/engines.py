@@ -2,7 +2,8 @@
 
 NAME: sync (--io sync), uring (--io uring: its default read), multishot or
 fixed (--io uring --read ...), fixed:N (--read fixed --fixed-reads N).
-Modifiers: +cUSEC (--coalesce USEC), +busy (--poll busy), +hash and +kernel
+Modifiers: +cUSEC (--coalesce USEC), +busy (--poll busy), +wait (--poll wait: the ring
+alone, without --poll hybrid's blocking reads), +hash and +kernel
 (--steering hash or kernel), +bN (--buffers N), +perqueue (--workers per-queue).
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from .model import BenchError
 
 NAMES = "sync, uring, multishot, fixed, fixed:N"
-MODIFIERS = "+cUSEC, +busy, +hash, +kernel, +bN, +perqueue"
+MODIFIERS = "+cUSEC, +busy, +wait, +hash, +kernel, +bN, +perqueue"
 
 
 def engine_args(engine: str) -> list[str]:
@@ -32,6 +33,8 @@ def engine_args(engine: str) -> list[str]:
             args += ["--coalesce", mod[1:]]
         elif mod == "busy":
             args += ["--poll", "busy"]
+        elif mod == "wait":
+            args += ["--poll", "wait"]
         elif mod in ("hash", "kernel"):
             args += ["--steering", mod]
         elif re.fullmatch(r"b[0-9]+", mod):

@@ -36,6 +36,7 @@ void trf_config_init(struct trf_config *cfg)
 	cfg->io = TRF_IO_URING;
 	cfg->read = TRF_READ_AUTO;
 	cfg->fixed_reads = TRF_DEFAULT_FIXED_READS;
+	cfg->hybrid = true;
 	cfg->buffers = TRF_DEFAULT_BUFFERS;
 	cfg->frame_size = TRF_DEFAULT_FRAME_SIZE;
 	cfg->reflect_mode = trf_reflect_modes[0];

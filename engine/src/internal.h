@@ -44,6 +44,13 @@ extern const struct trf_io_ops trf_io_uring_ops;
 extern const struct trf_io_ops trf_io_sync_ops;
 
 /*
+ * One frame of n > 0 bytes, read into buf (size bytes) by a blocking read():
+ * counted, reflected and written back with write(), as the sync engine does
+ * (io_sync.c); also io_uring's --poll hybrid in its blocking mode.
+ */
+void trf_sync_frame(struct trf_queue *q, uint8_t *buf, size_t n, size_t size, uint32_t vnet_len);
+
+/*
  * One queue of the device: its fd, its counters, its mode state, what is in
  * force on it and how it ended.  stats comes first and fills its own cache
  * lines: the queue's thread is its only writer.  The rest is written during
@@ -82,6 +89,12 @@ struct trf_thread {
 	pthread_t pthread;
 	bool started;
 	void *io; /* the I/O engine's state of this thread: its ring */
+	/*
+	 * io_uring's --poll hybrid: the thread may be blocked in read(), so the
+	 * stop must signal it.  Here, not in io: wake() may run while the
+	 * thread tears io down.
+	 */
+	bool in_read;
 	int status; /* setup result */
 	struct trf_err err; /* why setup failed */
 };

@@ -41,19 +41,58 @@ static int sync_setup(struct trf_thread *t, struct trf_err *err)
 	return 0;
 }
 
+void trf_sync_frame(struct trf_queue *q, uint8_t *buf, size_t n, size_t size, uint32_t vnet_len)
+{
+	struct trf_queue_stats *st = &q->stats;
+	struct trf_frame f;
+	ssize_t w;
+
+	TRF_STAT_ADD(st, frames_read, 1);
+	TRF_STAT_ADD(st, bytes_read, n > vnet_len ? n - vnet_len : 0);
+	/* A read that filled the buffer was cut short by tun: see trf_uq_add_frame(). */
+	if (TRF_UNLIKELY(n >= size)) {
+		TRF_STAT_ADD(st, drops[TRF_DROP_TRUNCATED], 1);
+		if (TRF_UNLIKELY(q->cap))
+			trf_capture_frame(q, buf, (uint32_t)n, TRF_DROP_TRUNCATED);
+		return;
+	}
+
+	f = (struct trf_frame){ .data = buf, .len = (uint32_t)n };
+	q->cfg->reflect_mode->burst(&q->reflect, &f, 1);
+	if (f.verdict != TRF_DROP_NONE) {
+		if (f.verdict == TRF_CONSUMED) {
+			TRF_STAT_ADD(st, frames_consumed, 1);
+		} else {
+			TRF_STAT_ADD(st, drops[f.verdict], 1);
+			if (TRF_UNLIKELY(q->cap))
+				trf_capture_frame(q, f.data, f.len, f.verdict);
+		}
+		return;
+	}
+	do {
+		/* A frame already read is written even when a stop is pending. */
+		w = write(q->fd, f.data, f.len);
+	} while (w < 0 && errno == EINTR);
+	if (w == (ssize_t)f.len) {
+		TRF_STAT_ADD(st, frames_written, 1);
+		TRF_STAT_ADD(st, bytes_written, (uint64_t)w - vnet_len);
+	} else if (w < 0 && errno == EIO) {
+		/* tun refuses every write while its link is down: see ring_loop.c, on_write(). */
+		TRF_STAT_ADD(st, drops[TRF_IO_DROP_LINK_DOWN], 1);
+	} else {
+		TRF_STAT_ADD(st, drops[TRF_IO_DROP_WRITE_ERROR], 1);
+	}
+}
+
 static int sync_run(struct trf_thread *t)
 {
 	struct trf_queue *q = t->q[0];
-	const struct trf_reflect_mode *mode = q->cfg->reflect_mode;
-	const struct trf_reflect_ctx *ctx = &q->reflect;
-	struct trf_queue_stats *st = &q->stats;
 	struct sync_queue *sq = t->io;
 
 	while (!trf_engine_stopping(q->eng)) {
-		struct trf_frame f;
 		ssize_t n;
 
-		TRF_STAT_ADD(st, waits, 1);
+		TRF_STAT_ADD(&q->stats, waits, 1);
 		n = read(q->fd, sq->buf, sq->size);
 		if (TRF_UNLIKELY(n <= 0)) {
 			if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -64,41 +103,7 @@ static int sync_run(struct trf_thread *t)
 			trf_queue_failed(q);
 			return ret;
 		}
-		TRF_STAT_ADD(st, frames_read, 1);
-		TRF_STAT_ADD(st, bytes_read, (uint64_t)n - sq->vnet_len);
-		/* A read that filled the buffer was cut short by tun: see trf_uq_add_frame(). */
-		if (TRF_UNLIKELY((size_t)n >= sq->size)) {
-			TRF_STAT_ADD(st, drops[TRF_DROP_TRUNCATED], 1);
-			if (TRF_UNLIKELY(q->cap))
-				trf_capture_frame(q, sq->buf, (uint32_t)n, TRF_DROP_TRUNCATED);
-			continue;
-		}
-
-		f = (struct trf_frame){ .data = sq->buf, .len = (uint32_t)n };
-		mode->burst(ctx, &f, 1);
-		if (f.verdict != TRF_DROP_NONE) {
-			if (f.verdict == TRF_CONSUMED) {
-				TRF_STAT_ADD(st, frames_consumed, 1);
-			} else {
-				TRF_STAT_ADD(st, drops[f.verdict], 1);
-				if (TRF_UNLIKELY(q->cap))
-					trf_capture_frame(q, f.data, f.len, f.verdict);
-			}
-			continue;
-		}
-		do {
-			/* A frame already read is written even when a stop is pending. */
-			n = write(q->fd, f.data, f.len);
-		} while (n < 0 && errno == EINTR);
-		if (n == (ssize_t)f.len) {
-			TRF_STAT_ADD(st, frames_written, 1);
-			TRF_STAT_ADD(st, bytes_written, (uint64_t)n - sq->vnet_len);
-		} else if (n < 0 && errno == EIO) {
-			/* tun refuses every write while its link is down: see ring_loop.c, on_write(). */
-			TRF_STAT_ADD(st, drops[TRF_IO_DROP_LINK_DOWN], 1);
-		} else {
-			TRF_STAT_ADD(st, drops[TRF_IO_DROP_WRITE_ERROR], 1);
-		}
+		trf_sync_frame(q, sq->buf, (size_t)n, sq->size, sq->vnet_len);
 	}
 	return 0;
 }

@@ -47,7 +47,12 @@ const struct trf_name trf_workers_names[] = {
 };
 
 const struct trf_name trf_poll_names[] = {
-	{ "wait", 0, "sleep until frames arrive (default)" },
+	{ "hybrid", 2, "a worker of one queue waits as the blocking loop\n"
+	  "does, in read(), while its queue keeps emptying,\n"
+	  "and in io_uring once frames queue up (default;\n"
+	  "io_uring alone where a syscall costs 500 ns or\n"
+	  "more, or a worker serves several queues)" },
+	{ "wait", 0, "sleep in io_uring_enter until frames arrive" },
 	{ "busy", 1, "never sleep: reap and submit in a loop, for\n"
 	  "latency benchmarks that give the reflector its\n"
 	  "cores (each worker then uses a whole CPU)" },

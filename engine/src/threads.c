@@ -270,7 +270,8 @@ int trf_engine_start(struct trf_engine *eng, struct trf_err *err)
 {
 	int ret = 0;
 
-	if (eng->io->wake) {
+	/* io_uring's --poll hybrid checks it itself, and does without where it is missing. */
+	if (eng->io->wake && eng->cfg.io == TRF_IO_SYNC) {
 		ret = check_wake_signal(eng, err);
 		if (ret < 0)
 			return ret;

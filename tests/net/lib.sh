@@ -219,11 +219,14 @@ start_as_user() {
 # stop_as_user: stop_reflector, with the summary from the user's directory.
 stop_as_user() { stop_reflector "$TMP/user/reflector.json"; }
 
-# engine_args NAME: the tapreflect options for one engine of the test matrix.
+# engine_args NAME: the tapreflect options for one engine of the test matrix:
+# the two read strategies in the ring alone (--poll wait), the default
+# (--poll hybrid: blocking reads while the queue keeps emptying), and sync.
 engine_args() {
 	case $1 in
-	multishot) echo "--io uring --read multishot" ;;
-	fixed) echo "--io uring --read fixed" ;;
+	multishot) echo "--io uring --read multishot --poll wait" ;;
+	fixed) echo "--io uring --read fixed --poll wait" ;;
+	hybrid) echo "--io uring" ;;
 	sync) echo "--io sync" ;;
 	*) fail "unknown engine $1" ;;
 	esac

@@ -545,6 +545,73 @@ static void test_wait_info(void **state)
 	assert_string_equal(q0.info.wait, "busy");
 }
 
+/* --poll hybrid: the mode after a window, from its frames per sleep (ring_hybrid.c). */
+static void test_hybrid_switch(void **state)
+{
+	const uint64_t w = TRF_HYBRID_WINDOW;
+
+	(void)state;
+	/* Blocking: a backlog (TRF_HYBRID_UP frames a sleep, or no sleep at all) goes to the ring. */
+	assert_false(trf_hybrid_blocking_next(true, w, w / TRF_HYBRID_UP));
+	assert_false(trf_hybrid_blocking_next(true, w, 0));
+	assert_true(trf_hybrid_blocking_next(true, w, w / TRF_HYBRID_UP + 1));
+	assert_true(trf_hybrid_blocking_next(true, w, w));
+	/* The ring: TRF_HYBRID_DOWN frames a sleep or fewer go back to blocking; between, no change. */
+	assert_true(trf_hybrid_blocking_next(false, w, w / TRF_HYBRID_DOWN + 1));
+	assert_true(trf_hybrid_blocking_next(false, w, w));
+	assert_false(trf_hybrid_blocking_next(false, w, w / TRF_HYBRID_DOWN - 1));
+	assert_false(trf_hybrid_blocking_next(false, w, 0));
+	assert_true(TRF_HYBRID_DOWN < TRF_HYBRID_UP); /* hysteresis */
+}
+
+/* Where syscalls are dear, --poll hybrid keeps the ring, and says why. */
+static void test_hybrid_dear_syscalls(void **state)
+{
+	struct trf_uring_thread ut = { 0 };
+	struct trf_uring_queue uq0 = { .fd = -1 };
+	struct trf_queue q0 = { 0 };
+	struct trf_config cfg;
+
+	(void)state;
+	trf_config_init(&cfg);
+	uq0.queue = &q0;
+	ut.q[0] = &uq0;
+	ut.nq = 1;
+	ut.defer_taskrun = true;
+	cfg.syscall_ns = TRF_HYBRID_MAX_SYSCALL_NS;
+	assert_int_equal(trf_hybrid_setup(&ut, &cfg, NULL), 0);
+	assert_false(ut.hybrid);
+	assert_string_equal(
+	    q0.info.fallback,
+	    "--poll hybrid: a syscall costs 500 ns here (500 or more): the ring at every load");
+	/* Cheaper: the next check decides (here: the fd, which is not open). */
+	memset(&q0.info, 0, sizeof(q0.info));
+	cfg.syscall_ns = TRF_HYBRID_MAX_SYSCALL_NS - 1;
+	assert_int_equal(trf_hybrid_setup(&ut, &cfg, NULL), 0);
+	assert_false(ut.hybrid);
+	assert_string_equal(q0.info.fallback, "the queue fd's flags cannot be read");
+}
+
+/* Where --poll hybrid does not apply, the worker waits in the ring, and says why when it could have. */
+static void test_hybrid_refused(void **state)
+{
+	struct harness *h = harness_new(1, TRF_READ_MULTISHOT, 8, 4);
+
+	(void)state;
+	/* The harness's queue fds are non-blocking eventfds: a read() would never wait. */
+	assert_false(h->ut->hybrid);
+	assert_false(h->ut->blocking);
+	assert_string_equal(h->queues[0].info.wait, "sleep");
+	assert_string_equal(h->queues[0].info.fallback, "the queue fd is non-blocking");
+	harness_free(h);
+	/* Two queues on the worker: by design, and not a fallback. */
+	h = harness_new(2, TRF_READ_MULTISHOT, 8, 4);
+	assert_false(h->ut->hybrid);
+	assert_string_equal(h->queues[0].info.fallback, "");
+	assert_string_equal(h->queues[0].info.wait, "sleep");
+	harness_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -558,6 +625,9 @@ int main(void)
 		cmocka_unit_test(test_multishot_more),
 		cmocka_unit_test(test_coalescing_gate),
 		cmocka_unit_test(test_wait_info),
+		cmocka_unit_test(test_hybrid_switch),
+		cmocka_unit_test(test_hybrid_refused),
+		cmocka_unit_test(test_hybrid_dear_syscalls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

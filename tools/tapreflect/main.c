@@ -164,9 +164,8 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	/* The sync engine's stop interrupts its workers' read() with this signal. */
-	if (o.cfg.io == TRF_IO_SYNC)
-		trf_engine_sync_wake_handler(o.cfg.wake_signal);
+	/* The stop interrupts a worker's blocking read() with this signal (sync, --poll hybrid). */
+	trf_engine_sync_wake_handler(o.cfg.wake_signal);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	if (sfd < 0) {
 		fprintf(stderr, "tapreflect: signalfd: %s\n", strerror(errno));
@@ -196,6 +195,7 @@ int main(int argc, char **argv)
 	 * none competes with it for the CPU.
 	 */
 	r.syscall_ns = trf_syscall_cost_ns();
+	o.cfg.syscall_ns = r.syscall_ns; /* --poll hybrid goes by it */
 	/* Before the device is touched: a directory the files cannot be made in fails here. */
 	if (o.capture_path && capture_check(o.capture_path, &o.cfg) < 0)
 		goto close_json;

@@ -175,7 +175,8 @@ static int set_workers(void *ctx, int v)
 
 static int set_poll(void *ctx, int v)
 {
-	((struct opts *)ctx)->cfg.busy_poll = v != 0;
+	((struct opts *)ctx)->cfg.busy_poll = v == 1;
+	((struct opts *)ctx)->cfg.hybrid = v == 2;
 	return 0;
 }
 

@@ -397,6 +397,10 @@ void report_interval(struct report *r)
 		json_object_set_new(
 		    o, "pps_read",
 		    trf_json_whole((double)(qb->frames_read - qa->frames_read) / dt));
+		json_object_set_new(o, "frames_blocking",
+				    trf_json_count(qb->frames_blocking - qa->frames_blocking));
+		json_object_set_new(o, "hybrid_switches",
+				    trf_json_count(qb->hybrid_switches - qa->hybrid_switches));
 		json_array_append_new(per_queue, o);
 	}
 	json_object_set_new(rec, "per_queue", per_queue);
@@ -423,6 +427,8 @@ static json_t *json_queue_totals(const struct report *r, unsigned int q,
 	json_object_set_new(o, "ended_early", json_boolean(r->failed_said && r->failed_said[q]));
 	json_totals(o, s);
 	json_object_set_new(o, "read_rearms", trf_json_count(s->read_rearms));
+	json_object_set_new(o, "frames_blocking", trf_json_count(s->frames_blocking));
+	json_object_set_new(o, "hybrid_switches", trf_json_count(s->hybrid_switches));
 	json_object_set_new(o, "waits", trf_json_count(s->waits));
 	json_object_set_new(o, "drops", json_drops(s, NULL));
 	return o;

@@ -22,7 +22,7 @@ extern const struct trf_name trf_link_names[]; /* --mode: enum trf_link */
 extern const struct trf_name trf_io_names[]; /* --io: enum trf_io */
 extern const struct trf_name trf_read_names[]; /* --read: enum trf_read */
 extern const struct trf_name trf_workers_names[]; /* --workers: enum trf_workers */
-extern const struct trf_name trf_poll_names[]; /* --poll: trf_config.busy_poll, 0 or 1 */
+extern const struct trf_name trf_poll_names[]; /* --poll: 0 wait, 1 busy (busy_poll), 2 hybrid */
 extern const struct trf_name trf_offload_names[]; /* --offload: enum trf_offload */
 extern const struct trf_name trf_steering_names[]; /* --steering: enum trf_steering */
 

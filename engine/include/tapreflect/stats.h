@@ -78,6 +78,9 @@ struct trf_queue_stats {
 	 */
 	uint64_t capture_limited;
 	uint64_t capture_full;
+	/* --poll hybrid: frames read by a blocking read(), and switches between it and the ring. */
+	uint64_t frames_blocking;
+	uint64_t hybrid_switches;
 	uint64_t waits; /* io_uring_enter/read calls that waited for work; read last */
 } __attribute__((aligned(TRF_CACHELINE)));
 

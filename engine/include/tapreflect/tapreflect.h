@@ -41,6 +41,12 @@ extern "C" {
 #define TRF_DEFAULT_FRAME_SIZE 16384 /* holds a 9216 B jumbo frame with room to spare */
 #define TRF_DEFAULT_FIXED_READS 4
 /*
+ * --poll hybrid reads blocking only where a syscall costs less than this:
+ * dearer, the blocking loop's two syscalls per frame cost more than the
+ * ring's wakeup (docs/benchmarking.md, what a syscall costs).
+ */
+#define TRF_HYBRID_MAX_SYSCALL_NS 500
+/*
  * With offloads a frame is up to a 64 KiB superpacket plus its virtio-net,
  * Ethernet and VLAN headers: buffers of 65600 B, fewer of them by default, so
  * that a queue locks about as much memory as without (64 x 65600 B = 4.0 MiB).
@@ -146,6 +152,13 @@ struct trf_config {
 	 */
 	unsigned int coalesce_usec;
 	bool busy_poll; /* --poll busy: never sleep, reap and submit in a loop */
+	/* --poll hybrid (the default): a worker of one queue reads with read() while it empties */
+	bool hybrid;
+	/*
+	 * What a bare syscall costs here (trf_syscall_cost_ns(), 0: unknown):
+	 * at TRF_HYBRID_MAX_SYSCALL_NS or more --poll hybrid keeps the ring.
+	 */
+	uint32_t syscall_ns;
 	unsigned int buffers; /* per queue, a power of two */
 	unsigned int frame_size; /* bytes per buffer: a read that fills one is a truncated frame */
 	bool buffers_set,

@@ -180,6 +180,20 @@ struct trf_uring_thread {
 	uint64_t last_wake_ns;
 	bool burst; /* a queue read a full burst, or left frames behind, at the last wakeup */
 	bool busy; /* --poll busy */
+	bool defer_taskrun; /* the ring runs task work only inside io_uring_enter() */
+	/*
+	 * --poll hybrid in force (ring_hybrid.c): blocking is the mode (read()
+	 * while true; thread->in_read while one may be blocked, for
+	 * trf_ut_wake), and the window counts frames and the thread's sleeps
+	 * since it began.
+	 */
+	bool hybrid;
+	bool blocking;
+	uint8_t *hybrid_buf;
+	size_t hybrid_size;
+	uint64_t win_frames;
+	long win_sleeps;
+	uint64_t switches; /* not yet published */
 };
 
 static inline uint8_t *trf_uq_buf(const struct trf_uring_queue *q, uint16_t bid)
@@ -248,6 +262,19 @@ unsigned int trf_ut_queues_per_thread(const struct trf_config *cfg);
 
 /* ring_loop.c: the loop, until stopped and drained. */
 int trf_ut_run(struct trf_thread *t);
+
+/* --poll hybrid (ring_hybrid.c). */
+#define TRF_HYBRID_WINDOW 256 /* frames between two looks at frames per sleep */
+#define TRF_HYBRID_UP 64 /* blocking: this many frames per sleep or more go to the ring */
+#define TRF_HYBRID_DOWN 24 /* the ring: this many or fewer go back to blocking */
+/* The mode after a window of frames and sleeps: true for blocking. */
+bool trf_hybrid_blocking_next(bool blocking, uint64_t frames, uint64_t sleeps);
+int trf_hybrid_setup(struct trf_uring_thread *ut, const struct trf_config *cfg,
+		     struct trf_err *err);
+void trf_hybrid_teardown(struct trf_uring_thread *ut);
+void trf_hybrid_note(struct trf_uring_thread *ut, uint64_t frames);
+int trf_hybrid_run(struct trf_uring_thread *ut);
+void trf_ut_wake(struct trf_thread *t);
 
 /* ring_loop.c: one completion, of any queue of the ring or the stop poll. */
 void trf_ut_complete(struct trf_uring_thread *ut, const struct io_uring_cqe *cqe);

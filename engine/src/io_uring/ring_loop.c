@@ -264,6 +264,28 @@ static void reap_and_reflect(struct trf_uring_thread *ut)
 	reads = trf_ut_end_batch(ut);
 	if (ut->coalesce_usec && reads)
 		trf_wait_note(ut, reads, now_ns());
+	if (ut->hybrid && reads)
+		trf_hybrid_note(ut, reads);
+}
+
+/*
+ * --poll hybrid's blocking mode, until frames queue up (ring_hybrid.c).  What
+ * the last batch queued (its writes, the re-armed reads) is submitted first:
+ * nothing else would submit it meanwhile.  A read that fails fails the
+ * queue, as a failed CQE would.
+ */
+static void run_blocking(struct trf_uring_thread *ut)
+{
+	int ret = io_uring_submit(&ut->ring);
+
+	if (ret < 0)
+		return; /* the ring's wait retries, or says what is wrong */
+	ret = trf_hybrid_run(ut);
+	if (ret < 0) {
+		ut->hybrid = ut->blocking = false;
+		ut->q[0]->error = ret;
+		trf_ut_end_batch(ut);
+	}
 }
 
 /*
@@ -374,6 +396,8 @@ int trf_ut_run(struct trf_thread *t)
 			if (!drain(ut, running, reads, polls, writes, &drain_tries, &ret))
 				break;
 		} else {
+			if (ut->blocking && !ut->q[0]->failed)
+				run_blocking(ut);
 			ret = trf_wait_for_work(ut);
 			if (ret == -ETIME)
 				trf_wait_idle(ut); /* a second without a frame */

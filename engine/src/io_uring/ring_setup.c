@@ -188,6 +188,7 @@ static int ring_init(struct trf_uring_thread *ut, const struct trf_config *cfg, 
 			ret = io_uring_queue_init_params(entries, &ut->ring, &p);
 			if (ret == 0) {
 				ut->flags_name = modes[i].name;
+				ut->defer_taskrun = modes[i].flags & IORING_SETUP_DEFER_TASKRUN;
 				ut->ring_ready = true;
 				ut->disabled = disabled != 0;
 				ut->restricted = ut->disabled && restrict_ring(ut) == 0;
@@ -331,6 +332,9 @@ static int uring_setup(struct trf_thread *t, struct trf_err *err)
 			return ret;
 	}
 	trf_wait_setup(ut, t->cfg);
+	ret = trf_hybrid_setup(ut, t->cfg, err);
+	if (ret < 0)
+		return ret;
 	for (unsigned int i = 0; i < ut->nq; i++) {
 		struct trf_queue_info *info = &ut->q[i]->queue->info;
 
@@ -360,6 +364,7 @@ static void uring_teardown(struct trf_thread *t)
 		io_uring_unregister_buffers(&ut->ring);
 		io_uring_queue_exit(&ut->ring);
 	}
+	trf_hybrid_teardown(ut);
 	for (unsigned int i = 0; i < ut->nq; i++) {
 		struct trf_uring_queue *q = ut->q[i];
 
@@ -380,6 +385,6 @@ const struct trf_io_ops trf_io_uring_ops = {
 	.setup = uring_setup,
 	.run = trf_ut_run,
 	.teardown = uring_teardown,
-	.wake = NULL,
+	.wake = trf_ut_wake,
 	.queues_per_thread = trf_ut_queues_per_thread,
 };
