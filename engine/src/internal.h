@@ -48,6 +48,13 @@ extern const struct trf_io_ops trf_io_sync_ops;
  * counted, reflected and written back with write(), as the sync engine does
  * (io_sync.c); also io_uring's --poll hybrid in its blocking mode.
  */
+/*
+ * Whether signal sig can interrupt a blocking read() (sync, --poll hybrid):
+ * 0 when it has a handler installed without SA_RESTART
+ * (trf_engine_sync_wake_handler), -ENOENT when not, -EINVAL for no signal.
+ */
+int trf_wake_signal_state(int sig);
+
 void trf_sync_frame(struct trf_queue *q, uint8_t *buf, size_t n, size_t size, uint32_t vnet_len);
 
 /*

@@ -184,15 +184,25 @@ static void release_threads(struct trf_engine *eng, int go)
 	pthread_mutex_unlock(&eng->lock);
 }
 
+int trf_wake_signal_state(int sig)
+{
+	struct sigaction sa;
+
+	if (sig <= 0 || sig >= NSIG || sigaction(sig, NULL, &sa) < 0)
+		return -EINVAL;
+	if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_RESTART))
+		return -ENOENT;
+	return 0;
+}
+
 /* The sync engine needs its wake signal to interrupt read(): a handler without SA_RESTART. */
 static int check_wake_signal(const struct trf_engine *eng, struct trf_err *err)
 {
-	struct sigaction sa;
-	int sig = eng->cfg.wake_signal;
+	int sig = eng->cfg.wake_signal, state = trf_wake_signal_state(sig);
 
-	if (sig <= 0 || sig >= NSIG || sigaction(sig, NULL, &sa) < 0)
+	if (state == -EINVAL)
 		return trf_errf(err, -EINVAL, "--io sync: bad wake signal %d", sig);
-	if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_RESTART))
+	if (state < 0)
 		return trf_errf(
 		    err, -EINVAL,
 		    "--io sync: signal %d (%s) needs a handler installed without "
@@ -394,8 +404,13 @@ void trf_engine_sample(const struct trf_engine *eng, unsigned int q, struct trf_
 {
 	trf_stats_read(&eng->queues[q].stats, out);
 	/* A blocking read takes one frame a wakeup: counted here, not in the loop. */
-	if (eng->io == &trf_io_sync_ops)
+	if (eng->io == &trf_io_sync_ops) {
 		out->wakeup_frames[0] = out->frames_read;
+	} else {
+		/* --poll hybrid's blocking reads, the same way. */
+		out->wakeup_frames[0] += out->frames_blocking;
+		out->waits += out->frames_blocking;
+	}
 }
 
 int trf_engine_queue_info(const struct trf_engine *eng, unsigned int q, struct trf_queue_info *out)

@@ -66,17 +66,6 @@ static long thread_sleeps(void)
 	return ru.ru_nvcsw;
 }
 
-/* cfg->wake_signal has a handler that interrupts read(): see trf_engine_sync_wake_handler. */
-static bool wake_signal_ready(const struct trf_config *cfg)
-{
-	struct sigaction sa;
-
-	if (cfg->wake_signal <= 0 || cfg->wake_signal >= NSIG ||
-	    sigaction(cfg->wake_signal, NULL, &sa) < 0)
-		return false;
-	return sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN && !(sa.sa_flags & SA_RESTART);
-}
-
 /*
  * Hybrid applies to a worker of one queue that sleeps (no busy polling, no
  * coalescing: both ask for the ring's waiting), where syscalls are cheap
@@ -107,7 +96,7 @@ static const char *hybrid_refused(const struct trf_uring_thread *ut, const struc
 		return "the queue fd's flags cannot be read";
 	if (fl & O_NONBLOCK)
 		return "the queue fd is non-blocking";
-	if (!wake_signal_ready(cfg))
+	if (trf_wake_signal_state(cfg->wake_signal) < 0)
 		return "no handler for the wake signal (trf_engine_sync_wake_handler)";
 	return NULL;
 }
@@ -193,9 +182,10 @@ int trf_hybrid_run(struct trf_uring_thread *ut)
 
 	TRF_STAT_ADD(&q->stats, hybrid_switches, ut->switches);
 	ut->switches = 0;
-	while (ut->blocking && !trf_engine_stopping(q->eng)) {
+	while (ut->blocking) {
 		ssize_t n;
 
+		/* Said before the stop is looked at: a stop after this look signals the read. */
 		__atomic_store_n(&ut->thread->in_read, true, __ATOMIC_RELEASE);
 		if (trf_engine_stopping(q->eng)) {
 			__atomic_store_n(&ut->thread->in_read, false, __ATOMIC_RELEASE);
@@ -214,9 +204,7 @@ int trf_hybrid_run(struct trf_uring_thread *ut)
 			}
 			return n < 0 ? -errno : -EIO;
 		}
-		/* A blocking read is a wakeup of one frame, as the sync engine counts it. */
-		TRF_STAT_ADD(&q->stats, waits, 1);
-		TRF_STAT_ADD(&q->stats, wakeup_frames[0], 1);
+		/* Also a wakeup of one frame: trf_engine_sample() counts it so. */
 		trf_sync_frame(q, ut->hybrid_buf, (size_t)n, ut->hybrid_size, uq->vnet_len);
 		TRF_STAT_ADD(&q->stats, frames_blocking, 1);
 		trf_hybrid_note(ut, 1);
