@@ -13,7 +13,7 @@ from typing import Callable, Optional
 
 from . import machine
 from .lab import Interrupted, Tools, signals_held
-from .model import EXIT_BAD_INPUT, EXIT_INTERRUPTED, BenchError, Run, Sample
+from .model import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_REGRESSION, BenchError, Run, Sample
 
 
 def now() -> str:
@@ -139,6 +139,16 @@ def write_text(path, text: str) -> None:
 def write_jsonl(path, records) -> None:
     """JSON lines, one record each, written whole (write_text)."""
     write_text(path, "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records))
+
+
+def accounting_verdict(ctx: "Context", trials: list[dict]) -> int:
+    """The last line of a fixed-load run: whether the reflector's accounting was exact in every
+    trial; its exit status (0, or EXIT_REGRESSION for a mismatch)."""
+    if all(t["accounting_exact"] for t in trials):
+        ctx.out("accounting exact in every trial")
+        return 0
+    ctx.out("accounting MISMATCH in a trial")
+    return EXIT_REGRESSION
 
 
 def add_samples(run: Run, metrics: list[dict]) -> None:

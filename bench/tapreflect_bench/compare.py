@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 
 from . import engines, stats
-from .common import Context, add_samples, write_jsonl
+from .common import Context, accounting_verdict, add_samples, write_jsonl
 from .lab import Lab
-from .model import EXIT_REGRESSION, BenchError, in_force
+from .model import BenchError, in_force
 from .progress import Progress
 
 # Of the trial records: 2 adds schema_version itself; 3: steering is hash, kernel or none, and why it
@@ -205,10 +205,6 @@ def main(args, ctx: Context) -> int:
                     c = [t["cpu_ns_per_frame"] for t in trials if t["load"] == load and t["engine"] == label]
                     if c:
                         ctx.out(f"  {load} {label}: {int(min(c))}..{int(max(c))}")
-        if all(t["accounting_exact"] for t in trials):
-            ctx.out("accounting exact in every trial")
-            return 0
-        ctx.out("accounting MISMATCH in a trial")
-        return EXIT_REGRESSION
+        return accounting_verdict(ctx, trials)
 
     return ctx.measure(run, body)

@@ -29,9 +29,9 @@ import os
 from typing import Optional
 
 from . import engines, stats
-from .common import Context, add_samples, write_jsonl
+from .common import Context, accounting_verdict, add_samples, write_jsonl
 from .lab import Lab
-from .model import EXIT_REGRESSION, BenchError, in_force
+from .model import BenchError, in_force
 from .progress import Progress
 
 SCHEMA_VERSION = 1  # of the trial records
@@ -354,10 +354,6 @@ def main(args, ctx: Context) -> int:
                 f"RTTs the worst generator's; busiest q: the largest queue's share of the frames read")
         for line in shared_notes(rows):
             ctx.out(line)
-        if all(t["accounting_exact"] for t in trials):
-            ctx.out("accounting exact in every trial")
-            return 0
-        ctx.out("accounting MISMATCH in a trial")
-        return EXIT_REGRESSION
+        return accounting_verdict(ctx, trials)
 
     return ctx.measure(run, body)
