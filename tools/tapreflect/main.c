@@ -194,8 +194,7 @@ int main(int argc, char **argv)
 	 * thread of ours starts, the metrics server's or the workers, so that
 	 * none competes with it for the CPU.
 	 */
-	r.syscall_ns = trf_syscall_cost_ns();
-	o.cfg.syscall_ns = r.syscall_ns; /* --poll hybrid goes by it */
+	o.cfg.syscall_ns = trf_syscall_cost_ns(); /* --poll hybrid goes by it, the reports say it */
 	/* Before the device is touched: a directory the files cannot be made in fails here. */
 	if (o.capture_path && capture_check(o.capture_path, &o.cfg) < 0)
 		goto close_json;
@@ -233,15 +232,15 @@ int main(int argc, char **argv)
 		trf_netcfg_tx_dropped(info.dev, &r.kernel_drops_start);
 	}
 	if (tel)
-		telemetry_attach(tel, eng, r.cpu_start, r.kernel_drops_start, r.syscall_ns,
+		telemetry_attach(tel, eng, r.cpu_start, r.kernel_drops_start,
 				 cap ? capture_prom : NULL, cap);
-	report_start_line(eng, r.syscall_ns, stderr);
+	report_start_line(eng, stderr);
 	if (tel)
 		fprintf(stderr, "tapreflect: metrics at http://%s/metrics\n",
 			telemetry_address(tel));
 	/* After the start line, so that a caller woken by the record finds it written too. */
 	if (o.ready_fd >= 0)
-		report_ready(eng, r.syscall_ns, o.ready_fd, tel ? telemetry_address(tel) : NULL);
+		report_ready(eng, o.ready_fd, tel ? telemetry_address(tel) : NULL);
 	report_watch_link(&r);
 
 	code = run_loop(&r, sfd);

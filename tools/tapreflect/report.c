@@ -250,7 +250,7 @@ static json_t *json_queue_in_force(const struct trf_engine *eng, unsigned int q)
  * then the machine's: what a bare syscall costs (measured once, at the
  * start: both records say the same figure; 0 is unknown).
  */
-static void json_engine(json_t *rec, const struct trf_engine *eng, uint32_t syscall_ns)
+static void json_engine(json_t *rec, const struct trf_engine *eng)
 {
 	const struct trf_config *cfg = trf_engine_config(eng);
 	struct trf_engine_info info;
@@ -273,7 +273,7 @@ static void json_engine(json_t *rec, const struct trf_engine *eng, uint32_t sysc
 	json_object_set_new(rec, "buffers", json_integer(cfg->buffers));
 	json_object_set_new(rec, "frame_size", json_integer(cfg->frame_size));
 	json_object_set_new(rec, "user", cfg->run_as ? trf_json_text(cfg->run_user) : json_null());
-	json_object_set_new(rec, "syscall_ns", json_integer(syscall_ns));
+	json_object_set_new(rec, "syscall_ns", json_integer(trf_engine_config(eng)->syscall_ns));
 }
 
 static json_t *json_record(const char *type)
@@ -536,7 +536,7 @@ static void json_summary(const struct report *r, uint64_t kernel_drops, bool exa
 	json_t *rec = json_record("summary"), *per_queue = json_array();
 
 	json_object_set_new(rec, "version", json_string(TRF_VERSION));
-	json_engine(rec, r->eng, r->syscall_ns);
+	json_engine(rec, r->eng);
 	json_object_set_new(rec, "elapsed_s", trf_json_fixed(s->t, 3));
 	json_object_set_new(rec, "cpu_s", trf_json_fixed(s->cpu_s, 4));
 	json_object_set_new(rec, "cpu_ns_per_frame",
@@ -625,7 +625,7 @@ bool report_summary(struct report *r, int exit_code)
 		"syscall %s\n",
 		s->cpu_s, ns_per_frame(s->cpu_s, t->frames_read),
 		t->waits ? (double)t->frames_read / (double)t->waits : 0.0,
-		syscall_text(r->syscall_ns, syscall, sizeof(syscall)));
+		syscall_text(trf_engine_config(r->eng)->syscall_ns, syscall, sizeof(syscall)));
 	if (have_kd)
 		fprintf(h,
 			"  kernel: %" PRIu64 " frame(s) dropped by %s before they were read "
@@ -657,7 +657,7 @@ bool report_summary(struct report *r, int exit_code)
 	return exact && capture_exact;
 }
 
-void report_start_line(const struct trf_engine *eng, uint32_t syscall_ns, FILE *f)
+void report_start_line(const struct trf_engine *eng, FILE *f)
 {
 	const struct trf_config *cfg = trf_engine_config(eng);
 	struct trf_engine_info info;
@@ -681,7 +681,8 @@ void report_start_line(const struct trf_engine *eng, uint32_t syscall_ns, FILE *
 	fprintf(f, ", reflect %s, mac %02x:%02x:%02x:%02x:%02x:%02x", cfg->reflect_mode->name,
 		cfg->reflect.mac[0], cfg->reflect.mac[1], cfg->reflect.mac[2], cfg->reflect.mac[3],
 		cfg->reflect.mac[4], cfg->reflect.mac[5]);
-	fprintf(f, ", syscall %s", syscall_text(syscall_ns, syscall, sizeof(syscall)));
+	fprintf(f, ", syscall %s",
+		syscall_text(trf_engine_config(eng)->syscall_ns, syscall, sizeof(syscall)));
 	if (cfg->run_as)
 		fprintf(f, ", as user %s (uid %u, no capabilities)", cfg->run_user,
 			(unsigned int)cfg->run_uid);
@@ -690,7 +691,7 @@ void report_start_line(const struct trf_engine *eng, uint32_t syscall_ns, FILE *
 	fflush(f);
 }
 
-void report_ready(const struct trf_engine *eng, uint32_t syscall_ns, int fd, const char *metrics)
+void report_ready(const struct trf_engine *eng, int fd, const char *metrics)
 {
 	unsigned int nq = trf_engine_config(eng)->queues;
 	json_t *rec = json_record("start"), *per_queue = json_array();
@@ -698,7 +699,7 @@ void report_ready(const struct trf_engine *eng, uint32_t syscall_ns, int fd, con
 	/* The fields a caller waits for first, in the order documented; then the rest in force. */
 	json_object_set_new(rec, "version", json_string(TRF_VERSION));
 	json_object_set_new(rec, "pid", json_integer(getpid()));
-	json_engine(rec, eng, syscall_ns);
+	json_engine(rec, eng);
 	for (unsigned int q = 0; q < nq; q++)
 		json_array_append_new(per_queue, json_queue_in_force(eng, q));
 	json_object_set_new(rec, "per_queue", per_queue);

@@ -38,7 +38,6 @@ struct report {
 	struct timespec start;
 	double cpu_start;
 	uint64_t kernel_drops_start;
-	uint32_t syscall_ns; /* a bare syscall's cost, measured at the start; 0: unknown */
 	struct trf_link_info link; /* as last seen: a change is said once */
 	bool link_known;
 	bool link_gone; /* the device could not be asked: deleted */
@@ -70,10 +69,10 @@ bool report_summary(struct report *r, int exit_code);
 
 /*
  * The start line: device, queues, CPUs, engine, reflect mode, what a
- * syscall costs (syscall_ns, 0: unknown); then, where the queues differ in
+ * syscall costs (the configuration's syscall_ns, 0: unknown); then, where the queues differ in
  * what is in force, a line for each.
  */
-void report_start_line(const struct trf_engine *eng, uint32_t syscall_ns, FILE *f);
+void report_start_line(const struct trf_engine *eng, FILE *f);
 
 /*
  * The ready record (--ready-fd): one JSON line of what is in force, with
@@ -82,6 +81,6 @@ void report_start_line(const struct trf_engine *eng, uint32_t syscall_ns, FILE *
  * listens ("ADDR:PORT", or NULL), written to fd, which is then closed.  A
  * failed write is said and not fatal.
  */
-void report_ready(const struct trf_engine *eng, uint32_t syscall_ns, int fd, const char *metrics);
+void report_ready(const struct trf_engine *eng, int fd, const char *metrics);
 
 #endif

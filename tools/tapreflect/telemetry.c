@@ -23,7 +23,6 @@ struct telemetry {
 	double cpu_start;
 	uint64_t kernel_drops_start;
 	double start_time; /* Unix time of the start */
-	uint32_t syscall_ns; /* measured at the start; 0: unknown */
 	telemetry_extra_fn extra;
 	void *extra_arg;
 	/* What is in force, as it was at the start: the info family's labels. */
@@ -101,9 +100,9 @@ static void render(void *arg, struct trf_prom *p)
 		     1);
 	trf_prom_head(p, &fam_start);
 	trf_prom_f64(p, &fam_start, NULL, t->start_time);
-	if (t->syscall_ns) {
+	if (cfg->syscall_ns) {
 		trf_prom_head(p, &fam_syscall);
-		trf_prom_f64(p, &fam_syscall, NULL, (double)t->syscall_ns / 1e9);
+		trf_prom_f64(p, &fam_syscall, NULL, (double)cfg->syscall_ns / 1e9);
 	}
 
 	for (unsigned int q = 0; q < t->info.queues; q++)
@@ -240,8 +239,7 @@ const char *telemetry_address(const struct telemetry *t)
 }
 
 void telemetry_attach(struct telemetry *t, struct trf_engine *eng, double cpu_start,
-		      uint64_t kernel_drops_start, uint32_t syscall_ns, telemetry_extra_fn extra,
-		      void *extra_arg)
+		      uint64_t kernel_drops_start, telemetry_extra_fn extra, void *extra_arg)
 {
 	struct trf_queue_info qi;
 	struct timespec now;
@@ -264,7 +262,6 @@ void telemetry_attach(struct telemetry *t, struct trf_engine *eng, double cpu_st
 	t->start_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 	t->cpu_start = cpu_start;
 	t->kernel_drops_start = kernel_drops_start;
-	t->syscall_ns = syscall_ns;
 	t->extra = extra;
 	t->extra_arg = extra_arg;
 	__atomic_store_n(&t->eng, eng, __ATOMIC_RELEASE);

@@ -28,11 +28,10 @@ const char *telemetry_address(const struct telemetry *t);
 /*
  * The engine runs: scrapes read it from now on.  cpu_start and
  * kernel_drops_start are the summary's, so that both count from the same
- * moment; syscall_ns is the reports' figure too (0: unknown, not served).
+ * moment.
  */
 void telemetry_attach(struct telemetry *t, struct trf_engine *eng, double cpu_start,
-		      uint64_t kernel_drops_start, uint32_t syscall_ns, telemetry_extra_fn extra,
-		      void *extra_arg);
+		      uint64_t kernel_drops_start, telemetry_extra_fn extra, void *extra_arg);
 
 /* Stop serving (before the engine is destroyed); NULL is fine. */
 void telemetry_stop(struct telemetry *t);
