@@ -30,6 +30,7 @@ from typing import Optional
 
 from . import engines, stats
 from .common import Context, accounting_verdict, add_samples, write_jsonl
+from .compare import ratio_text
 from .lab import Lab
 from .model import BenchError, in_force
 from .progress import Progress
@@ -162,14 +163,6 @@ def syscall_text(values: list) -> Optional[str]:
     """The header's "syscall N ns": the median of what the trials reported; None when none did."""
     nums = [v for v in values if v is not None]
     return f"syscall {stats.median(nums):.0f} ns" if nums else None
-
-
-def ratio_text(r: list[float]) -> str:
-    if not r:
-        return "-"
-    if len(r) == 1:
-        return f"{r[0]:.3f}"
-    return f"{stats.median(r):.3f} [{min(r):.2f}..{max(r):.2f}]"
 
 
 def table(trials: list[dict], queues: list[int]) -> list[dict]:
