@@ -75,9 +75,9 @@ int main(int argc, char **argv)
 		status = tapgen_interrupted ? 130 : ret;
 		goto finish;
 	}
-	t.st.rtt_hist = calloc(RTT_BUCKETS, sizeof(*t.st.rtt_hist));
+	t.st.rtt = tapgen_hist_create(); /* 216 KiB, whatever the rate and duration */
 	t.st.flow_top = calloc(o.flows, sizeof(*t.st.flow_top));
-	if (!t.st.rtt_hist || !t.st.flow_top) {
+	if (!t.st.rtt || !t.st.flow_top) {
 		fprintf(stderr, "tapgen: out of memory\n");
 		goto stop;
 	}
@@ -147,7 +147,7 @@ out:
 		fclose(json);
 	close(fd);
 	free(t.st.seen);
-	free(t.st.rtt_hist);
+	tapgen_hist_destroy(t.st.rtt);
 	free(t.st.flow_top);
 	status = tapgen_interrupted ? 130 : ret < 0 ? 1 : 0;
 finish:

@@ -15,7 +15,7 @@
 
 #include "tapgen.h"
 
-/* 1, 2, 5 x 10^k us: log-spaced, and each one a bin edge of the JSON's rtt_hist_us too. */
+/* 1, 2, 5 x 10^k us: log-spaced, and each one a bin edge of the JSON's rtt_hist_us too (report.c). */
 const uint32_t tapgen_rtt_bounds_us[TAPGEN_RTT_BOUNDS] = {
 	1,    2,    5,	   10,	  20,	 50,	 100,	 200,	 500,	  1000,
 	2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000, 1000000,
@@ -105,7 +105,7 @@ static const struct trf_prom_family
     fam_rtt = { "tapgen_rtt_seconds", TRF_PROM_HISTOGRAM, "seconds",
 		"round-trip time of every reply received, over the whole run (a search: every "
 		"trial), "
-		"in whole microseconds as the JSON's rtt_hist_us bins (the sum exact)" },
+		"in whole microseconds as the JSON's rtt_hist_us bins (to 0.05 %; the sum exact)" },
     fam_tcp_sent = { "tapgen_tcp_sent_bytes", TRF_PROM_COUNTER, "bytes",
 		     "--tcp: bytes written in all streams; the JSON's bytes_sent" },
     fam_tcp_verified = { "tapgen_tcp_verified_bytes", TRF_PROM_COUNTER, "bytes",

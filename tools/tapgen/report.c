@@ -20,45 +20,67 @@ void tapgen_print_trial(FILE *f, const struct gen_opts *o, const struct trial *t
 		(double)s->sent / t->elapsed, s->unique, (double)s->unique / t->elapsed,
 		s->sent - s->unique, tapgen_loss_ratio(t) * 100, s->duplicates, s->reordered,
 		s->corrupt);
-	fprintf(f, "tapgen: rtt us: min %.1f p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
-		(double)s->rtt_min_ns / 1e3, tapgen_rtt_percentile_us(s, 50),
+	fprintf(f,
+		"tapgen: rtt us: min %.1f p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f p99.99 %.1f "
+		"p99.999 %.1f max %.1f\n",
+		(double)tapgen_hist_min(s->rtt) / 1e3, tapgen_rtt_percentile_us(s, 50),
 		tapgen_rtt_percentile_us(s, 90), tapgen_rtt_percentile_us(s, 99),
-		tapgen_rtt_percentile_us(s, 99.9), (double)s->rtt_max_ns / 1e3);
+		tapgen_rtt_percentile_us(s, 99.9), tapgen_rtt_percentile_us(s, 99.99),
+		tapgen_rtt_percentile_us(s, 99.999), (double)tapgen_hist_max(s->rtt) / 1e3);
+}
+
+/* One bin of the chart, [from_us, to_us, count]; an empty one is left out. */
+static void append_bin(json_t *bins, uint64_t from, uint64_t to, uint64_t n)
+{
+	json_t *bin;
+
+	if (!n)
+		return;
+	bin = json_array();
+	json_array_append_new(bin, json_integer((json_int_t)from));
+	json_array_append_new(bin, json_integer((json_int_t)to));
+	json_array_append_new(bin, trf_json_count(n));
+	json_array_append_new(bins, bin);
 }
 
 /*
- * The RTT histogram for charts: the 1 us buckets gathered into bins of about
- * ten per decade (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k us), nonzero ones
- * only, as [from_us, to_us, count]: a bin holds from <= rtt < to.
+ * The RTT histogram for charts: its buckets gathered into bins of about ten
+ * per decade (0..10 us by 1 us, then 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x
+ * 10^k us), nonzero ones only, as [from_us, to_us, count]: a bin holds the
+ * replies whose RTT, in whole microseconds, is from <= rtt < to.  Each
+ * bucket counts at the value a percentile reports for it (hist.h): a reply
+ * within 0.05 % of an edge may be in the bin beside it.  Every edge to 20
+ * us is a bound of the histogram's buckets, and so exact; from 25 us on,
+ * most are not.  Bins go as far as the largest RTT.
  */
 static json_t *json_rtt_hist(const struct gen_stats *s)
 {
 	static const unsigned int mant[] = { 10, 12, 15, 20, 25, 30, 40, 50, 60, 80 };
-	unsigned int from = 0, to, k = 1, scale = 1; /* after 10 us: 12, 15, ... */
+	uint64_t from = 0, to = 1, scale = 1, n = 0;
+	unsigned int k = 0; /* to = mant[k] x scale from 10 us on */
+	struct tapgen_hist_bucket b;
 	json_t *bins = json_array();
+	size_t pos = 0;
 
-	while (from < RTT_BUCKETS) {
-		uint64_t n = 0;
-
-		to = from < 10 ? from + 1 : mant[k] * scale;
-		if (from >= 10 && ++k == sizeof(mant) / sizeof(mant[0])) {
-			k = 0;
-			scale *= 10;
+	while (tapgen_hist_next(s->rtt, &pos, &b)) {
+		/* The buckets' values never decrease: the bins this one is past are done. */
+		while (b.value / 1000 >= to) {
+			append_bin(bins, from, to, n);
+			n = 0;
+			from = to;
+			if (to < 10) {
+				to++;
+				continue;
+			}
+			if (++k == sizeof(mant) / sizeof(mant[0])) {
+				k = 0;
+				scale *= 10;
+			}
+			to = mant[k] * scale;
 		}
-		if (to > RTT_BUCKETS)
-			to = RTT_BUCKETS;
-		for (unsigned int i = from; i < to; i++)
-			n += s->rtt_hist[i];
-		if (n) {
-			json_t *bin = json_array();
-
-			json_array_append_new(bin, json_integer(from));
-			json_array_append_new(bin, json_integer(to));
-			json_array_append_new(bin, trf_json_count(n));
-			json_array_append_new(bins, bin);
-		}
-		from = to;
+		n += b.count;
 	}
+	append_bin(bins, from, to, n);
 	return bins;
 }
 
@@ -85,12 +107,14 @@ void tapgen_json_trial(json_t *rec, const struct gen_opts *o, const struct trial
 	json_object_set_new(rec, "corrupt", trf_json_count(s->corrupt));
 	json_object_set_new(rec, "offered_pps", trf_json_whole((double)s->sent / t->elapsed));
 	json_object_set_new(rec, "reflected_pps", trf_json_whole((double)s->unique / t->elapsed));
-	json_object_set_new(rtt, "min", trf_json_fixed((double)s->rtt_min_ns / 1e3, 1));
+	json_object_set_new(rtt, "min", trf_json_fixed((double)tapgen_hist_min(s->rtt) / 1e3, 1));
 	json_object_set_new(rtt, "p50", trf_json_fixed(tapgen_rtt_percentile_us(s, 50), 1));
 	json_object_set_new(rtt, "p90", trf_json_fixed(tapgen_rtt_percentile_us(s, 90), 1));
 	json_object_set_new(rtt, "p99", trf_json_fixed(tapgen_rtt_percentile_us(s, 99), 1));
 	json_object_set_new(rtt, "p999", trf_json_fixed(tapgen_rtt_percentile_us(s, 99.9), 1));
-	json_object_set_new(rtt, "max", trf_json_fixed((double)s->rtt_max_ns / 1e3, 1));
+	json_object_set_new(rtt, "p9999", trf_json_fixed(tapgen_rtt_percentile_us(s, 99.99), 1));
+	json_object_set_new(rtt, "p99999", trf_json_fixed(tapgen_rtt_percentile_us(s, 99.999), 1));
+	json_object_set_new(rtt, "max", trf_json_fixed((double)tapgen_hist_max(s->rtt) / 1e3, 1));
 	json_object_set_new(rec, "rtt_us", rtt);
 	json_object_set_new(rec, "rtt_hist_us", json_rtt_hist(s));
 }

@@ -2,9 +2,10 @@
 /*
  * tapgen: a UDP (or ICMP echo) load generator for reflectors.  Shared by its
  * files: options.c (the option table), trial.c (one timed trial: send,
- * receive, account), traffic_udp.c and traffic_icmp.c (the kinds of traffic),
- * search.c (NDR/PDR binary search), report.c (text and JSON), metrics.c
- * (--metrics: the run's totals over HTTP, for Prometheus), main.c.
+ * receive, account), hist.c (the RTT histogram, hist.h), traffic_udp.c and
+ * traffic_icmp.c (the kinds of traffic), search.c (NDR/PDR binary search),
+ * report.c (text and JSON), metrics.c (--metrics: the run's totals over
+ * HTTP, for Prometheus), main.c.
  */
 #ifndef TRF_TAPGEN_H
 #define TRF_TAPGEN_H
@@ -16,13 +17,13 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "hist.h"
 #include "metrics.h"
 
 #define MAX_BATCH 256
 #define MAX_PAYLOAD 65000
 #define MIN_PAYLOAD 16 /* sequence number and send timestamp */
 #define TAPGEN_SCHEMA_VERSION 1 /* of the JSON records; a field is only ever added within one */
-#define RTT_BUCKETS 200000 /* 1 us each: 0..200 ms, beyond goes to the last */
 
 struct tapgen_traffic;
 struct tapgen_live;
@@ -78,9 +79,8 @@ struct gen_stats {
 	uint64_t *flow_top;
 	uint8_t *seen; /* bitmap by sequence number */
 	size_t seen_bytes;
-	uint32_t *rtt_hist;
-	uint64_t rtt_min_ns, rtt_max_ns;
-	uint64_t rtt_sum_ns; /* of every RTT rtt_hist counts */
+	struct tapgen_hist *rtt; /* every reply's RTT, ns: min, max, percentiles, the chart */
+	uint64_t rtt_sum_ns; /* of every RTT rtt counts */
 };
 
 /*
@@ -106,9 +106,10 @@ struct tapgen_live {
 	struct tapgen_totals run; /* the run so far: what a scrape reads */
 	struct tapgen_totals base; /* the run's totals when this trial began: the writer's alone */
 	/*
-	 * Replies by RTT in whole microseconds, as rtt_hist takes them:
-	 * rtt[i] those under tapgen_rtt_bounds_us[i] (and not under the bound
-	 * before), rtt[TAPGEN_RTT_BOUNDS] the rest.
+	 * Replies by RTT in whole microseconds, exact (the JSON's rtt_hist_us
+	 * bins agree to the histogram's resolution, hist.h): rtt[i] those
+	 * under tapgen_rtt_bounds_us[i] (and not under the bound before),
+	 * rtt[TAPGEN_RTT_BOUNDS] the rest.
 	 */
 	uint64_t rtt[TAPGEN_RTT_BOUNDS + 1];
 	uint64_t trial; /* the trial in progress or the last one, from 1; 0 before the first */
@@ -237,7 +238,7 @@ uint64_t tapgen_now_ns(void);
 /* Lost share of what a trial sent (1 when it sent nothing). */
 double tapgen_loss_ratio(const struct trial *t);
 
-/* RTT percentile p (0..100) in microseconds, from the trial's histogram. */
+/* RTT percentile p (0..100) in microseconds, from the trial's histogram (hist.h: within 0.05 %). */
 double tapgen_rtt_percentile_us(const struct gen_stats *s, double p);
 
 /*

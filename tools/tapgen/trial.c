@@ -7,7 +7,6 @@
  * an earlier trial), with a round-trip time histogram.
  */
 #include <errno.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -113,11 +112,7 @@ static void receive_some(int fd, struct gen_stats *s, const struct gen_opts *o)
 			memcpy(&ts, bufs[i] + off + 8, 8);
 			mark_seen(s, seq, o->traffic->flow_of(o, bufs[i], off, &from[i]));
 			rtt = t > ts ? t - ts : 0;
-			if (rtt < s->rtt_min_ns || s->rtt_min_ns == 0)
-				s->rtt_min_ns = rtt;
-			if (rtt > s->rtt_max_ns)
-				s->rtt_max_ns = rtt;
-			s->rtt_hist[rtt / 1000 < RTT_BUCKETS ? rtt / 1000 : RTT_BUCKETS - 1]++;
+			tapgen_hist_record(s->rtt, rtt);
 			s->rtt_sum_ns += rtt;
 			if (o->live)
 				tapgen_live_rtt(o->live, rtt);
@@ -129,21 +124,7 @@ static void receive_some(int fd, struct gen_stats *s, const struct gen_opts *o)
 
 double tapgen_rtt_percentile_us(const struct gen_stats *s, double p)
 {
-	uint64_t total = 0, want, acc = 0;
-
-	for (int i = 0; i < RTT_BUCKETS; i++)
-		total += s->rtt_hist[i];
-	if (!total)
-		return 0;
-	want = (uint64_t)ceil(p / 100.0 * (double)total);
-	if (want == 0)
-		want = 1;
-	for (int i = 0; i < RTT_BUCKETS; i++) {
-		acc += s->rtt_hist[i];
-		if (acc >= want)
-			return i + 0.5;
-	}
-	return RTT_BUCKETS;
+	return (double)tapgen_hist_percentile(s->rtt, p) / 1e3;
 }
 
 double tapgen_loss_ratio(const struct trial *t)
@@ -171,17 +152,17 @@ int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double durat
 		filler[b] = (uint8_t)(b * 7 + 1);
 	size_t hlen = o->traffic->hlen; /* our data follows the kind's header */
 	size_t dgram = hlen + o->payload;
-	uint32_t *hist = t->st.rtt_hist;
+	struct tapgen_hist *rtt = t->st.rtt;
 	uint64_t *flow_top = t->st.flow_top;
 	uint8_t *seen = t->st.seen;
 	size_t seen_bytes = t->st.seen_bytes;
 
-	memset(hist, 0, RTT_BUCKETS * sizeof(*hist));
+	tapgen_hist_reset(rtt);
 	memset(flow_top, 0, o->flows * sizeof(*flow_top));
 	if (seen)
 		memset(seen, 0, seen_bytes);
 	t->st = (struct gen_stats){ .base_seq = *seq,
-				    .rtt_hist = hist,
+				    .rtt = rtt,
 				    .flow_top = flow_top,
 				    .seen = seen,
 				    .seen_bytes = seen_bytes };
