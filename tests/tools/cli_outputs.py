@@ -75,11 +75,12 @@ def complete(script, queries):
 
 
 def head_values(text, option):
-    """The values shown after an option's name where it is listed: "tap|tun", "{full,quick}"."""
+    """The values shown after an option's name where it is listed: "tap|tun", "{full,quick}",
+    "[mlr|binary]" (a value that may be left out)."""
     for line in text.splitlines():
         m = re.match(r"\s*(?:-\w, |-\w |)(?:\S+, )*" + re.escape(option) + r"[ =](\S+)", line)
         if m:
-            return set(re.split(r"[|{},]", m.group(1))) - {""}
+            return set(re.split(r"[|{},\[\]]", m.group(1))) - {""}
     return None
 
 

@@ -85,8 +85,10 @@ void trf_opt_help(const struct trf_opt_tool *tool, FILE *f)
 			if (o->arg)
 				fprintf(h, " %s", o->arg);
 			else if (o->names) {
-				fputc(' ', h);
+				fputs(o->value_optional ? " [" : " ", h);
 				put_names(o->names, "|", h);
+				if (o->value_optional)
+					fputc(']', h);
 			}
 			if (fclose(h) == 0) {
 				fputs(head, f);
@@ -175,11 +177,12 @@ void trf_opt_man(const struct trf_opt_tool *tool, FILE *f)
 			trf_roff_puts(o->arg, f);
 			fputs("\\fR", f);
 		} else if (o->names) {
+			fputs(o->value_optional ? " [" : " ", f);
 			for (const struct trf_name *n = o->names; n->name; n++) {
-				fputs(n == o->names ? " \\fI" : "\\fR|\\fI", f);
+				fputs(n == o->names ? "\\fI" : "\\fR|\\fI", f);
 				trf_roff_puts(n->name, f);
 			}
-			fputs("\\fR", f);
+			fputs(o->value_optional ? "\\fR]" : "\\fR", f);
 		}
 		fputc('\n', f);
 		man_paragraph(o->help, f);
@@ -279,12 +282,16 @@ int trf_opt_parse(const struct trf_opt_tool *tool, int argc, char **argv, void *
 
 		longopts[i] = (struct option){
 			.name = o->name,
-			.has_arg = takes_value(o) ? required_argument : no_argument,
+			.has_arg = o->value_optional ? optional_argument
+				   : takes_value(o)  ? required_argument
+						     : no_argument,
 			.val = o->short_name ? o->short_name : VAL_BASE + (int)i,
 		};
 		if (o->short_name) {
 			shortopts[s++] = o->short_name;
 			if (takes_value(o))
+				shortopts[s++] = ':';
+			if (o->value_optional)
 				shortopts[s++] = ':';
 		}
 	}
@@ -310,7 +317,13 @@ int trf_opt_parse(const struct trf_opt_tool *tool, int argc, char **argv, void *
 			ret = trf_opt_error(tool, "unknown option '%s'", argv[optind - 1]);
 			break;
 		}
-		if (o->names)
+		/* "--search mlr" as well as "--search=mlr": the next word, if it is a value. */
+		if (o->value_optional && !optarg && optind < argc &&
+		    find_name(o->names, argv[optind]))
+			optarg = argv[optind++];
+		if (o->value_optional && !optarg)
+			ret = o->set(ctx, o->names[0].value);
+		else if (o->names)
 			ret = parse_enum(tool, o, ctx, optarg);
 		else
 			ret = o->parse(ctx, o->arg ? optarg : NULL);
@@ -376,6 +389,10 @@ void trf_opt_bash(const struct trf_opt_tool *tool, FILE *f)
 			put_spellings(o, f);
 			fputs(")\n\t\tCOMPREPLY=($(compgen -W '", f);
 			put_words(o, f);
+			/* A value that may be left out: the next option may come instead. */
+			for (const struct trf_opt *p = o->value_optional ? tool->opts : NULL;
+			     p && p->name; p++)
+				fprintf(f, " --%s", p->name);
 			fputs("' -- \"$cur\"))\n\t\treturn ;;\n", f);
 		} else if (o->complete != TRF_COMPLETE_NONE) {
 			fputc('\t', f);

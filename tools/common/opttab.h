@@ -7,6 +7,7 @@
 #ifndef TRF_TOOLS_OPTTAB_H
 #define TRF_TOOLS_OPTTAB_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 /* Returned by a handler after it printed what was asked (--help, --version): exit 0. */
@@ -41,6 +42,12 @@ struct trf_opt {
 	 */
 	int (*parse)(void *ctx, const char *value);
 	const struct trf_name *names; /* an enum option: the names it takes */
+	/*
+	 * An enum whose value may be left out ("--search" or "--search mlr"):
+	 * the next word is its value only when it is one of the names; without
+	 * one, set() gets the first name's value.
+	 */
+	bool value_optional;
 	int (*set)(void *ctx, int value); /* an enum option: store the value of the name given */
 	enum trf_opt_complete complete;
 	/* Words the completion offers for the value: the i-th, NULL past the last. */
