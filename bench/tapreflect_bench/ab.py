@@ -427,7 +427,7 @@ def main(args, ctx: Context) -> int:
             rate, ceiling = args.rate, 0
             if rate is None or args.pdr_reps > 0:
                 start("A")
-                ndr = lab.tapgen(["--size", payload, "--search", "--steps", "6", "--repeats", "1", "--duration", "0.5",
+                ndr = lab.tapgen(["--size", payload, "--search", "binary", "--steps", "6", "--repeats", "1", "--duration", "0.5",
                                   "--drain", "0.2"], timeout=300)[-1]
                 lab.reflector.finish()
                 ceiling = int(ndr["ceiling_pps"])
@@ -464,7 +464,7 @@ def main(args, ctx: Context) -> int:
                 for rep in range(1, args.pdr_reps + 1):
                     for side in order(rep):
                         prog.doing(f"PDR search {rep}/{args.pdr_reps} {side}")
-                        sr, _, counts = trial(side, ["--size", payload, "--search", "--steps", "5", "--repeats",
+                        sr, _, counts = trial(side, ["--size", payload, "--search", "binary", "--steps", "5", "--repeats",
                                                      "1", "--duration", "0.5", "--drain", "0.2", "--max-rate",
                                                      str(ceiling)], 300)
                         s = side.lower()

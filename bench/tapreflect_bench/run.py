@@ -222,7 +222,7 @@ def main(args, ctx: Context) -> int:
                     ropts = ["-m", mode, "--io", io, "-c", cpus, *extra]
                     payload = str(size - 46)
                     lab.start_reflector(ropts, binary=args.tapreflect)
-                    search = lab.tapgen(["--size", payload, "--search", "--steps", str(prof["steps"]),
+                    search = lab.tapgen(["--size", payload, "--search", "binary", "--steps", str(prof["steps"]),
                                          "--repeats", str(prof["repeats"]), "--duration", f"{prof['trial']:g}",
                                          "--drain", "0.2"], timeout=600)[-1]
                     lab.reflector.finish()

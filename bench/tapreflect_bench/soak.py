@@ -30,7 +30,7 @@ DEV = "trf0"  # tapreflect's default device, created in the lab's namespace
 NEIGH_MAC = "02:00:00:00:00:02"  # any unicast MAC will do: the reflector swaps the addresses back
 SAMPLE_EVERY_S = 10.0
 WARMUP_S = 5
-SEARCH_ARGS = ["--search", "--steps", "6", "--repeats", "1", "--duration", "0.5"]
+SEARCH_ARGS = ["--search", "binary", "--steps", "6", "--repeats", "1", "--duration", "0.5"]
 
 
 def add_arguments(p) -> None:

@@ -21,8 +21,10 @@ nsx "$TAPGEN" --dst "$PEER_IP" --rate 20000 --duration 0.6 --cpu "$CPU_B" --json
 	--ready-fd 3 3>"$TMP/udp.start" >/dev/null || fail "tapgen udp"
 nsx "$TAPGEN" --icmp --dst "$PEER_IP" --rate 2000 --duration 0.3 --cpu "$CPU_B" --json "$TMP/icmp.json" \
 	--ready-fd 3 3>"$TMP/icmp.start" >/dev/null || fail "tapgen icmp"
-nsx "$TAPGEN" --dst "$PEER_IP" --search --steps 2 --repeats 1 --duration 0.2 --drain 0.1 --cpu "$CPU_B" \
+nsx "$TAPGEN" --dst "$PEER_IP" --search binary --steps 2 --repeats 1 --duration 0.2 --drain 0.1 --cpu "$CPU_B" \
 	--json "$TMP/search.json" --ready-fd 3 3>"$TMP/search.start" >/dev/null || fail "tapgen --search"
+nsx "$TAPGEN" --dst "$PEER_IP" --search --duration 0.2 --drain 0.1 --width 0.02 --goal 0.01 --cpu "$CPU_B" \
+	--json "$TMP/mlr.json" >/dev/null || fail "tapgen --search mlr"
 nsx "$TAPGEN" --tcp --flows 2 --bytes 1048576 --dst "$PEER_IP" --duration 10 --cpu "$CPU_B" \
 	--json "$TMP/tcp.json" --ready-fd 3 3>"$TMP/tcp.start" >/dev/null || fail "tapgen --tcp"
 # A reader that went away (the pipe's read end closed before the start) is
@@ -43,7 +45,7 @@ stop_reflector
 [[ $(jq -r .type "$TMP/reflector.json" | grep -c interval) -gt 0 ]] || fail "no interval record: $(jq -r .type "$TMP/reflector.json" | sort | uniq -c)"
 
 python3 "$VALIDATE" "$SCHEMAS" tapreflect "$TMP/reflector.json" "$TMP/reflector.start" || fail "tapreflect records"
-python3 "$VALIDATE" "$SCHEMAS" tapgen "$TMP/udp.json" "$TMP/icmp.json" "$TMP/tcp.json" "$TMP/search.json" \
+python3 "$VALIDATE" "$SCHEMAS" tapgen "$TMP/udp.json" "$TMP/icmp.json" "$TMP/tcp.json" "$TMP/search.json" "$TMP/mlr.json" \
 	"$TMP/udp.start" "$TMP/icmp.start" "$TMP/tcp.start" "$TMP/search.start" || fail "tapgen records"
 
 # The start record says what the summary says, in the same names: every

@@ -27,7 +27,7 @@ ip netns exec "$NS" "$TAPGEN" --dst "$PEER_IP" --size 8000 --rate 2000 --duratio
 jq -e '.reflected > 0 and .foreign == 0 and .duplicates == 0 and .corrupt == 0' "$TMP/big.json" >/dev/null ||
 	fail "8000 B datagrams: $(cat "$TMP/big.json")"
 echo "tapgen --size 8000: $(jq -r '"sent \(.sent), reflected \(.reflected), foreign \(.foreign)"' "$TMP/big.json")"
-ip netns exec "$NS" "$TAPGEN" --dst "$PEER_IP" --search --steps 3 --repeats 1 --duration 0.3 \
+ip netns exec "$NS" "$TAPGEN" --dst "$PEER_IP" --search binary --steps 3 --repeats 1 --duration 0.3 \
 	--cpu "$CPU_B" --json "$TMP/search.json" >"$TMP/search.out" || fail "tapgen --search"
 grep -cE "(NDR|PDR) step [0-9]+:" "$TMP/search.out" | grep -qx 6 || fail "expected 3 NDR + 3 PDR steps: $(cat "$TMP/search.out")"
 jq -e '.type == "search" and .ndr_pps >= 0 and .pdr_pps >= .ndr_pps and .ceiling_pps > .pdr_pps' \

@@ -172,7 +172,7 @@ done
 echo "icmp: $(jq -r '"sent \(.sent), reflected \(.reflected)"' "$TMP/icmp.json"): the metrics agree"
 
 # A search: the counters add up every trial of its trace.
-start_tapgen search --search --steps 2 --repeats 1 --duration 0.2 --drain 0.1
+start_tapgen search --search binary --steps 2 --repeats 1 --duration 0.2 --drain 0.1
 wait_finished
 promtool_ok "$TMP/final.prom"
 stop_tapgen

@@ -189,6 +189,7 @@ static void check_dispatch(const struct trf_opt_tool *tool)
 	for (unsigned int i = 0; i < n; i++) {
 		if (copy[i].names) {
 			copy[i].names = NULL;
+			copy[i].value_optional = false;
 			copy[i].arg = "VALUE";
 		}
 		copy[i].parse = recorders[i];
@@ -287,10 +288,72 @@ static void check_enums(const struct trf_opt_tool *tool, unsigned int expected)
 		}
 		snprintf(value, sizeof(value), "%s-not", copy[i].names[0].name);
 		set_calls = 0;
-		assert_true(trf_opt_parse(&t, 3, argv, NULL, &first) < 0);
+		if (copy[i].value_optional) {
+			/* A word that is no value is not taken: only "--opt=word" refuses it. */
+			snprintf(lopt, sizeof(lopt), "--%s=%s", copy[i].name, value);
+			assert_true(trf_opt_parse(&t, 2, argv, NULL, &first) < 0);
+		} else {
+			assert_true(trf_opt_parse(&t, 3, argv, NULL, &first) < 0);
+		}
 		assert_int_equal(set_calls, 0);
 	}
 	assert_int_equal(enums, expected);
+}
+
+/*
+ * An enum whose value may be left out (tapgen's --search): alone, the first
+ * name's value; the next word is taken only when it is a name; "=" works too.
+ */
+static void optional_enum_value(void **state)
+{
+	unsigned int n = trf_opt_count(tapgen_tool.opts), found = 0;
+	struct trf_opt copy[MAX_OPTS];
+	struct trf_opt_tool t = tapgen_tool;
+
+	(void)state;
+	memcpy(copy, tapgen_tool.opts, (n + 1) * sizeof(copy[0]));
+	t.opts = copy;
+	for (unsigned int i = 0; i < n; i++) {
+		char prog[] = "prog", lopt[80], second[80], eq[80];
+		char *argv[4] = { prog, lopt, second, NULL };
+		const struct trf_name *last;
+		int first;
+
+		if (!copy[i].value_optional)
+			continue;
+		found++;
+		copy[i].set = record_set;
+		for (last = copy[i].names; last[1].name; last++)
+			;
+		assert_true(last != copy[i].names); /* a choice to make: two names at least */
+		snprintf(lopt, sizeof(lopt), "--%s", copy[i].name);
+		/* Alone, and last. */
+		set_calls = 0;
+		assert_int_equal(trf_opt_parse(&t, 2, argv, NULL, &first), 0);
+		assert_int_equal(set_calls, 1);
+		assert_int_equal(set_value, copy[i].names[0].value);
+		assert_int_equal(first, 2);
+		/* Followed by its last name: taken. */
+		snprintf(second, sizeof(second), "%s", last->name);
+		set_calls = 0;
+		assert_int_equal(trf_opt_parse(&t, 3, argv, NULL, &first), 0);
+		assert_int_equal(set_calls, 1);
+		assert_int_equal(set_value, last->value);
+		assert_int_equal(first, 3);
+		/* Followed by a word that is no name: left for what comes after. */
+		snprintf(second, sizeof(second), "%s-not", last->name);
+		set_calls = 0;
+		assert_int_equal(trf_opt_parse(&t, 3, argv, NULL, &first), 0);
+		assert_int_equal(set_value, copy[i].names[0].value);
+		assert_int_equal(first, 2);
+		/* "--opt=name". */
+		snprintf(eq, sizeof(eq), "--%s=%s", copy[i].name, last->name);
+		argv[1] = eq;
+		set_calls = 0;
+		assert_int_equal(trf_opt_parse(&t, 2, argv, NULL, &first), 0);
+		assert_int_equal(set_value, last->value);
+	}
+	assert_int_equal(found, 1);
 }
 
 static void enum_options_take_names(void **state)
@@ -298,7 +361,7 @@ static void enum_options_take_names(void **state)
 	(void)state;
 	/* --mode, --io, --read, --poll, --workers, --offload, --steering; tapgen has none. */
 	check_enums(&tapreflect_tool, 7);
-	check_enums(&tapgen_tool, 0);
+	check_enums(&tapgen_tool, 1);
 	assert_string_equal(trf_link_name(TRF_LINK_TUN), "tun");
 	assert_string_equal(trf_io_name(TRF_IO_SYNC), "sync");
 	assert_string_equal(trf_read_name(TRF_READ_FIXED), "fixed");
@@ -438,6 +501,7 @@ int main(void)
 		cmocka_unit_test(tapreflect_getopt_from_table),
 		cmocka_unit_test(tapgen_getopt_from_table),
 		cmocka_unit_test(enum_options_take_names),
+		cmocka_unit_test(optional_enum_value),
 		cmocka_unit_test(tapreflect_values),
 		cmocka_unit_test(tapreflect_ready_fd),
 		cmocka_unit_test(tapgen_ready_fd),

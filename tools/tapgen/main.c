@@ -101,48 +101,8 @@ int main(int argc, char **argv)
 			}
 		}
 	} else {
-		FILE *trace = json == stdout ? stderr : stdout;
-		double ceiling = o.max_rate, ndr = 0, pdr = 0;
-		static struct search_trace tr; /* large: not on the stack */
-
-		if (ceiling <= 0) {
-			if (tapgen_run_trial(fd, &o, 0, o.duration, &seq, &t) < 0)
-				goto out;
-			ceiling = (double)t.st.sent / t.elapsed;
-			tapgen_trace_add(&tr, "ceiling", 0, &t, tapgen_loss_ratio(&t) <= 0);
-			fprintf(trace,
-				"tapgen: ceiling: unlimited trial offered %.0f pps, reflected %.0f "
-				"pps\n",
-				ceiling, (double)t.st.unique / t.elapsed);
-		}
-		ret = tapgen_search_rate(fd, &o, &tr, 0, ceiling, 0, &seq, &t, trace, "NDR", &ndr);
-		if (ret == 0)
-			ret = tapgen_search_rate(fd, &o, &tr, ndr, ceiling, o.pdr_loss, &seq, &t,
-						 trace, "PDR", &pdr);
-		if (ret < 0)
-			goto out;
-		fprintf(trace,
-			"tapgen: NDR %.0f pps (no loss), PDR %.0f pps (loss <= %.2f%%), ceiling "
-			"%.0f pps, "
-			"%u steps, majority of %u trials of %.1f s per rate\n",
-			ndr, pdr, o.pdr_loss * 100, ceiling, o.steps, o.repeats, o.duration);
-		if (json) {
-			json_t *rec = tapgen_record("search");
-
-			json_object_set_new(rec, "flows", json_integer(o.flows));
-			json_object_set_new(rec, "payload", json_integer(o.payload));
-			json_object_set_new(rec, "ndr_pps", trf_json_whole(ndr));
-			json_object_set_new(rec, "pdr_pps", trf_json_whole(pdr));
-			json_object_set_new(rec, "pdr_loss", trf_json_fixed(o.pdr_loss, 4));
-			json_object_set_new(rec, "ceiling_pps", trf_json_whole(ceiling));
-			json_object_set_new(rec, "steps", json_integer(o.steps));
-			json_object_set_new(rec, "repeats", json_integer(o.repeats));
-			json_object_set_new(rec, "trial_s", trf_json_fixed(o.duration, 2));
-			json_object_set_new(rec, "trace", tapgen_json_trace(&tr));
-			trf_json_write(json, rec);
-		}
+		ret = tapgen_search(fd, &o, &seq, &t, json == stdout ? stderr : stdout, json);
 	}
-out:
 	if (json && json != stdout)
 		fclose(json);
 	close(fd);

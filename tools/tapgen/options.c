@@ -18,6 +18,7 @@
 #include "opttab.h"
 #include "ready.h"
 #include "tapgen.h"
+#include "tapreflect/names.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -47,7 +48,7 @@ static int number(const char *name, const char *v, double min, double max, const
 static int whole(const char *name, const char *v, double min, double max, const char *what,
 		 unsigned int *out)
 {
-	double d;
+	double d = 0;
 	int ret = number(name, v, min, max, what, &d);
 
 	if (ret)
@@ -149,11 +150,75 @@ static int opt_metrics_linger(void *ctx, const char *v)
 	return number("metrics-linger", v, 0, 1e7, "seconds, 0 or more", &O(ctx)->metrics_linger);
 }
 
-static int opt_search(void *ctx, const char *v)
+/* --search's methods, the default (a bare --search) first. */
+static const struct trf_name search_names[] = {
+	{ "mlr", TAPGEN_SEARCH_MLR,
+	  "MLRsearch (RFC 9971; the default): every goal in\n"
+	  "one search, short trials first; a load is decided\n"
+	  "by --duration-sum s of full-length trials, of which\n"
+	  "up to --exceed-ratio may lose too much" },
+	{ "binary", TAPGEN_SEARCH_BINARY,
+	  "bisection, NDR then PDR: --steps steps each, a\n"
+	  "rate judged by the majority of --repeats trials" },
+	{ NULL, 0, NULL },
+};
+
+static int set_search(void *ctx, int v)
 {
-	(void)v;
 	O(ctx)->search = true;
+	O(ctx)->search_method = (enum tapgen_search_method)v;
 	return 0;
+}
+
+static int opt_goal(void *ctx, const char *v)
+{
+	struct gen_opts *o = O(ctx);
+	double d = 0;
+	int ret = number("goal", v, 0, 1, "a loss ratio, 0 <= ratio < 1", &d);
+
+	if (ret)
+		return ret;
+	if (d >= 1)
+		return trf_usage_error("bad --goal '%s': a loss ratio, 0 <= ratio < 1", v);
+	if (o->goals == sizeof(o->goal_loss) / sizeof(o->goal_loss[0]))
+		return trf_usage_error("--goal: at most %zu besides the NDR and the PDR",
+				       sizeof(o->goal_loss) / sizeof(o->goal_loss[0]));
+	o->goal_loss[o->goals++] = d;
+	o->mlr_given = true;
+	return 0;
+}
+
+static int opt_exceed_ratio(void *ctx, const char *v)
+{
+	int ret = number("exceed-ratio", v, 0, 1, "a ratio, 0 <= ratio < 1", &O(ctx)->exceed_ratio);
+
+	if (ret == 0 && O(ctx)->exceed_ratio >= 1)
+		return trf_usage_error("bad --exceed-ratio '%s': a ratio, 0 <= ratio < 1", v);
+	O(ctx)->mlr_given = true;
+	return ret;
+}
+
+static int opt_duration_sum(void *ctx, const char *v)
+{
+	O(ctx)->mlr_given = true;
+	return number("duration-sum", v, 1e-3, 1e7, "seconds, at least --duration",
+		      &O(ctx)->duration_sum);
+}
+
+static int opt_width(void *ctx, const char *v)
+{
+	int ret =
+	    number("width", v, 1e-6, 0.5, "a relative width, 0.000001 .. 0.5", &O(ctx)->width);
+
+	O(ctx)->mlr_given = true;
+	return ret;
+}
+
+static int opt_initial_duration(void *ctx, const char *v)
+{
+	O(ctx)->mlr_given = true;
+	return number("initial-duration", v, 1e-3, 1e7, "seconds, up to --duration",
+		      &O(ctx)->initial_duration);
 }
 
 static int opt_icmp(void *ctx, const char *v)
@@ -177,7 +242,7 @@ static int opt_gso(void *ctx, const char *v)
 
 static int opt_bytes(void *ctx, const char *v)
 {
-	double d;
+	double d = 0;
 	int ret = number("bytes", v, 1, 1e15, "a number of bytes, e.g. 268435456", &d);
 
 	if (ret == 0)
@@ -187,11 +252,13 @@ static int opt_bytes(void *ctx, const char *v)
 
 static int opt_steps(void *ctx, const char *v)
 {
+	O(ctx)->binary_given = true;
 	return whole("steps", v, 1, 30, "binary search steps, 1..30", &O(ctx)->steps);
 }
 
 static int opt_repeats(void *ctx, const char *v)
 {
+	O(ctx)->binary_given = true;
 	return whole("repeats", v, 1, 9, "trials per rate, 1..9", &O(ctx)->repeats);
 }
 
@@ -263,17 +330,34 @@ static const struct trf_opt options[] = {
 	  .help = "datagrams per sendmmsg (default 32, max " STR(MAX_BATCH) ")" },
 	{ .name = "cpu", .short_name = 'c', .arg = "N", .parse = opt_cpu,
 	  .help = "pin to this CPU" },
-	{ .name = "search", .group = "Rate search:", .parse = opt_search,
-	  .help = "binary search for the NDR (no loss) and then the PDR (loss up\n"
-		  "to --pdr-loss) instead of one trial; every step is traced" },
-	{ .name = "steps", .arg = "N", .parse = opt_steps,
-	  .help = "binary search steps for each of NDR and PDR (default 8)" },
-	{ .name = "repeats", .arg = "N", .parse = opt_repeats,
-	  .help = "trials per rate; the majority decides (default 3, max 9)" },
+	{ .name = "search", .group = "Rate search:", .names = search_names, .set = set_search,
+	  .value_optional = true,
+	  .help = "search for the NDR (no loss) and the PDR (loss up to\n"
+		  "--pdr-loss) instead of one trial; every trial is traced" },
 	{ .name = "pdr-loss", .arg = "RATIO", .parse = opt_pdr_loss,
 	  .help = "loss ratio the PDR allows (default 0.005 = 0.5%)" },
 	{ .name = "max-rate", .arg = "PPS", .parse = opt_max_rate,
 	  .help = "search ceiling (default 0: what an unlimited trial offered)" },
+	{ .name = "goal", .arg = "RATIO", .parse = opt_goal,
+	  .help = "mlr: another goal, this loss ratio, found in the same search\n"
+		  "(repeat for more, up to 6)" },
+	{ .name = "exceed-ratio", .arg = "RATIO", .parse = opt_exceed_ratio,
+	  .help = "mlr: the share of a load's full-length trial time that may\n"
+		  "lose more than the goal allows (default 0.5)" },
+	{ .name = "duration-sum", .arg = "SECS", .parse = opt_duration_sum,
+	  .help = "mlr: full-length trial time that decides a load (default\n"
+		  "3 x --duration; --duration is the final trials' duration)" },
+	{ .name = "width", .arg = "RATIO", .parse = opt_width,
+	  .help = "mlr: stop when (upper - lower) / upper is at most this\n"
+		  "(default 0.005)" },
+	{ .name = "initial-duration", .arg = "SECS", .parse = opt_initial_duration,
+	  .help = "mlr: the first phase's trial duration (default --duration\n"
+		  "/ 10, at least 0.05 s); each phase after it up to 4x longer" },
+	{ .name = "steps", .arg = "N", .parse = opt_steps,
+	  .help = "binary: steps for each of NDR and PDR (default 8)" },
+	{ .name = "repeats", .arg = "N", .parse = opt_repeats,
+	  .help = "binary: trials per rate; the majority decides (default 3,\n"
+		  "max 9)" },
 	{ .name = "json", .arg = "FILE|-", .group = "Output:", .parse = opt_json,
 	  .complete = TRF_COMPLETE_FILE,
 	  .help = "write the result as one JSON object (a trial, or the search)" },
@@ -307,7 +391,8 @@ const struct trf_opt_tool tapgen_tool = {
 		    "\n"
 		    "Examples:\n"
 		    "  tapgen --dst 198.18.0.2 --flows 16 --rate 100000 --duration 10\n"
-		    "  tapgen --dst 198.18.0.2 --search --duration 2 --json search.json\n",
+		    "  tapgen --dst 198.18.0.2 --search --duration 2 --json search.json\n"
+		    "  tapgen --dst 198.18.0.2 --search binary --steps 10 --repeats 3\n",
 	.opts = options,
 };
 
@@ -345,6 +430,8 @@ int tapgen_parse_args(int argc, char **argv, struct gen_opts *o)
 				.steps = 8,
 				.repeats = 3,
 				.pdr_loss = 0.005,
+				.exceed_ratio = 0.5,
+				.width = 0.005,
 				.traffic = &tapgen_udp };
 	ret = trf_opt_parse(&tapgen_tool, argc, argv, &ctx, &first);
 	if (ret)
@@ -363,6 +450,32 @@ int tapgen_parse_args(int argc, char **argv, struct gen_opts *o)
 	if (o->gso > 1 && (size_t)o->gso * o->payload > MAX_PAYLOAD)
 		return trf_usage_error("--gso %u x --size %u is over %d bytes per send", o->gso,
 				       o->payload, MAX_PAYLOAD);
+	if (o->binary_given && !(o->search && o->search_method == TAPGEN_SEARCH_BINARY))
+		return trf_usage_error("--steps and --repeats are for --search binary");
+	if (o->mlr_given && !(o->search && o->search_method == TAPGEN_SEARCH_MLR))
+		return trf_usage_error("--goal, --exceed-ratio, --duration-sum, --width and "
+				       "--initial-duration are for --search mlr");
+	if (o->search && o->search_method == TAPGEN_SEARCH_MLR) {
+		struct mlr_goal g;
+		const char *why;
+
+		if (!o->duration_sum)
+			o->duration_sum = 3 * o->duration;
+		if (!o->initial_duration)
+			o->initial_duration = fmin(o->duration, fmax(0.05, o->duration / 10));
+		g = (struct mlr_goal){ .loss_ratio = o->pdr_loss,
+				       .exceed_ratio = o->exceed_ratio,
+				       .final_duration = o->duration,
+				       .duration_sum = o->duration_sum,
+				       .width = o->width,
+				       .initial_duration = o->initial_duration };
+		why = mlr_goal_invalid(&g);
+		if (why)
+			return trf_usage_error(
+			    "--search mlr: %s (--duration %g, --duration-sum %g, "
+			    "--initial-duration %g)",
+			    why, o->duration, o->duration_sum, o->initial_duration);
+	}
 	if (ctx.linger && !o->metrics)
 		return trf_usage_error("--metrics-linger is for --metrics");
 	if (o->port + o->flows - 1 > 65535)

@@ -3,9 +3,9 @@
  * tapgen: a UDP (or ICMP echo) load generator for reflectors.  Shared by its
  * files: options.c (the option table), trial.c (one timed trial: send,
  * receive, account), hist.c (the RTT histogram, hist.h), traffic_udp.c and
- * traffic_icmp.c (the kinds of traffic), search.c (NDR/PDR binary search),
- * report.c (text and JSON), metrics.c (--metrics: the run's totals over
- * HTTP, for Prometheus), main.c.
+ * traffic_icmp.c (the kinds of traffic), search.c (NDR/PDR: the ceiling,
+ * bisection), mlr.c (RFC 9971 MLRsearch, mlr.h), report.c (text and JSON),
+ * metrics.c (--metrics: the run's totals over HTTP, for Prometheus), main.c.
  */
 #ifndef TRF_TAPGEN_H
 #define TRF_TAPGEN_H
@@ -19,6 +19,7 @@
 
 #include "hist.h"
 #include "metrics.h"
+#include "mlr.h"
 
 #define MAX_BATCH 256
 #define MAX_PAYLOAD 65000
@@ -42,10 +43,22 @@ struct gen_opts {
 	const char *json_path;
 	int ready_fd; /* --ready-fd, or -1 */
 	bool progress;
-	bool search; /* NDR/PDR binary search instead of one trial */
+	bool search; /* --search: NDR/PDR instead of one trial */
+	enum tapgen_search_method {
+		TAPGEN_SEARCH_MLR, /* RFC 9971 MLRsearch (mlr.c) */
+		TAPGEN_SEARCH_BINARY, /* a bisection per goal, the majority of trials per step */
+	} search_method;
 	unsigned int steps; /* binary search steps */
 	unsigned int repeats; /* trials per rate in a search; the majority decides */
+	bool binary_given; /* --steps or --repeats given: for --search binary only */
 	double pdr_loss; /* loss ratio allowed for the PDR */
+	/* --search mlr: goals besides NDR and PDR (--goal), and what every goal shares. */
+	double goal_loss[MLR_GOALS_MAX - 2];
+	unsigned int goals;
+	double exceed_ratio, width;
+	double duration_sum; /* 0: 3 x --duration */
+	double initial_duration; /* 0: --duration / 10, at least 0.05 s */
+	bool mlr_given; /* one of those given: for --search mlr only */
 	double max_rate; /* search ceiling; 0 = what an unlimited trial offered */
 	const struct tapgen_traffic *traffic; /* UDP (default) or ICMP echo */
 	bool tcp; /* TCP streams instead of datagrams (tcp.c) */
@@ -153,15 +166,19 @@ struct trf_metrics_server *tapgen_metrics_start(struct gen_opts *o);
  */
 void tapgen_metrics_finish(const struct gen_opts *o, struct trf_metrics_server *s);
 
-/* Every trial of a rate search, for the JSON record and the report's search chart. */
-#define SEARCH_TRACE_MAX \
-	(2 * 30 * 9 + 1) /* NDR and PDR, --steps <= 30, --repeats <= 9, the ceiling */
+/*
+ * Every trial of a rate search, for the JSON record and the report's search
+ * chart: binary, NDR and PDR with --steps <= 30 and --repeats <= 9; mlr, at
+ * most MLR_TRIALS_MAX; and the ceiling.
+ */
+#define SEARCH_TRACE_MAX (2 * 30 * 9 + 1 > MLR_TRIALS_MAX + 1 ? 2 * 30 * 9 + 1 : MLR_TRIALS_MAX + 1)
 struct search_point {
-	const char *phase; /* "ceiling", "NDR", "PDR" */
-	unsigned int step;
+	const char *phase; /* "ceiling", or the goal: "NDR", "PDR", ... */
+	unsigned int step; /* binary: the step; mlr: the goal's phase, from 1 */
 	double rate; /* target; 0 = unlimited */
 	double offered, loss; /* pps, ratio */
-	bool pass;
+	double duration; /* s, as asked */
+	bool pass; /* loss within the goal's */
 };
 struct search_trace {
 	unsigned int n;
@@ -170,6 +187,7 @@ struct search_trace {
 
 struct trial {
 	double rate; /* target; 0 = unlimited */
+	double duration; /* sending time asked */
 	double elapsed; /* sending time */
 	struct gen_stats st;
 };
@@ -242,13 +260,13 @@ double tapgen_loss_ratio(const struct trial *t);
 double tapgen_rtt_percentile_us(const struct gen_stats *s, double p);
 
 /*
- * Binary search between lo (known good, may be 0) and hi for the highest rate
- * that passes with loss <= allowed; each step's trials are traced on trace
- * and recorded in tr.
+ * --search: the ceiling (an unlimited trial, unless --max-rate), then the
+ * NDR and PDR (and --goal's) by --search's method; every trial on trace as
+ * it ends, the search record on json (if not NULL).  Returns 0, or -EINTR
+ * when interrupted (mlr: its record is still written, incomplete).
  */
-int tapgen_search_rate(int fd, const struct gen_opts *o, struct search_trace *tr, double lo,
-		       double hi, double allowed, uint64_t *seq, struct trial *t, FILE *trace,
-		       const char *what, double *found);
+int tapgen_search(int fd, const struct gen_opts *o, uint64_t *seq, struct trial *t, FILE *trace,
+		  FILE *json);
 
 /*
  * The ready record (--ready-fd): one JSON line of what is about to be sent,

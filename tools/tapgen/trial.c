@@ -167,6 +167,7 @@ int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double durat
 				    .seen = seen,
 				    .seen_bytes = seen_bytes };
 	t->rate = rate;
+	t->duration = duration;
 	if (o->live)
 		tapgen_live_begin(o->live, rate);
 	if (rate > 0) {
