@@ -1,9 +1,10 @@
 """tapreflect-bench: the end-to-end benchmarks of tapreflect, their results
 history and their reports, in one program.
 
-The measuring subcommands (run, compare, scaling, ab, streams, latency,
-soak) run as root, in a private network namespace they create and delete,
-with tapreflect and tapgen pinned to different CPUs (micro needs neither);
+The measuring subcommands (run, compare, scaling, ab, searches, streams,
+latency, soak) run as root, in a private network namespace they create and
+delete, with tapreflect and tapgen pinned to different CPUs (micro needs
+neither);
 each stores what it measured in the results store (a SQLite file by
 default, PostgreSQL with --db postgresql://...), whole, or marked incomplete
 when it was interrupted.
@@ -33,6 +34,7 @@ MEASURING = {
     "compare": "engines, coalescing and queue counts side by side at fixed loads",
     "scaling": "1, 2, 4 ... N queues on N reflector CPUs, one generator each: aggregate rate, CPU per frame, N/1",
     "ab": "same-run A/B of two candidates, trials interleaved, ratios with intervals",
+    "searches": "tapgen's NDR/PDR search methods side by side: binary against MLRsearch (RFC 9971)",
     "streams": "TCP and UDP-GSO streams, offloads on against off",
     "latency": "sockperf ping-pong: waiting, busy polling, a real server",
     "soak": "each engine at half its no-drop rate: memory, fds, exact accounting",
