@@ -205,6 +205,12 @@ static int search_mlr(int fd, const struct gen_opts *o, struct search_trace *tr,
 	bool complete = true;
 	int ret;
 
+	if (ceiling < 2) {
+		fprintf(stderr, "tapgen: a ceiling of %.1f pps leaves no load to search\n",
+			ceiling);
+		json_decref(jgoals);
+		return -EINVAL;
+	}
 	for (unsigned int i = 0; i < 2 + o->goals; i++) {
 		goals[i] = (struct mlr_goal){
 			.name = i == 0	 ? "NDR"
@@ -298,7 +304,7 @@ int tapgen_search(int fd, const struct gen_opts *o, uint64_t *seq, struct trial 
 	ret = mlr ? search_mlr(fd, o, &tr, ceiling, seq, t, trace, rec)
 		  : search_binary(fd, o, &tr, ceiling, seq, t, trace, rec);
 	/* An interrupted bisection has no result to speak of; MLRsearch says what it had. */
-	if (ret < 0 && !mlr) {
+	if (ret < 0 && (!mlr || ret != -EINTR)) {
 		json_decref(rec);
 		return ret;
 	}
