@@ -26,6 +26,12 @@ usage "at most the final one" --search --duration 1 --initial-duration 2
 usage "bad --width" --search --width 0.7
 
 start_reflector -m tun -c "$CPU_A"
+# A ceiling that leaves nothing to search: said, exit status 1, no record.
+rc=0
+nsx "$TAPGEN" --dst "$PEER_IP" --search --max-rate 1 --duration 0.2 --json "$TMP/none.json" \
+	>/dev/null 2>"$TMP/none.err" || rc=$?
+[[ $rc == 1 ]] && grep -q "leaves no load to search" "$TMP/none.err" && [[ ! -s $TMP/none.json ]] ||
+	fail "--max-rate 1: exit status $rc, $(cat "$TMP/none.err"), record: $(cat "$TMP/none.json" 2>/dev/null)"
 # A bare --search followed by another option: the method is the default.
 nsx "$TAPGEN" --dst "$PEER_IP" --search --duration 0.3 --drain 0.1 --goal 0.02 --cpu "$CPU_B" \
 	--json "$TMP/mlr.json" >"$TMP/mlr.out" || fail "tapgen --search: $(cat "$TMP/mlr.out")"

@@ -103,6 +103,36 @@ static void classify_short_trials(void **state)
 	for (int i = 0; i < 10; i++)
 		t[i] = trial(1000, 0.1, i < 5 ? 0 : 0.5);
 	assert_int_equal(mlr_classify(t, 11, 1000, &ndr), MLR_UNDECIDED);
+	/*
+	 * Where balancing decides: 1 s bad full-length, 0.6 s bad and 0.4 s
+	 * good short.  Unbalanced, 1.6 s bad > 1.5: an upper bound; the good
+	 * 0.4 s excuses 0.4 of the bad, 1.2 <= 1.5: undecided.
+	 */
+	for (int i = 0; i < 10; i++)
+		t[i] = trial(1000, 0.1, i < 4 ? 0 : 0.5);
+	assert_int_equal(mlr_classify(t, 11, 1000, &ndr), MLR_UNDECIDED);
+}
+
+static void classify_balancing_exceed(void **state)
+{
+	struct mlr_goal g = ndr;
+	struct mlr_trial t[4] = { trial(7, 0.5, 0.1), trial(7, 0.9, 0.1), trial(7, 0.4, 0),
+				  trial(7, 0.4, 0) };
+
+	(void)state;
+	/*
+	 * Exceed ratio 0.2: a quantile of 0.2 x 3 s = 0.6 s, and good short
+	 * time excuses bad short time at 0.2 / 0.8 = 1/4 of itself.  Here 0.5 s
+	 * bad full-length (final 0.5 s), 0.9 s bad and 2 x 0.4 s good short: 0.8
+	 * excuses 0.2, 0.5 + 0.7 = 1.2 > 0.6: an upper bound.  Excusing it all
+	 * (a factor of 1) would give 0.5 + 0.1 = 0.6: not one.
+	 */
+	g.exceed_ratio = 0.2;
+	g.final_duration = 0.5;
+	assert_int_equal(mlr_classify(t, 4, 7, &g), MLR_UPPER);
+	/* With the bad short time at 0.2 + 0.1, 0.5 + 0.1 = 0.6 is not above the quantile. */
+	t[1].duration = 0.3;
+	assert_int_equal(mlr_classify(t, 4, 7, &g), MLR_UNDECIDED);
 }
 
 static void conditional_throughput(void **state)
@@ -169,6 +199,7 @@ static void goal_validation(void **state)
 struct device {
 	double capacity;
 	double noise; /* share of trials below capacity that lose 0.1 % */
+	double lucky; /* share of trials less than 1 % above capacity that lose nothing */
 	uint64_t rng;
 	int fail_at; /* measure() returns -EINTR at this trial (from 1), 0: never */
 	unsigned int calls;
@@ -192,6 +223,8 @@ static int measure(struct mlr_search *s, struct mlr_trial *t, void *ctx)
 	t->loss_ratio = t->load > d->capacity ? 1 - d->capacity / t->load : 0;
 	if (t->load <= d->capacity && uniform(&d->rng) < d->noise)
 		t->loss_ratio = 0.001;
+	if (t->load > d->capacity && t->load < d->capacity * 1.01 && uniform(&d->rng) < d->lucky)
+		t->loss_ratio = 0;
 	t->offered = t->load;
 	return 0;
 }
@@ -295,6 +328,26 @@ static void search_noisy(void **state)
 		/* The exceed ratio keeps an unlucky trial from sinking the NDR far. */
 		assert_true(search.result[0].lower >= 150000 * 0.9);
 	}
+	/*
+	 * Many noisy searches: every goal's result regular and within its
+	 * width, however later goals' trials changed an earlier goal's loads
+	 * (the final phases run again until none has anything to measure).
+	 */
+	for (uint64_t seed = 1; seed <= 400; seed++) {
+		struct device d = { .capacity = 40000 + 250 * (double)seed,
+				    .noise = 0.3,
+				    .lucky = 0.3,
+				    .rng = seed * 0x2545f4914f6cdd1dull };
+
+		run(&d, goals, 2);
+		for (unsigned int g = 0; g < 2; g++) {
+			const struct mlr_result *r = &search.result[g];
+
+			assert_true(r->complete);
+			assert_true(r->regular);
+			assert_true((r->upper - r->lower) / r->upper <= goals[g].width + 1e-12);
+		}
+	}
 }
 
 static void search_irregular(void **state)
@@ -348,6 +401,7 @@ int main(void)
 		cmocka_unit_test(classify_full_length),
 		cmocka_unit_test(classify_exceed_zero),
 		cmocka_unit_test(classify_short_trials),
+		cmocka_unit_test(classify_balancing_exceed),
 		cmocka_unit_test(conditional_throughput),
 		cmocka_unit_test(phases),
 		cmocka_unit_test(goal_validation),

@@ -387,12 +387,21 @@ void trf_opt_bash(const struct trf_opt_tool *tool, FILE *f)
 		if (o->names || o->word) {
 			fputc('\t', f);
 			put_spellings(o, f);
-			fputs(")\n\t\tCOMPREPLY=($(compgen -W '", f);
+			fputs(")\n\t\t", f);
+			/*
+			 * A value that may be left out: the next option may
+			 * come instead, unless the value is being given after
+			 * "=" ($split).
+			 */
+			if (o->value_optional) {
+				fputs("$split || { COMPREPLY=($(compgen -W '", f);
+				put_words(o, f);
+				for (const struct trf_opt *p = tool->opts; p->name; p++)
+					fprintf(f, " --%s", p->name);
+				fputs("' -- \"$cur\")); return; }\n\t\t", f);
+			}
+			fputs("COMPREPLY=($(compgen -W '", f);
 			put_words(o, f);
-			/* A value that may be left out: the next option may come instead. */
-			for (const struct trf_opt *p = o->value_optional ? tool->opts : NULL;
-			     p && p->name; p++)
-				fprintf(f, " --%s", p->name);
 			fputs("' -- \"$cur\"))\n\t\treturn ;;\n", f);
 		} else if (o->complete != TRF_COMPLETE_NONE) {
 			fputc('\t', f);

@@ -214,17 +214,21 @@ void mlr_goal_result(const struct mlr_search *s, unsigned int goal, struct mlr_r
 	r->regular = r->lower && r->upper && (r->upper - r->lower) / r->upper <= g->width + 1e-12;
 }
 
-/* A load as measured: whole frames per second, so that a load found again is the same load. */
-static double whole_load(double x)
+/*
+ * A load as measured: rounded to 1/1000 frame per second, so that a load
+ * found again is the same load, and the width can be reached at any load
+ * above min_load (1 pps at least).
+ */
+static double load_round(double x)
 {
-	return floor(x + 0.5);
+	return floor(x * 1000 + 0.5) / 1000;
 }
 
 /*
  * The next load for goal g in a phase of this width, or 0 when the phase is
  * done.  Undecided loads between the bounds come first: with a lower bound
- * the lowest of them (RFC 9971 has the lower loads measured first: a result
- * is never above a load that failed), with only an upper bound the highest.
+ * the lowest of them (the bound nearest to it settled first), with only an
+ * upper bound the highest.
  * With no bound yet: the previous phase's relevant bounds (hint), else
  * max_load.  With one bound, a step away from it that doubles with each step
  * in the same direction (*expand).  With both, a load that halves the
@@ -260,7 +264,7 @@ static double next_load(const struct mlr_search *s, const struct mlr_goal *g, do
 		for (unsigned int i = 0; i < s->n; i++)
 			if (s->trials[i].load == b.upper)
 				fr = fmin(fr, b.upper * (1 - s->trials[i].loss_ratio));
-		x = whole_load(fmax(fmin(b.upper * (1 - step), fr), s->min_load));
+		x = load_round(fmax(fmin(b.upper * (1 - step), fr), s->min_load));
 		return x < b.upper ? x : 0;
 	}
 	if (!b.upper) {
@@ -268,7 +272,7 @@ static double next_load(const struct mlr_search *s, const struct mlr_goal *g, do
 
 		if (b.lower >= s->max_load)
 			return 0; /* max_load passes: nothing higher to try */
-		x = whole_load(fmin(b.lower / (1 - step), s->max_load));
+		x = load_round(fmin(b.lower / (1 - step), s->max_load));
 		return x > b.lower ? x : 0;
 	}
 	*expand = 0;
@@ -276,15 +280,72 @@ static double next_load(const struct mlr_search *s, const struct mlr_goal *g, do
 	if (r <= width + 1e-12)
 		return 0;
 	/* Rounded up: a pass there must leave the bounds no wider than the width. */
-	x = r <= 2 * width ? ceil(b.upper * (1 - width)) : whole_load(sqrt(b.lower * b.upper));
+	x = r <= 2 * width ? ceil(b.upper * (1 - width) * 1000) / 1000
+			   : load_round(sqrt(b.lower * b.upper));
 	return x > b.lower && x < b.upper ? x : 0;
+}
+
+/*
+ * Goal g's phase i until it has nothing left to measure: returns the trials
+ * it measured; *cut when the trial limit or measure() ended it (*ret: what
+ * measure() returned).
+ */
+static unsigned int run_phase(struct mlr_search *s, unsigned int g, unsigned int i,
+			      unsigned int limit, bool *cut, int *ret)
+{
+	const struct mlr_goal *goal = &s->goals[g];
+	unsigned int measured = 0, expand = 0;
+	struct mlr_goal pg;
+	struct bounds hint = { 0 };
+	double x;
+
+	mlr_phase_goal(goal, i, &pg);
+	/* Where the previous phase left the bounds: where this one starts. */
+	if (i > 0) {
+		struct mlr_goal prev;
+
+		mlr_phase_goal(goal, i - 1, &prev);
+		bounds(s, &prev, &hint);
+	}
+	while ((x = next_load(s, &pg, mlr_phase_width(goal, i), &hint, &expand)) > 0) {
+		struct mlr_trial *t;
+
+		if (s->n >= limit) {
+			*cut = true;
+			break;
+		}
+		t = &s->trials[s->n];
+		*t = (struct mlr_trial){
+			.load = x, .duration = pg.final_duration, .goal = g, .phase = i
+		};
+		*ret = s->measure(s, t, s->ctx);
+		if (*ret < 0) {
+			*cut = true;
+			break;
+		}
+		s->n++;
+		measured++;
+	}
+	return measured;
+}
+
+/* Has goal g's final phase nothing left to measure: is its result final? */
+static bool settled(const struct mlr_search *s, unsigned int g)
+{
+	const struct mlr_goal *goal = &s->goals[g];
+	unsigned int last = mlr_phases(goal) - 1, expand = 0;
+	struct bounds none = { 0 };
+	struct mlr_goal pg;
+
+	mlr_phase_goal(goal, last, &pg);
+	return next_load(s, &pg, mlr_phase_width(goal, last), &none, &expand) == 0;
 }
 
 int mlr_run(struct mlr_search *s)
 {
 	unsigned int limit =
 	    s->max_trials && s->max_trials < MLR_TRIALS_MAX ? s->max_trials : MLR_TRIALS_MAX;
-	unsigned int phases = 0;
+	unsigned int phases = 0, measured;
 	int ret = 0;
 	bool cut = false;
 
@@ -295,48 +356,26 @@ int mlr_run(struct mlr_search *s)
 	/* Aligned on the final phase: every goal's last phase comes after all the shorter ones. */
 	for (unsigned int k = 0; k < phases && !cut; k++) {
 		for (unsigned int g = 0; g < s->n_goals && !cut; g++) {
-			const struct mlr_goal *goal = &s->goals[g];
-			unsigned int n = mlr_phases(goal), i, expand = 0;
-			struct mlr_goal pg;
-			struct bounds hint = { 0 };
-			double x;
+			unsigned int n = mlr_phases(&s->goals[g]);
 
-			if (k + n < phases)
-				continue;
-			i = k + n - phases;
-			mlr_phase_goal(goal, i, &pg);
-			/* Where the previous phase left the bounds: where this one starts. */
-			if (i > 0) {
-				struct mlr_goal prev;
-
-				mlr_phase_goal(goal, i - 1, &prev);
-				bounds(s, &prev, &hint);
-			}
-			while ((x = next_load(s, &pg, mlr_phase_width(goal, i), &hint, &expand)) >
-			       0) {
-				struct mlr_trial *t;
-
-				if (s->n >= limit) {
-					cut = true;
-					break;
-				}
-				t = &s->trials[s->n];
-				*t = (struct mlr_trial){ .load = x,
-							 .duration = pg.final_duration,
-							 .goal = g,
-							 .phase = i };
-				ret = s->measure(s, t, s->ctx);
-				if (ret < 0) {
-					cut = true;
-					break;
-				}
-				s->n++;
-			}
+			if (k + n >= phases)
+				run_phase(s, g, k + n - phases, limit, &cut, &ret);
 		}
 	}
+	/*
+	 * A later goal's trials can change what an earlier goal's loads are
+	 * (a second bad trial where the first was good): the final phases
+	 * again, until none of them measures anything.
+	 */
+	do {
+		measured = 0;
+		for (unsigned int g = 0; g < s->n_goals && !cut; g++)
+			measured +=
+			    run_phase(s, g, mlr_phases(&s->goals[g]) - 1, limit, &cut, &ret);
+	} while (measured && !cut);
 	for (unsigned int g = 0; g < s->n_goals; g++) {
 		mlr_goal_result(s, g, &s->result[g]);
-		s->result[g].complete = !cut;
+		s->result[g].complete = settled(s, g);
 	}
 	return ret < 0 ? ret : 0;
 }

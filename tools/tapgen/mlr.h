@@ -61,7 +61,10 @@ struct mlr_result {
 	double upper; /* Relevant Upper Bound; 0: none */
 	double conditional_throughput; /* at the relevant lower bound; 0 with no lower bound */
 	bool regular;
-	/* The search ended by its own rule, not by the trial limit or an interruption. */
+	/*
+	 * Its final phase has nothing left to measure: the result is final.
+	 * False when the trial limit or an interruption came first.
+	 */
 	bool complete;
 };
 
@@ -118,9 +121,11 @@ void mlr_goal_result(const struct mlr_search *s, unsigned int goal, struct mlr_r
 
 /*
  * Search: every goal's phases in turn, the first phase of all goals before
- * the second; results in s->result.  Returns 0 (a result may still be
- * incomplete: the trial limit), or the negative number measure() returned,
- * with the results so far (incomplete) set.
+ * the second, then the final phases again until none measures anything
+ * (another goal's trials may have changed a goal's loads); results in
+ * s->result.  Returns 0 (a result may still be incomplete: the trial
+ * limit), or the negative number measure() returned, with the results so
+ * far set.
  */
 int mlr_run(struct mlr_search *s);
 

@@ -76,6 +76,8 @@ void tapgen_trace_add(struct search_trace *tr, const char *phase, unsigned int s
 	p->offered = t->elapsed > 0 ? (double)t->st.sent / t->elapsed : 0;
 	p->loss = tapgen_loss_ratio(t);
 	p->duration = t->duration;
+	p->sent = t->st.sent;
+	p->lost = t->st.sent - t->st.unique;
 	p->pass = pass;
 }
 
@@ -89,9 +91,12 @@ json_t *tapgen_json_trace(const struct search_trace *tr)
 
 		json_object_set_new(o, "phase", json_string(p->phase));
 		json_object_set_new(o, "step", json_integer(p->step));
-		json_object_set_new(o, "rate_target", trf_json_whole(p->rate));
+		json_object_set_new(o, "rate_target", trf_json_fixed(p->rate, 3));
 		json_object_set_new(o, "offered_pps", trf_json_whole(p->offered));
-		json_object_set_new(o, "loss_ratio", trf_json_fixed(p->loss, 6));
+		/* Nine decimals: one frame lost in a million still reads as a loss. */
+		json_object_set_new(o, "loss_ratio", trf_json_fixed(p->loss, 9));
+		json_object_set_new(o, "sent", trf_json_count(p->sent));
+		json_object_set_new(o, "lost", trf_json_count(p->lost));
 		json_object_set_new(o, "duration_s", trf_json_fixed(p->duration, 3));
 		json_object_set_new(o, "pass", json_boolean(p->pass));
 		json_array_append_new(trace, o);
@@ -130,7 +135,11 @@ struct mlr_ctx {
 	struct trial *t;
 	FILE *trace;
 	struct search_trace *tr;
+	unsigned int shortfalls; /* trials that sent less than their load */
 };
+
+/* A trial that sent under its load by more than this share did not offer it. */
+#define SHORTFALL 0.001
 
 static const char *const class_names[] = {
 	[MLR_UNDECIDED] = "undecided",
@@ -145,26 +154,49 @@ static int mlr_measure(struct mlr_search *s, struct mlr_trial *mt, void *ctx)
 	struct mlr_goal pg;
 	unsigned int phases = mlr_phases(g);
 
+	const struct gen_stats *st = &c->t->st;
+	double intended;
+	bool short_sent;
+
 	if (tapgen_run_trial(c->fd, c->o, mt->load, mt->duration, c->seq, c->t) < 0)
 		return -EINTR;
+	mt->offered = c->t->elapsed > 0 ? (double)st->sent / c->t->elapsed : 0;
 	mt->loss_ratio = tapgen_loss_ratio(c->t);
-	mt->offered = c->t->elapsed > 0 ? (double)c->t->st.sent / c->t->elapsed : 0;
+	/*
+	 * The load is the intended one: a generator that fell short of it (by
+	 * more than the last burst's worth, 0.1 %) did not offer it, and the
+	 * frames it did not send count as lost.  Otherwise a load never
+	 * offered could pass.
+	 */
+	intended = mt->load * c->t->elapsed;
+	short_sent = (double)st->sent < intended * (1 - SHORTFALL);
+	if (short_sent) {
+		mt->loss_ratio = 1 - (double)st->unique / intended;
+		c->shortfalls++;
+	}
 	tapgen_trace_add(c->tr, g->name, mt->phase + 1, c->t, mt->loss_ratio <= g->loss_ratio);
+	if (short_sent && c->tr->n) {
+		struct search_point *p = &c->tr->pt[c->tr->n - 1];
+
+		p->loss = mt->loss_ratio;
+		p->lost = (uint64_t)floor(intended - (double)st->unique + 0.5);
+	}
 	/* What the load is now, for the goal and phase that asked (this trial counted: n + 1). */
 	mlr_phase_goal(g, mt->phase, &pg);
 	fprintf(c->trace,
 		"tapgen: %s phase %u/%u (%.2f s, width %.2f%%): %9.0f pps offered %9.0f, loss "
-		"%.4f%% -> %s\n",
+		"%.4f%%%s -> %s\n",
 		g->name, mt->phase + 1, phases, mt->duration, mlr_phase_width(g, mt->phase) * 100,
-		mt->load, mt->offered, mt->loss_ratio * 100,
+		mt->load, mt->offered, mt->loss_ratio * 100, short_sent ? " (unsent counted)" : "",
 		class_names[mlr_classify(s->trials, s->n + 1, mt->load, &pg)]);
 	fflush(c->trace);
 	return 0;
 }
 
+/* A load as the trace has it (to 1/1000 pps, as mlr.c rounds them), or null for none. */
 static json_t *json_pps_or_null(double pps)
 {
-	return pps > 0 ? trf_json_whole(pps) : json_null();
+	return pps > 0 ? trf_json_fixed(pps, 3) : json_null();
 }
 
 /* One goal's result as a line: its bounds, or what made it irregular. */
@@ -180,16 +212,25 @@ static void print_goal(FILE *f, const struct mlr_search *s, unsigned int i)
 			"conditional throughput %.0f pps",
 			r->lower, r->upper, (r->upper - r->lower) / r->upper * 100,
 			r->conditional_throughput);
-	else if (r->lower && !r->upper)
+	else if (r->lower && !r->upper && r->lower >= s->max_load)
 		fprintf(f,
-			"irregular: the ceiling %.0f pps is a lower bound, conditional "
-			"throughput %.0f pps",
+			"irregular: the ceiling %.0f pps is a lower bound (no upper bound), "
+			"conditional throughput %.0f pps",
 			r->lower, r->conditional_throughput);
-	else if (r->upper && !r->lower)
-		fprintf(f, "irregular: even the minimum load %.0f pps is an upper bound", r->upper);
-	else
-		fprintf(f, "irregular: bounds %.0f and %.0f pps, not within the width", r->lower,
-			r->upper);
+	else if (r->upper && !r->lower && r->upper <= s->min_load)
+		fprintf(
+		    f,
+		    "irregular: even the minimum load %.0f pps is an upper bound (no lower bound)",
+		    r->upper);
+	else {
+		char lo[32] = "none", up[32] = "none";
+
+		if (r->lower)
+			snprintf(lo, sizeof(lo), "%.0f pps", r->lower);
+		if (r->upper)
+			snprintf(up, sizeof(up), "%.0f pps", r->upper);
+		fprintf(f, "irregular: relevant lower bound %s, upper %s", lo, up);
+	}
 	fprintf(f, "%s\n", r->complete ? "" : " (incomplete: the search was cut short)");
 }
 
@@ -199,7 +240,7 @@ static int search_mlr(int fd, const struct gen_opts *o, struct search_trace *tr,
 	static struct mlr_search s; /* large: not on the stack */
 	static char names[MLR_GOALS_MAX][32];
 	struct mlr_goal goals[MLR_GOALS_MAX];
-	struct mlr_ctx ctx = { fd, o, seq, t, trace, tr };
+	struct mlr_ctx ctx = { .fd = fd, .o = o, .seq = seq, .t = t, .trace = trace, .tr = tr };
 	json_t *jgoals = json_array();
 	double traffic = 0;
 	bool complete = true;
@@ -255,7 +296,7 @@ static int search_mlr(int fd, const struct gen_opts *o, struct search_trace *tr,
 		json_object_set_new(jg, "relevant_lower_bound_pps", json_pps_or_null(r->lower));
 		json_object_set_new(jg, "relevant_upper_bound_pps", json_pps_or_null(r->upper));
 		json_object_set_new(jg, "conditional_throughput_pps",
-				    r->lower ? trf_json_whole(r->conditional_throughput)
+				    r->lower ? trf_json_fixed(r->conditional_throughput, 3)
 					     : json_null());
 		json_object_set_new(jg, "regular", json_boolean(r->regular));
 		json_object_set_new(jg, "complete", json_boolean(r->complete));
@@ -267,10 +308,17 @@ static int search_mlr(int fd, const struct gen_opts *o, struct search_trace *tr,
 		"duration sum %.2f s, width %.2f%%%s\n",
 		s.result[0].lower, s.result[1].lower, ceiling, s.n, traffic, o->exceed_ratio,
 		o->duration, o->duration_sum, o->width * 100, complete ? "" : " (incomplete)");
-	json_object_set_new(rec, "ndr_pps", trf_json_whole(s.result[0].lower));
-	json_object_set_new(rec, "pdr_pps", trf_json_whole(s.result[1].lower));
+	if (ctx.shortfalls)
+		fprintf(
+		    trace,
+		    "tapgen: %u trial(s) sent under their load by more than %.1f%%: what they did "
+		    "not send counted as lost (the generator could not offer those loads)\n",
+		    ctx.shortfalls, SHORTFALL * 100);
+	json_object_set_new(rec, "ndr_pps", trf_json_fixed(s.result[0].lower, 3));
+	json_object_set_new(rec, "pdr_pps", trf_json_fixed(s.result[1].lower, 3));
 	json_object_set_new(rec, "complete", json_boolean(complete));
 	json_object_set_new(rec, "trials", json_integer(s.n));
+	json_object_set_new(rec, "shortfalls", json_integer(ctx.shortfalls));
 	json_object_set_new(rec, "traffic_s", trf_json_fixed(traffic, 3));
 	json_object_set_new(rec, "goals", jgoals);
 	return ret;

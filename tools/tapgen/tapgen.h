@@ -178,6 +178,7 @@ struct search_point {
 	double rate; /* target; 0 = unlimited */
 	double offered, loss; /* pps, ratio */
 	double duration; /* s, as asked */
+	uint64_t sent, lost; /* lost: of what was sent, and (mlr) of what was not */
 	bool pass; /* loss within the goal's */
 };
 struct search_trace {
