@@ -77,7 +77,10 @@ int main(int argc, char **argv)
 	}
 	t.st.rtt = tapgen_hist_create(); /* 216 KiB, whatever the rate and duration */
 	t.st.flow_top = calloc(o.flows, sizeof(*t.st.flow_top));
-	if (!t.st.rtt || !t.st.flow_top) {
+	/* --imix: a histogram more for each size, as fixed as the first. */
+	if (o.imix)
+		t.st.imix = tapgen_imix_stats_create(o.imix->n);
+	if (!t.st.rtt || !t.st.flow_top || (o.imix && !t.st.imix)) {
 		fprintf(stderr, "tapgen: out of memory\n");
 		goto stop;
 	}
@@ -108,6 +111,7 @@ int main(int argc, char **argv)
 	close(fd);
 	free(t.st.seen);
 	tapgen_hist_destroy(t.st.rtt);
+	tapgen_imix_stats_destroy(t.st.imix);
 	free(t.st.flow_top);
 	status = tapgen_interrupted ? 130 : ret < 0 ? 1 : 0;
 finish:

@@ -27,7 +27,11 @@ struct parse_ctx {
 	struct gen_opts *o;
 	const char *dst;
 	bool linger; /* --metrics-linger given */
+	bool size; /* --size given */
 };
+
+/* --imix's mix: one a process, as the command line is (o->imix points here). */
+static struct tapgen_imix imix;
 
 /* A number in [min, max] (max < 0: no upper bound). */
 static int number(const char *name, const char *v, double min, double max, const char *what,
@@ -79,8 +83,20 @@ static int opt_flows(void *ctx, const char *v)
 
 static int opt_size(void *ctx, const char *v)
 {
+	((struct parse_ctx *)ctx)->size = true;
 	return whole("size", v, MIN_PAYLOAD, MAX_PAYLOAD,
 		     "payload bytes, " STR(MIN_PAYLOAD) ".." STR(MAX_PAYLOAD), &O(ctx)->payload);
+}
+
+static int opt_imix(void *ctx, const char *v)
+{
+	char why[200];
+
+	/* The syntax now; each size's payload once the address family is known. */
+	if (tapgen_imix_parse(&imix, v, why, sizeof(why)) < 0)
+		return trf_usage_error("bad --imix '%s': %s", v, why);
+	O(ctx)->imix = &imix;
+	return 0;
 }
 
 static int opt_rate(void *ctx, const char *v)
@@ -306,6 +322,11 @@ static const struct trf_opt options[] = {
 	{ .name = "size", .short_name = 's', .arg = "BYTES", .parse = opt_size,
 	  .help = "UDP payload bytes, " STR(MIN_PAYLOAD) ".." STR(MAX_PAYLOAD)
 		  " (default 18: a 64 B Ethernet frame)" },
+	{ .name = "imix", .arg = "csit|SIZE[:WEIGHT],...", .parse = opt_imix,
+	  .help = "UDP, ICMP: a mix of Ethernet frame sizes (FCS included,\n"
+		  "64..9018 B) instead of --size, sent interleaved in proportion\n"
+		  "to the weights (default 1; at most 16 sizes); csit =\n"
+		  "64:7,570:4,1518:1; each size reported apart, with L1/L2 rates" },
 	{ .name = "icmp", .parse = opt_icmp,
 	  .help = "ICMP/ICMPv6 echo requests on a raw socket instead of UDP\n"
 		  "(needs CAP_NET_RAW); flow i uses echo id ID+i" },
@@ -321,7 +342,8 @@ static const struct trf_opt options[] = {
 		  "superpacket (UDP_SEGMENT) that the kernel cuts apart; each is\n"
 		  "numbered and checked on return as any datagram (1..64)" },
 	{ .name = "rate", .short_name = 'r', .arg = "PPS", .parse = opt_rate,
-	  .help = "offered datagrams per second (default 0 = as fast as possible)" },
+	  .help = "offered datagrams per second (default 0 = as fast as possible);\n"
+		  "with --imix, frames of the mix per second" },
 	{ .name = "duration", .short_name = 't', .arg = "SECS", .parse = opt_duration,
 	  .help = "sending time of a trial (default 5)" },
 	{ .name = "drain", .arg = "SECS", .parse = opt_drain,
@@ -392,7 +414,8 @@ const struct trf_opt_tool tapgen_tool = {
 		    "Examples:\n"
 		    "  tapgen --dst 198.18.0.2 --flows 16 --rate 100000 --duration 10\n"
 		    "  tapgen --dst 198.18.0.2 --search --duration 2 --json search.json\n"
-		    "  tapgen --dst 198.18.0.2 --search binary --steps 10 --repeats 3\n",
+		    "  tapgen --dst 198.18.0.2 --search binary --steps 10 --repeats 3\n"
+		    "  tapgen --dst 198.18.0.2 --imix csit --rate 50000 --duration 5\n",
 	.opts = options,
 };
 
@@ -445,6 +468,9 @@ int tapgen_parse_args(int argc, char **argv, struct gen_opts *o)
 		    "--tcp runs streams as fast as TCP goes: not with --search, --icmp or --rate");
 	if (o->tcp_bytes && !o->tcp)
 		return trf_usage_error("--bytes is for --tcp");
+	if (o->imix && (ctx.size || o->tcp || o->gso))
+		return trf_usage_error("--imix sends UDP or ICMP datagrams of the mix's sizes, "
+				       "one per send: not with --size, --tcp or --gso");
 	if (o->gso > 1 && (o->tcp || o->traffic != &tapgen_udp))
 		return trf_usage_error("--gso is for UDP datagrams: not with --tcp or --icmp");
 	if (o->gso > 1 && (size_t)o->gso * o->payload > MAX_PAYLOAD)
@@ -484,6 +510,14 @@ int tapgen_parse_args(int argc, char **argv, struct gen_opts *o)
 	ret = set_dst(o, ctx.dst);
 	if (ret)
 		return ret;
+	if (o->imix) {
+		char why[300];
+
+		if (tapgen_imix_payloads(&imix, o->dst.ss_family == AF_INET6, MIN_PAYLOAD,
+					 o->traffic->label, why, sizeof(why)) < 0)
+			return trf_usage_error("bad --imix '%s': %s", imix.spec, why);
+		o->payload = 0; /* the mix's sizes instead */
+	}
 	o->progress = isatty(STDERR_FILENO);
 	return 0;
 }

@@ -349,6 +349,9 @@ int tapgen_search(int fd, const struct gen_opts *o, uint64_t *seq, struct trial 
 	json_object_set_new(rec, "method", json_string(mlr ? "mlr" : "binary"));
 	json_object_set_new(rec, "flows", json_integer(o->flows));
 	json_object_set_new(rec, "payload", json_integer(o->payload));
+	/* Every trial of the search sends the mix; its rates are frames/s of it. */
+	if (o->imix)
+		json_object_set_new(rec, "imix", json_string(o->imix->spec));
 	ret = mlr ? search_mlr(fd, o, &tr, ceiling, seq, t, trace, rec)
 		  : search_binary(fd, o, &tr, ceiling, seq, t, trace, rec);
 	/* An interrupted bisection has no result to speak of; MLRsearch says what it had. */

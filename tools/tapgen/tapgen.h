@@ -4,7 +4,8 @@
  * files: options.c (the option table), trial.c (one timed trial: send,
  * receive, account), hist.c (the RTT histogram, hist.h), traffic_udp.c and
  * traffic_icmp.c (the kinds of traffic), search.c (NDR/PDR: the ceiling,
- * bisection), mlr.c (RFC 9971 MLRsearch, mlr.h), report.c (text and JSON),
+ * bisection), mlr.c (RFC 9971 MLRsearch, mlr.h), imix.c (--imix: the mix of
+ * frame sizes, its interleave, bit rates; imix.h), report.c (text and JSON),
  * metrics.c (--metrics: the run's totals over HTTP, for Prometheus), main.c.
  */
 #ifndef TRF_TAPGEN_H
@@ -18,6 +19,7 @@
 #include <sys/socket.h>
 
 #include "hist.h"
+#include "imix.h"
 #include "metrics.h"
 #include "mlr.h"
 
@@ -34,7 +36,12 @@ struct gen_opts {
 	socklen_t dst_len;
 	unsigned int port;
 	unsigned int flows;
-	unsigned int payload;
+	unsigned int payload; /* --size; 0 with --imix */
+	/*
+	 * --imix, or NULL: the mix of sizes every datagram trial sends, its
+	 * payloads those of o->dst's family; --rate is then frames/s of the mix.
+	 */
+	const struct tapgen_imix *imix;
 	double rate;
 	double duration;
 	double drain;
@@ -94,6 +101,7 @@ struct gen_stats {
 	size_t seen_bytes;
 	struct tapgen_hist *rtt; /* every reply's RTT, ns: min, max, percentiles, the chart */
 	uint64_t rtt_sum_ns; /* of every RTT rtt counts */
+	struct tapgen_imix_stats *imix; /* --imix: the replies by size; NULL without */
 };
 
 /*
@@ -224,6 +232,18 @@ struct tapgen_traffic {
 extern const struct tapgen_traffic tapgen_udp;
 extern const struct tapgen_traffic tapgen_icmp;
 
+/* Is len the payload of a datagram of ours: --size's, or one of --imix's sizes? */
+static inline bool tapgen_payload_ours(const struct gen_opts *o, size_t len)
+{
+	return o->imix ? tapgen_imix_has_payload(o->imix, len) : len == o->payload;
+}
+
+/* Without --imix: the Ethernet frame (FCS included) that --size's datagrams make. */
+static inline unsigned int tapgen_frame_bytes(const struct gen_opts *o)
+{
+	return o->payload + tapgen_frame_overhead(o->dst.ss_family == AF_INET6);
+}
+
 /* Set by SIGINT/SIGTERM: the trial in progress ends, no new one starts. */
 extern volatile sig_atomic_t tapgen_interrupted;
 
@@ -286,7 +306,11 @@ void tapgen_dst_text(const struct gen_opts *o, char *buf, size_t len);
  */
 json_t *tapgen_record(const char *type);
 
-/* One trial as two lines of text, and as the fields of a JSON record (added to rec). */
+/*
+ * One trial as text (what was sent and received, the RTT percentiles, with
+ * --imix a line per size, and the frame and bit rates), and as the fields
+ * of a JSON record (added to rec).
+ */
 void tapgen_print_trial(FILE *f, const struct gen_opts *o, const struct trial *t);
 void tapgen_json_trial(json_t *rec, const struct gen_opts *o, const struct trial *t);
 

@@ -68,7 +68,7 @@ static int icmp_match(const struct gen_opts *o, const uint8_t *p, size_t len)
 			return -1;
 		off = (size_t)(p[0] & 15) * 4;
 	}
-	if (len < off + ICMP_HLEN || len - off - ICMP_HLEN != o->payload)
+	if (len < off + ICMP_HLEN || !tapgen_payload_ours(o, len - off - ICMP_HLEN))
 		return -1;
 	if (p[off] != (v4 ? ICMP_ECHO_REPLY : ICMPV6_ECHO_REPLY))
 		return -1;

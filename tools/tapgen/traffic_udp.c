@@ -2,8 +2,8 @@
 /*
  * UDP traffic: one flow per destination port (--port + i), so that the
  * kernel's flow hash spreads the flows over the device's queues.  A reply is
- * any datagram of exactly --size bytes on our socket; anything else is
- * counted as foreign.
+ * any datagram of exactly --size bytes (--imix: of one of the mix's sizes)
+ * on our socket; anything else is counted as foreign.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -60,7 +60,7 @@ static void udp_fill(const struct gen_opts *o, uint8_t *dgram, size_t len,
 static int udp_match(const struct gen_opts *o, const uint8_t *p, size_t len)
 {
 	(void)p;
-	return len == o->payload ? 0 : -1;
+	return tapgen_payload_ours(o, len) ? 0 : -1;
 }
 
 /* Flow i is destination port --port + i: the reply comes from it. */

@@ -4,7 +4,8 @@
  * (one destination port, or ICMP echo id, per flow) at a fixed rate or as
  * fast as possible, the reflections received on the same socket, every one
  * accounted: unique, duplicate, reordered, foreign (not ours) or late (from
- * an earlier trial), with a round-trip time histogram.
+ * an earlier trial), with a round-trip time histogram; with --imix, of the
+ * mix's sizes in its interleave, and accounted by size too.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -25,20 +26,21 @@ uint64_t tapgen_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void mark_seen(struct gen_stats *s, uint64_t seq, int flow)
+/* Count a reply by its sequence number; true when it is the first of seq (unique). */
+static bool mark_seen(struct gen_stats *s, uint64_t seq, int flow)
 {
 	uint64_t idx;
 	size_t byte;
 
 	if (seq < s->base_seq) {
 		s->late++; /* a straggler from an earlier trial */
-		return;
+		return false;
 	}
 	idx = seq - s->base_seq;
 	byte = idx / 8;
 	if (idx >= s->sent) {
 		s->foreign++; /* not a sequence number this trial sent */
-		return;
+		return false;
 	}
 	if (byte >= s->seen_bytes) {
 		size_t n = s->seen_bytes ? s->seen_bytes : 1 << 16;
@@ -49,7 +51,7 @@ static void mark_seen(struct gen_stats *s, uint64_t seq, int flow)
 		p = realloc(s->seen, n);
 		if (!p) {
 			s->foreign++;
-			return;
+			return false;
 		}
 		memset(p + s->seen_bytes, 0, n - s->seen_bytes);
 		s->seen = p;
@@ -57,16 +59,17 @@ static void mark_seen(struct gen_stats *s, uint64_t seq, int flow)
 	}
 	if (s->seen[byte] & (1u << (idx % 8))) {
 		s->duplicates++;
-		return;
+		return false;
 	}
 	s->seen[byte] |= (uint8_t)(1u << (idx % 8));
 	s->unique++;
 	if (flow < 0)
-		return;
+		return true;
 	if (idx + 1 < s->flow_top[flow])
 		s->reordered++;
 	else
 		s->flow_top[flow] = idx + 1;
+	return true;
 }
 
 /* The payload after our sequence number and time stamp: byte b is b * 7 + 1. */
@@ -96,24 +99,38 @@ static void receive_some(int fd, struct gen_stats *s, const struct gen_opts *o)
 		for (int i = 0; i < n; i++) {
 			int off = o->traffic->match(o, bufs[i], msgs[i].msg_len);
 			uint64_t seq, ts, rtt;
+			unsigned int size = 0; /* --imix: the size seq was sent with */
+			size_t len, want = o->payload;
+			bool unique;
 
 			if (off < 0) {
 				if (o->traffic->counts_foreign)
 					s->foreign++;
 				continue;
 			}
-			if (o->payload > 16 &&
-			    memcmp(bufs[i] + off + 16, filler + 16, o->payload - 16) != 0) {
+			/* match() took only a length of ours: at least the 16 B below. */
+			len = msgs[i].msg_len - (unsigned int)off;
+			memcpy(&seq, bufs[i] + off, 8);
+			memcpy(&ts, bufs[i] + off + 8, 8);
+			if (o->imix) {
+				size = tapgen_imix_index(o->imix, seq);
+				want = o->imix->payload[size];
+			}
+			/* A size other than its sequence number's is a reply changed on the way. */
+			if (len != want || (want > 16 && memcmp(bufs[i] + off + 16, filler + 16,
+								want - 16) != 0)) {
 				s->corrupt++; /* counted apart, and lost */
 				continue;
 			}
 			s->received++;
-			memcpy(&seq, bufs[i] + off, 8);
-			memcpy(&ts, bufs[i] + off + 8, 8);
-			mark_seen(s, seq, o->traffic->flow_of(o, bufs[i], off, &from[i]));
+			unique = mark_seen(s, seq, o->traffic->flow_of(o, bufs[i], off, &from[i]));
 			rtt = t > ts ? t - ts : 0;
 			tapgen_hist_record(s->rtt, rtt);
 			s->rtt_sum_ns += rtt;
+			if (s->imix) {
+				s->imix->reflected[size] += unique;
+				tapgen_hist_record(s->imix->rtt[size], rtt);
+			}
 			if (o->live)
 				tapgen_live_rtt(o->live, rtt);
 		}
@@ -152,20 +169,33 @@ int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double durat
 		filler[b] = (uint8_t)(b * 7 + 1);
 	size_t hlen = o->traffic->hlen; /* our data follows the kind's header */
 	size_t dgram = hlen + o->payload;
+	/* The largest payload sent: with --imix, every size's datagram is a prefix of it. */
+	size_t fill = o->imix ? o->imix->max_payload : o->payload;
 	struct tapgen_hist *rtt = t->st.rtt;
 	uint64_t *flow_top = t->st.flow_top;
 	uint8_t *seen = t->st.seen;
 	size_t seen_bytes = t->st.seen_bytes;
+	struct tapgen_imix_stats *by_size = t->st.imix;
 
 	tapgen_hist_reset(rtt);
 	memset(flow_top, 0, o->flows * sizeof(*flow_top));
 	if (seen)
 		memset(seen, 0, seen_bytes);
+	if (by_size)
+		tapgen_imix_stats_reset(by_size);
+	/*
+	 * --imix: begin at a cycle, so that every trial sends the same sequence
+	 * and seq % cycle is each datagram's place in it (the numbers skipped
+	 * are never sent: no reply can carry them).
+	 */
+	if (o->imix)
+		*seq = tapgen_imix_align(o->imix, *seq);
 	t->st = (struct gen_stats){ .base_seq = *seq,
 				    .rtt = rtt,
 				    .flow_top = flow_top,
 				    .seen = seen,
-				    .seen_bytes = seen_bytes };
+				    .seen_bytes = seen_bytes,
+				    .imix = by_size };
 	t->rate = rate;
 	t->duration = duration;
 	if (o->live)
@@ -188,7 +218,7 @@ int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double durat
 							 .msg_iovlen = 1 } };
 		names[i] = o->dst;
 		for (unsigned int j = 0; j < segs; j++)
-			memcpy(payloads[i] + j * dgram + hlen + 16, filler + 16, o->payload - 16);
+			memcpy(payloads[i] + j * dgram + hlen + 16, filler + 16, fill - 16);
 	}
 
 	start = tapgen_now_ns();
@@ -215,10 +245,17 @@ int tapgen_run_trial(int fd, const struct gen_opts *o, double rate, double durat
 			for (unsigned int j = 0; j < segs; j++) {
 				uint64_t s = *seq + (uint64_t)i * segs + j;
 				uint8_t *d = payloads[i] + j * dgram;
+				size_t len = dgram;
 
+				/* --imix (never with --gso, so one datagram a message): seq's size. */
+				if (o->imix) {
+					len =
+					    hlen + o->imix->payload[tapgen_imix_index(o->imix, s)];
+					iov[i].iov_len = len;
+				}
 				memcpy(d + hlen, &s, 8);
 				memcpy(d + hlen + 8, &now, 8);
-				o->traffic->fill(o, d, dgram, &names[i], flow, s);
+				o->traffic->fill(o, d, len, &names[i], flow, s);
 			}
 			flow = flow + 1 == o->flows ? 0 : flow + 1;
 		}
