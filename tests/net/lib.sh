@@ -186,6 +186,21 @@ check_accounting() {
 	echo "accounting: $(summary '"read \(.frames_read) = written \(.frames_written) + \(if .frames_consumed > 0 then "consumed \(.frames_consumed) + " else "" end)dropped \(.frames_dropped)"')"
 }
 
+# check_segmentation on|off BYTES [FRAMES]: BYTES of TCP went through the
+# stopped reflector in superpackets with offloads on (far fewer frames than
+# 1448 B segments would take), one frame per segment with them off (at least
+# BYTES / 1500 frames, and FRAMES more of other traffic).
+check_segmentation() {
+	local offload=$1 bytes=$2 frames=${3:-0}
+	if [[ $offload == on ]]; then
+		summary ".vnet_hdr and .frames_read < ($bytes / 1448 / 4)" >/dev/null ||
+			fail "superpackets did not pass whole: $(summary '[.frames_read, .offloads]')"
+	else
+		summary ".vnet_hdr == false and .frames_read >= ($bytes / 1500) + $frames" >/dev/null ||
+			fail "expected one frame per segment: $(summary '[.frames_read, .offloads]')"
+	fi
+}
+
 # An ordinary user's reflector (unpriv.sh, steering.sh): tapreflect as uid
 # 65534 with no capability, under Debian's default 8 MiB locked-memory
 # limit, on a persistent device in the namespace that the user owns.

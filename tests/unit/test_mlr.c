@@ -175,24 +175,30 @@ static void phases(void **state)
 
 static void goal_validation(void **state)
 {
-	struct mlr_goal g = ndr;
+	/* One input out of range at a time: each is refused. */
+	static const struct {
+		size_t offset;
+		double value;
+	} bad[] = {
+		{ offsetof(struct mlr_goal, loss_ratio), 1 },
+		{ offsetof(struct mlr_goal, loss_ratio), -0.1 },
+		{ offsetof(struct mlr_goal, exceed_ratio), 1 },
+		{ offsetof(struct mlr_goal, duration_sum), 0.5 },
+		{ offsetof(struct mlr_goal, width), 0 },
+		{ offsetof(struct mlr_goal, width), 1 },
+		{ offsetof(struct mlr_goal, final_duration), 0 },
+		{ offsetof(struct mlr_goal, initial_duration), 2 },
+		{ offsetof(struct mlr_goal, initial_duration), 0 },
+	};
 
 	(void)state;
-	assert_null(mlr_goal_invalid(&g));
-	g.loss_ratio = 1;
-	assert_non_null(mlr_goal_invalid(&g));
-	g = ndr;
-	g.exceed_ratio = 1;
-	assert_non_null(mlr_goal_invalid(&g));
-	g = ndr;
-	g.duration_sum = 0.5;
-	assert_non_null(mlr_goal_invalid(&g));
-	g = ndr;
-	g.width = 0;
-	assert_non_null(mlr_goal_invalid(&g));
-	g = ndr;
-	g.initial_duration = 2;
-	assert_non_null(mlr_goal_invalid(&g));
+	assert_null(mlr_goal_invalid(&ndr));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct mlr_goal g = ndr;
+
+		memcpy((char *)&g + bad[i].offset, &bad[i].value, sizeof(double));
+		assert_non_null(mlr_goal_invalid(&g));
+	}
 }
 
 /* A device that forwards up to `capacity` frames/s; with noise, the odd trial below loses a little. */
