@@ -30,7 +30,6 @@ latest() { jq -s -r "[.[] | select(.type == \"interval\") | .per_queue[0].$1] | 
 # 1. Light: every frame through the blocking read, no switch.
 gen 5000 1 light1
 sleep 0.5
-written_light1=$(latest frames_written)
 [[ $(latest hybrid_switches) == 0 ]] || fail "switched at 5 kpps: $(latest hybrid_switches) switch(es)"
 light_read=$(latest frames_read)
 [[ $(latest frames_blocking) == "$light_read" ]] ||
@@ -52,32 +51,26 @@ ring=$(($(latest frames_read) - $(latest frames_blocking)))
 echo "backlog: $switches switch(es), $ring frame(s) through the ring"
 
 # 3. Light again: back to blocking.
-w0=$(latest frames_written)
 gen 5000 2 light2
 sleep 0.5
-written_light2=$(($(latest frames_written) - w0))
 back=$(latest hybrid_switches)
 ((back > switches)) || fail "still in the ring at 5 kpps ($back switch(es))"
 blocking_before=$(latest frames_blocking)
-w0=$(latest frames_written)
 gen 5000 1 light3
 sleep 0.5
-written_light3=$(($(latest frames_written) - w0))
 (($(latest frames_blocking) - blocking_before >= 4000)) ||
 	fail "the last 5000 frames at 5 kpps: only $(($(latest frames_blocking) - blocking_before)) read blocking"
 stop_reflector
 
-# Every frame is counted once (stop_reflector checked the accounting): the
-# reflector wrote back at least as many frames as the three light runs sent
-# (the host's own control frames come and go beside them), and what
-# came back came back whole.  A reply the host's own stack then loses (a
-# full backlog on a busy VM) is not the reflector's: it is said, not failed.
+# Every frame is counted once (stop_reflector checked the accounting), and
+# what came back to the three light runs came back whole.  A reply the host's
+# own stack loses after the reflector wrote it (a full backlog on a busy VM)
+# is not the reflector's: tapgen's count is said, not judged; nor are the
+# interval records' counts, whose windows do not line up with a run's.
 for t in light1 light2 light3; do
-	w=written_$t
-	jq -e --argjson w "${!w}" '$w >= .sent and .duplicates == 0 and .corrupt == 0
-		and .foreign == 0 and .reflected <= .sent' "$TMP/$t.json" >/dev/null ||
-		fail "$t: the reflector wrote ${!w}: $(cat "$TMP/$t.json")"
-	echo "$t: sent $(jq .sent "$TMP/$t.json"), written ${!w}, received back $(jq .reflected "$TMP/$t.json")"
+	jq -e '.duplicates == 0 and .corrupt == 0 and .foreign == 0 and .reflected <= .sent' \
+		"$TMP/$t.json" >/dev/null || fail "$t: $(cat "$TMP/$t.json")"
+	echo "$t: sent $(jq .sent "$TMP/$t.json"), received back $(jq .reflected "$TMP/$t.json")"
 done
 summary '.per_queue[0].frames_blocking < .per_queue[0].frames_read and .per_queue[0].wait == "hybrid"' \
 	>/dev/null || fail "summary: $(summary .per_queue)"
