@@ -194,7 +194,8 @@ int main(int argc, char **argv)
 	 * thread of ours starts, the metrics server's or the workers, so that
 	 * none competes with it for the CPU.
 	 */
-	o.cfg.syscall_ns = trf_syscall_cost_ns(); /* --poll hybrid goes by it, the reports say it */
+	if (!o.cfg.syscall_ns_given) /* --poll hybrid goes by it, the reports say it */
+		o.cfg.syscall_ns = trf_syscall_cost_ns();
 	/* Before the device is touched: a directory the files cannot be made in fails here. */
 	if (o.capture_path && capture_check(o.capture_path, &o.cfg) < 0)
 		goto close_json;

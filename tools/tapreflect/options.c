@@ -145,6 +145,19 @@ static int opt_coalesce(void *ctx, const char *v)
 	return whole_number("coalesce", v, &((struct opts *)ctx)->cfg.coalesce_usec);
 }
 
+static int opt_syscall_ns(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+	unsigned long n;
+
+	if (trf_parse_uint(v, 1, 1000000, &n) < 0)
+		return trf_usage_error("bad --syscall-ns '%s': expected nanoseconds, 1..1000000",
+				       v);
+	o->cfg.syscall_ns = (uint32_t)n;
+	o->cfg.syscall_ns_given = true;
+	return 0;
+}
+
 /* The enums: opttab looks the name up in the option's table and hands over its value. */
 static int set_link(void *ctx, int v)
 {
@@ -396,6 +409,11 @@ static const struct trf_opt options[] = {
 		  "default 0 = off)" },
 	{ .name = "poll", .names = trf_poll_names, .set = set_poll,
 	  .help = "how an io_uring worker waits for frames:" },
+	{ .name = "syscall-ns", .arg = "NS", .parse = opt_syscall_ns,
+	  .help = "take NS as what a bare syscall costs here instead of measuring it\n"
+		  "at start: what --poll hybrid goes by (under 150 ns the blocking\n"
+		  "loop at every load, 500 or more the ring), for the same choice on\n"
+		  "every machine of a fleet; the reports say it was given" },
 	{ .name = "workers", .names = trf_workers_names, .set = set_workers,
 	  .help = "io_uring worker threads (--io sync always runs one per queue):" },
 	{ .name = "offload", .names = trf_offload_names, .set = set_offload,

@@ -59,12 +59,16 @@ static double ns_per_frame(double cpu_s, uint64_t frames)
 	return frames ? cpu_s * 1e9 / (double)frames : 0.0;
 }
 
-/* What a syscall costs, for people: "225 ns", or "unknown" (0: the clock failed). */
-static const char *syscall_text(uint32_t ns, char *buf, size_t len)
+/*
+ * What a syscall costs, for people: "225 ns", "200 ns (given)" (--syscall-ns),
+ * or "unknown" (0: the clock failed).
+ */
+static const char *syscall_text(const struct trf_config *cfg, char *buf, size_t len)
 {
-	if (!ns)
+	if (!cfg->syscall_ns)
 		return "unknown";
-	snprintf(buf, len, "%u ns", (unsigned int)ns);
+	snprintf(buf, len, "%u ns%s", (unsigned int)cfg->syscall_ns,
+		 cfg->syscall_ns_given ? " (given)" : "");
 	return buf;
 }
 
@@ -567,7 +571,7 @@ bool report_summary(struct report *r, int exit_code)
 	struct trf_engine_info info;
 	struct agreement agree;
 	const char *dev = dev_name(r->eng, &info);
-	char offloads[64], syscall[16];
+	char offloads[64], syscall[32];
 	FILE *h = r->human;
 
 	/* Every frame read was written, taken in by the mode, or dropped with a reason. */
@@ -625,7 +629,7 @@ bool report_summary(struct report *r, int exit_code)
 		"syscall %s\n",
 		s->cpu_s, ns_per_frame(s->cpu_s, t->frames_read),
 		t->waits ? (double)t->frames_read / (double)t->waits : 0.0,
-		syscall_text(trf_engine_config(r->eng)->syscall_ns, syscall, sizeof(syscall)));
+		syscall_text(trf_engine_config(r->eng), syscall, sizeof(syscall)));
 	if (have_kd)
 		fprintf(h,
 			"  kernel: %" PRIu64 " frame(s) dropped by %s before they were read "
@@ -663,7 +667,7 @@ void report_start_line(const struct trf_engine *eng, FILE *f)
 	struct trf_engine_info info;
 	struct agreement agree;
 	const char *dev = dev_name(eng, &info);
-	char offloads[64], syscall[16];
+	char offloads[64], syscall[32];
 
 	queues_agree(eng, &agree);
 	fprintf(f, "tapreflect: reflecting on %s (%s, %u queue%s on CPU%s ", dev,
@@ -681,8 +685,7 @@ void report_start_line(const struct trf_engine *eng, FILE *f)
 	fprintf(f, ", reflect %s, mac %02x:%02x:%02x:%02x:%02x:%02x", cfg->reflect_mode->name,
 		cfg->reflect.mac[0], cfg->reflect.mac[1], cfg->reflect.mac[2], cfg->reflect.mac[3],
 		cfg->reflect.mac[4], cfg->reflect.mac[5]);
-	fprintf(f, ", syscall %s",
-		syscall_text(trf_engine_config(eng)->syscall_ns, syscall, sizeof(syscall)));
+	fprintf(f, ", syscall %s", syscall_text(trf_engine_config(eng), syscall, sizeof(syscall)));
 	if (cfg->run_as)
 		fprintf(f, ", as user %s (uid %u, no capabilities)", cfg->run_user,
 			(unsigned int)cfg->run_uid);

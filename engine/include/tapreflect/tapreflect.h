@@ -47,6 +47,12 @@ extern "C" {
  */
 #define TRF_HYBRID_MAX_SYSCALL_NS 500
 /*
+ * ... and goes over to the ring only where a syscall costs this much or
+ * more: cheaper, the ring's batches cost no less per frame than the
+ * blocking loop even past saturation, and they answer later.
+ */
+#define TRF_HYBRID_MIN_SYSCALL_NS 150
+/*
  * With offloads a frame is up to a 64 KiB superpacket plus its virtio-net,
  * Ethernet and VLAN headers: buffers of 65600 B, fewer of them by default, so
  * that a queue locks about as much memory as without (64 x 65600 B = 4.0 MiB).
@@ -155,10 +161,13 @@ struct trf_config {
 	/* --poll hybrid (the default): a worker of one queue reads with read() while it empties */
 	bool hybrid;
 	/*
-	 * What a bare syscall costs here (trf_syscall_cost_ns(), 0: unknown):
-	 * at TRF_HYBRID_MAX_SYSCALL_NS or more --poll hybrid keeps the ring.
+	 * What a bare syscall costs here (trf_syscall_cost_ns(), 0: unknown;
+	 * or as given, --syscall-ns): under TRF_HYBRID_MIN_SYSCALL_NS --poll
+	 * hybrid keeps the blocking loop, at TRF_HYBRID_MAX_SYSCALL_NS or more
+	 * the ring.
 	 */
 	uint32_t syscall_ns;
+	bool syscall_ns_given; /* --syscall-ns: given, not measured */
 	unsigned int buffers; /* per queue, a power of two */
 	unsigned int frame_size; /* bytes per buffer: a read that fills one is a truncated frame */
 	bool buffers_set,

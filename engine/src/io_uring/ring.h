@@ -189,6 +189,7 @@ struct trf_uring_thread {
 	 */
 	bool hybrid;
 	bool blocking;
+	bool blocking_only; /* a syscall is cheap here: the blocking loop at every load */
 	uint8_t *hybrid_buf;
 	size_t hybrid_size;
 	uint64_t win_frames;

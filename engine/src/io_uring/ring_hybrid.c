@@ -34,6 +34,13 @@
  * and then the read or poll finds what the queue holds.  The buffers are
  * the strategy's throughout; the blocking mode has one of its own.
  *
+ * Where a syscall is cheap (under TRF_HYBRID_MIN_SYSCALL_NS: about 60 and
+ * 130 ns measured) the ring's batches cost no less per frame than the
+ * blocking loop even past saturation, and answer later: with tapgen flat
+ * out the blocking loop kept up and sleeps every 150 to 200 frames, which
+ * the rule above takes for a backlog.  There the worker keeps the blocking
+ * loop at every load, and says so (the queue's fallback).
+ *
  * The stop.  A worker blocked in read() is woken by cfg->wake_signal, as in
  * the sync engine (trf_ut_wake sends it only while the worker is in blocking
  * mode, so that a drain in the ring is not cut short by EINTRs).
@@ -126,6 +133,13 @@ int trf_hybrid_setup(struct trf_uring_thread *ut, const struct trf_config *cfg, 
 	ut->blocking = true; /* an idle queue starts in blocking mode */
 	ut->win_sleeps = thread_sleeps();
 	snprintf(info->wait, sizeof(info->wait), "hybrid");
+	if (cfg->syscall_ns && cfg->syscall_ns < TRF_HYBRID_MIN_SYSCALL_NS) {
+		ut->blocking_only = true;
+		trf_info_fallback(info,
+				  "--poll hybrid: a syscall costs %u ns here (under %u): the "
+				  "blocking loop at every load",
+				  cfg->syscall_ns, TRF_HYBRID_MIN_SYSCALL_NS);
+	}
 	return 0;
 }
 
@@ -165,6 +179,8 @@ static void end_window(struct trf_uring_thread *ut)
 
 void trf_hybrid_note(struct trf_uring_thread *ut, uint64_t frames)
 {
+	if (ut->blocking_only)
+		return;
 	ut->win_frames += frames;
 	if (ut->win_frames >= TRF_HYBRID_WINDOW)
 		end_window(ut);
