@@ -39,7 +39,8 @@
  * blocking loop even past saturation, and answer later: with tapgen flat
  * out the blocking loop kept up and sleeps every 150 to 200 frames, which
  * the rule above takes for a backlog.  There the worker keeps the blocking
- * loop at every load, and says so (the queue's fallback).
+ * loop at every load, says so (the queue's fallback), and arms no read in
+ * the ring: its poll callback would cost the sender a little on every frame.
  *
  * The stop.  A worker blocked in read() is woken by cfg->wake_signal, as in
  * the sync engine (trf_ut_wake sends it only while the worker is in blocking
