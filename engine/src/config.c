@@ -224,6 +224,9 @@ int trf_config_validate(const struct trf_config *cfg, struct trf_err *err)
 		    "--buffers x --frame-size is over 1 GiB per queue, more than io_uring "
 		    "can register");
 	/* A round never takes more buffers than are free, so any count runs with any --buffers. */
+	if (cfg->syscall_ns_given && (cfg->syscall_ns < 1 || cfg->syscall_ns > TRF_MAX_SYSCALL_NS))
+		return trf_errf(err, -EINVAL, "bad --syscall-ns '%u': expected 1..%d ns",
+				cfg->syscall_ns, TRF_MAX_SYSCALL_NS);
 	if (cfg->fixed_reads < 1 || cfg->fixed_reads > TRF_MAX_FIXED_READS)
 		return trf_errf(err, -EINVAL, "bad --fixed-reads '%u': expected 1..%d",
 				cfg->fixed_reads, TRF_MAX_FIXED_READS);

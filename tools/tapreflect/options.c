@@ -148,14 +148,9 @@ static int opt_coalesce(void *ctx, const char *v)
 static int opt_syscall_ns(void *ctx, const char *v)
 {
 	struct opts *o = ctx;
-	unsigned long n;
 
-	if (trf_parse_uint(v, 1, 1000000, &n) < 0)
-		return trf_usage_error("bad --syscall-ns '%s': expected nanoseconds, 1..1000000",
-				       v);
-	o->cfg.syscall_ns = (uint32_t)n;
 	o->cfg.syscall_ns_given = true;
-	return 0;
+	return whole_number("syscall-ns", v, &o->cfg.syscall_ns);
 }
 
 /* The enums: opttab looks the name up in the option's table and hands over its value. */

@@ -52,6 +52,7 @@ extern "C" {
  * blocking loop even past saturation, and they answer later.
  */
 #define TRF_HYBRID_MIN_SYSCALL_NS 150
+#define TRF_MAX_SYSCALL_NS 1000000 /* the most --syscall-ns takes */
 /*
  * With offloads a frame is up to a 64 KiB superpacket plus its virtio-net,
  * Ethernet and VLAN headers: buffers of 65600 B, fewer of them by default, so
