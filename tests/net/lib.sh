@@ -186,6 +186,25 @@ check_accounting() {
 	echo "accounting: $(summary '"read \(.frames_read) = written \(.frames_written) + \(if .frames_consumed > 0 then "consumed \(.frames_consumed) + " else "" end)dropped \(.frames_dropped)"')"
 }
 
+# host_losses [DEV]: frames the kernel itself counted as lost in the namespace
+# and on its way in or out of DEV (trf0): the device's qdisc and queue drops
+# (frames the reflector never got to read), its receive drops (written, then
+# refused), the stack's input backlog (softnet_stat, machine-wide) and UDP
+# receive errors (a full socket buffer).  A client's loss count is judged
+# against the growth of this sum: what the kernel counted is said, and only
+# a loss nobody counted is the reflector's.
+host_losses() {
+	local dev=${1:-trf0} qdisc link udp softnet d
+	qdisc=$(nsx tc -s -j qdisc show dev "$dev" | jq '[.[] | select(.root) | .drops] | add // 0')
+	link=$(nsx ip -s -j link show dev "$dev" | jq '.[0].stats64 | .tx.dropped + .rx.dropped')
+	# InErrors, which RcvbufErrors is a part of
+	# shellcheck disable=SC2016
+	udp=$(nsx awk '$1 == "Udp:" && $2 ~ /^[0-9]+$/ {print $4}' /proc/net/snmp)
+	softnet=0
+	while read -r _ d _; do softnet=$((softnet + 16#$d)); done </proc/net/softnet_stat
+	echo $((qdisc + link + udp + softnet))
+}
+
 # check_segmentation on|off BYTES [FRAMES]: BYTES of TCP went through the
 # stopped reflector in superpackets with offloads on (far fewer frames than
 # 1448 B segments would take), one frame per segment with them off (at least
